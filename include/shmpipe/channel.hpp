@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Producer and Consumer: one direction of traffic = a segment + its ring + a wait policy.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+
+#include <shmpipe/error.hpp>
+#include <shmpipe/ring.hpp>
+#include <shmpipe/segment.hpp>
+#include <shmpipe/wait.hpp>
+
+namespace shmpipe {
+
+struct ChannelOptions {
+  std::uint64_t capacity = std::uint64_t{1} << 20; ///< create: ring data bytes, a power of two
+  unsigned mode = 0600;                             ///< create: permission bits
+  std::uint64_t schema_id = 0;                      ///< create: stored in the segment header
+  WaitPolicy wait{};                                ///< how blocking calls wait
+  /// open: keep retrying a segment that is missing or still being initialized for this long,
+  /// so the two processes may start in either order. Zero: fail at once.
+  std::chrono::milliseconds open_timeout{0};
+};
+
+namespace detail {
+
+/// Holds the segment an endpoint uses and, if this endpoint created it, removes its name again
+/// when the endpoint goes away: peers that have it mapped keep working, and nothing is left
+/// in /dev/shm.
+class OwnedSegment {
+public:
+  OwnedSegment(Segment segment, bool created) : segment_(std::move(segment)), created_(created) {}
+  OwnedSegment(OwnedSegment &&other) noexcept
+      : segment_(std::move(other.segment_)), created_(std::exchange(other.created_, false)) {}
+  OwnedSegment &operator=(OwnedSegment &&) = delete;
+  OwnedSegment(const OwnedSegment &) = delete;
+  OwnedSegment &operator=(const OwnedSegment &) = delete;
+  ~OwnedSegment() {
+    if (created_)
+      Segment::remove(segment_.name());
+  }
+  Segment &get() noexcept { return segment_; }
+  const Segment &get() const noexcept { return segment_; }
+
+private:
+  Segment segment_;
+  bool created_;
+};
+
+inline OwnedSegment create_segment(std::string_view name, const ChannelOptions &options) {
+  return {Segment::create(name, {.ring_capacity = options.capacity,
+                                 .rings = 1,
+                                 .schema_id = options.schema_id,
+                                 .mode = options.mode}),
+          true};
+}
+
+inline OwnedSegment open_segment(std::string_view name, const ChannelOptions &options) {
+  const Deadline deadline = Clock::now() + options.open_timeout;
+  for (;;) {
+    try {
+      return {Segment::open(name), false};
+    } catch (const Error &e) {
+      const bool transient = e.code() == Errc::segment_missing || e.code() == Errc::not_ready;
+      if (!transient || Clock::now() >= deadline)
+        throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+} // namespace detail
+
+/// The sending end of a channel. Setup throws Error; everything else is noexcept.
+///
+/// **Example**:
+///
+///     auto tx = shmpipe::Producer::create("orders", {.capacity = 1 << 20});
+///     auto slot = tx.reserve(64, shmpipe::deadline_after(1s));
+///     if (slot) { fill(slot.bytes()); tx.commit(std::move(slot)); }
+class Producer {
+public:
+  /// Creates the segment (exclusively) and becomes its producer.
+  static Producer create(std::string_view name, const ChannelOptions &options = {}) {
+    return Producer(detail::create_segment(name, options), options.wait);
+  }
+  /// Opens a segment the consumer created and becomes its producer.
+  static Producer open(std::string_view name, const ChannelOptions &options = {}) {
+    return Producer(detail::open_segment(name, options), options.wait);
+  }
+
+  [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
+    return writer_.try_reserve(size);
+  }
+  [[nodiscard]] WriteSlot reserve(std::size_t size, Deadline deadline) noexcept {
+    return writer_.reserve(size, deadline, wait_);
+  }
+  void commit(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
+    writer_.commit(std::move(slot), type);
+  }
+  void stage(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
+    writer_.stage(std::move(slot), type);
+  }
+  void publish() noexcept { writer_.publish(); }
+  /// Copying convenience: waits for space until `deadline`, copies, commits.
+  [[nodiscard]] Status send(std::span<const std::byte> payload, Deadline deadline,
+                            std::uint16_t type = 0) noexcept {
+    WriteSlot slot = reserve(payload.size(), deadline);
+    if (!slot)
+      return slot.status();
+    if (!payload.empty())
+      std::memcpy(slot.bytes().data(), payload.data(), payload.size());
+    commit(std::move(slot), type);
+    return Status::ok;
+  }
+  /// Publishes what is staged and tells the consumer the stream has ended.
+  void close() noexcept { writer_.close(); }
+
+  [[nodiscard]] std::size_t max_payload() const noexcept { return writer_.max_payload(); }
+  [[nodiscard]] RingStats stats() const noexcept { return writer_.stats(); }
+  [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
+
+private:
+  Producer(detail::OwnedSegment segment, const WaitPolicy &wait)
+      : segment_(std::move(segment)), writer_(segment_.get(), 0), wait_(wait) {}
+
+  detail::OwnedSegment segment_;
+  RingWriter writer_;
+  WaitPolicy wait_;
+};
+
+/// The receiving end of a channel. Setup throws Error; everything else is noexcept.
+///
+/// **Example**:
+///
+///     auto rx = shmpipe::Consumer::open("orders", {.open_timeout = 5s});
+///     while (auto rec = rx.peek(shmpipe::deadline_after(1s))) { use(rec.bytes());
+///                                                               rx.release(std::move(rec)); }
+class Consumer {
+public:
+  /// Creates the segment (exclusively) and becomes its consumer.
+  static Consumer create(std::string_view name, const ChannelOptions &options = {}) {
+    return Consumer(detail::create_segment(name, options), options.wait);
+  }
+  /// Opens a segment the producer created and becomes its consumer.
+  static Consumer open(std::string_view name, const ChannelOptions &options = {}) {
+    return Consumer(detail::open_segment(name, options), options.wait);
+  }
+
+  [[nodiscard]] ReadSlot try_peek() noexcept { return reader_.try_peek(); }
+  [[nodiscard]] ReadSlot peek(Deadline deadline) noexcept { return reader_.peek(deadline, wait_); }
+  void release(ReadSlot &&slot) noexcept { reader_.release(std::move(slot)); }
+  [[nodiscard]] ReadBatch try_peek_batch() noexcept { return reader_.try_peek_batch(); }
+  [[nodiscard]] ReadBatch peek_batch(Deadline deadline) noexcept {
+    return reader_.peek_batch(deadline, wait_);
+  }
+  void release(ReadBatch &&batch) noexcept { reader_.release(std::move(batch)); }
+  void close() noexcept { reader_.close(); }
+
+  [[nodiscard]] RingStats stats() const noexcept { return reader_.stats(); }
+  [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
+
+private:
+  Consumer(detail::OwnedSegment segment, const WaitPolicy &wait)
+      : segment_(std::move(segment)), reader_(segment_.get(), 0), wait_(wait) {}
+
+  detail::OwnedSegment segment_;
+  RingReader reader_;
+  WaitPolicy wait_;
+};
+
+} // namespace shmpipe

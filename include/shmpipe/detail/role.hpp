@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Claiming the producer or consumer role of a ring, across processes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/process.hpp>
+#include <shmpipe/error.hpp>
+
+namespace shmpipe::detail {
+
+/// Claims `line` for this process. A role held by a live process (this one included: one
+/// producer and one consumer per ring, not per thread) is refused with Errc::role_taken; a role
+/// whose holder died is taken over. Returns the token to pass to release_role().
+inline std::uint64_t claim_role(OwnerLine &line, const char *role, const std::string &segment,
+                                std::uint32_t ring) {
+  const std::uint64_t token = self_owner_token();
+  // A handful of rounds is plenty: each failed exchange means another process changed the
+  // owner word just now, and the next round re-judges the new value.
+  for (int round = 0; round < 16; ++round) {
+    std::uint64_t current = line.owner.load(std::memory_order_acquire);
+    if (current != 0 && owner_alive(current))
+      throw Error(Errc::role_taken, segment,
+                  "ring " + std::to_string(ring) + " already has a live " + role + " (pid " +
+                      std::to_string(owner_pid(current)) + ")");
+    // acq_rel: acquire sees what the previous holder published before it let go (or died);
+    // release orders our claim before the state we write next.
+    if (line.owner.compare_exchange_strong(current, token, std::memory_order_acq_rel))
+      return token;
+  }
+  throw Error(Errc::role_taken, segment,
+              "ring " + std::to_string(ring) + ": the " + role + " role keeps changing hands");
+}
+
+/// Gives the role back, unless another process already took it over (it judged us dead).
+inline void release_role(OwnerLine &line, std::uint64_t token) noexcept {
+  std::uint64_t expected = token;
+  // release: everything this side wrote is visible to the next holder's acquire in claim_role.
+  line.owner.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
+}
+
+/// Liveness of the other side: Status::peer_dead when a process holds the role and is gone.
+[[nodiscard]] inline bool holder_dead(const OwnerLine &line) noexcept {
+  // acquire: a takeover's owner word comes with that process's state.
+  const std::uint64_t owner = line.owner.load(std::memory_order_acquire);
+  return owner != 0 && !owner_alive(owner);
+}
+
+} // namespace shmpipe::detail

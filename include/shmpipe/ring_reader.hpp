@@ -1,0 +1,502 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// RingReader: the consumer end of an SPSC byte ring in a Segment.
+#pragma once
+
+// Design: the consumer owns the read index and the next expected sequence number. It keeps a
+// process-local copy of the write index and reloads it only when that copy says the ring is
+// empty. peek hands out a span that points into shared memory; release gives the space back
+// with one store of the read index. A batch walks every record published so far and releases
+// them all with one store.
+//
+// The producer is untrusted. Every value read from shared memory is copied into process-local
+// memory exactly once and checked there before use, so a producer that rewrites the ring
+// concurrently cannot make us read outside the data region:
+//   - the write index moves forward only, stays 16-aligned, and is at most capacity bytes
+//     ahead of the read index;
+//   - a record header lies wholly inside the published range, has no unknown flag bits, its
+//     record does not run past the end of the data region nor past the write index, a padding
+//     record ends exactly at the end of the region, and its sequence number is the next one.
+// Any violation makes the reader return Status::corrupt from then on. (The payload bytes
+// themselves can still change under the reader if the producer misbehaves; any format read
+// from them must be verified, which message.hpp does for FlatBuffers.)
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <string>
+#include <utility>
+
+#include <shmpipe/detail/futex.hpp>
+#include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/role.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/ring_stats.hpp>
+#include <shmpipe/segment.hpp>
+#include <shmpipe/wait.hpp>
+
+namespace shmpipe {
+
+class RingReader;
+class ReadBatch;
+
+/// One record, read in place. Valid until it is released (or its batch is). Move-only.
+class ReadSlot {
+public:
+  ReadSlot() noexcept = default;
+  ReadSlot(ReadSlot &&other) noexcept { *this = std::move(other); }
+  ReadSlot &operator=(ReadSlot &&other) noexcept {
+    data_ = other.data_;
+    size_ = other.size_;
+    type_ = other.type_;
+    status_ = other.status_;
+    seq_ = other.seq_;
+    index_ = other.index_;
+    end_ = other.end_;
+    other.data_ = nullptr;
+    return *this;
+  }
+  ReadSlot(const ReadSlot &) = delete;
+  ReadSlot &operator=(const ReadSlot &) = delete;
+  ~ReadSlot() = default;
+
+  /// True when a record is held (status() == Status::ok).
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+  /// Why there is no record, when there is none.
+  [[nodiscard]] Status status() const noexcept { return status_; }
+  /// The payload, in shared memory, 16-byte aligned.
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+  [[nodiscard]] std::uint16_t type() const noexcept { return type_; }
+  /// Position of the record in its ring's stream: 0, 1, 2, ... with no gaps.
+  [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
+
+private:
+  friend class RingReader;
+  friend class ReadBatch;
+  explicit ReadSlot(Status failure) noexcept : status_(failure) {}
+
+  const std::byte *data_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint16_t type_ = 0;
+  Status status_ = Status::empty;
+  std::uint64_t seq_ = 0;
+  std::uint64_t index_ = 0; // ring index of the record header
+  std::uint64_t end_ = 0;   // ring index just past the record
+};
+
+/// The records published when the batch was taken, handed out one by one with next() and
+/// released together by RingReader::release(ReadBatch&&). Move-only; it refers to its reader.
+class ReadBatch {
+public:
+  ReadBatch(ReadBatch &&other) noexcept = default;
+  ReadBatch &operator=(ReadBatch &&other) noexcept = default;
+  ReadBatch(const ReadBatch &) = delete;
+  ReadBatch &operator=(const ReadBatch &) = delete;
+  ~ReadBatch() = default;
+
+  /// ok when the batch holds at least one record; otherwise empty, closed, peer_dead, timeout
+  /// or corrupt, as for RingReader::try_peek().
+  [[nodiscard]] Status status() const noexcept { return status_; }
+  /// The next record, or an empty slot when the batch is exhausted (status empty) or the next
+  /// header is corrupt (status corrupt; the reader is corrupt from then on).
+  [[nodiscard]] inline ReadSlot next() noexcept;
+  /// Records handed out by next() so far.
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+
+private:
+  friend class RingReader;
+  ReadBatch(RingReader *reader, Status status, std::uint64_t begin, std::uint64_t end,
+            std::uint64_t seq, std::size_t max_records) noexcept
+      : reader_(reader), status_(status), begin_(begin), cursor_(begin), end_(end), seq_(seq),
+        max_records_(max_records) {}
+
+  RingReader *reader_;
+  Status status_;
+  std::uint64_t begin_;
+  std::uint64_t cursor_;
+  std::uint64_t end_;
+  std::uint64_t seq_;
+  std::size_t max_records_;
+  std::size_t count_ = 0;
+  std::uint64_t bytes_ = 0;
+  std::uint64_t wraps_ = 0;
+};
+
+/// The consumer end of ring `index` of a segment. Claims the consumer role on construction
+/// (one live consumer per ring, across all processes) and gives it back on destruction.
+/// Move-only; the Segment must outlive it. Consumer only: one thread at a time.
+class RingReader {
+public:
+  /// Throws Error: role_taken if a live process is the consumer; corrupt if the control block
+  /// is inconsistent; invalid_argument for a bad ring index.
+  explicit RingReader(Segment &segment, std::uint32_t ring = 0) {
+    const detail::RingMemory mem = segment.ring(ring);
+    ctl_ = mem.control;
+    data_ = mem.data;
+    capacity_ = mem.capacity;
+    mask_ = capacity_ - 1;
+    token_ = detail::claim_role(ctl_->consumer_owner, "consumer", segment.name(), ring);
+    // relaxed: we own these now; the claim's acquire ordered us after their last writer.
+    read_ = ctl_->consumer_index.index.load(std::memory_order_relaxed);
+    expected_seq_ = ctl_->consumer_index.next_seq.load(std::memory_order_relaxed);
+    // [sync:write_index] acquire, as in reload_write_index().
+    cached_write_ = ctl_->producer_index.index.load(std::memory_order_acquire);
+    if (cached_write_ - read_ > capacity_ || (read_ % kRecordAlign) != 0 ||
+        (cached_write_ % kRecordAlign) != 0) {
+      detail::release_role(ctl_->consumer_owner, token_);
+      throw Error(Errc::corrupt, segment.name(),
+                  "ring " + std::to_string(ring) + ": read index " + std::to_string(read_) +
+                      " and write index " + std::to_string(cached_write_) +
+                      " are inconsistent for capacity " + std::to_string(capacity_));
+    }
+    // relaxed: informational for the producer, which judges by the owner word.
+    ctl_->consumer_owner.closed.store(0, std::memory_order_relaxed);
+  }
+
+  RingReader(RingReader &&other) noexcept { take(other); }
+  RingReader &operator=(RingReader &&other) noexcept {
+    if (this != &other) {
+      close();
+      take(other);
+    }
+    return *this;
+  }
+  RingReader(const RingReader &) = delete;
+  RingReader &operator=(const RingReader &) = delete;
+  ~RingReader() { close(); }
+
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+
+  /// The oldest unreleased record, without removing it: peeking again returns the same record
+  /// until it is released. Never blocks. Empty slot with status empty (nothing published),
+  /// closed (the producer closed and everything was read) or corrupt.
+  [[nodiscard]] ReadSlot try_peek() noexcept { return peek_once(true); }
+
+  /// Like try_peek(), but waits for a record as `policy` says, until `deadline`. Also fails
+  /// with timeout, or peer_dead when the producer process died and nothing is left to read.
+  [[nodiscard]] ReadSlot peek(Deadline deadline, const WaitPolicy &policy = {}) noexcept {
+    ReadSlot slot = peek_once(true);
+    // Still empty after a wait when all that came was a padding record.
+    while (slot.status() == Status::empty) {
+      const Status status = wait_for_data(deadline, policy);
+      if (status != Status::ok)
+        return ReadSlot(status);
+      slot = peek_once(false);
+    }
+    return slot;
+  }
+
+  /// Frees the space of a record from try_peek()/peek() and publishes the new read index.
+  void release(ReadSlot &&slot) noexcept {
+    assert(slot && slot.index_ == read_ && "release of a slot that is not the oldest record");
+    if (!slot || slot.index_ != read_)
+      return;
+    read_ = slot.end_;
+    expected_seq_ = slot.seq_ + 1;
+    ctl_->consumer_stats.records.add_single_writer(1);
+    ctl_->consumer_stats.bytes.add_single_writer(slot.size_);
+    slot.data_ = nullptr;
+    publish_read();
+  }
+
+  /// Every record published so far (at most `max_records`), to be walked with
+  /// ReadBatch::next() and released at once. Never blocks.
+  [[nodiscard]] ReadBatch
+  try_peek_batch(std::size_t max_records = std::numeric_limits<std::size_t>::max()) noexcept {
+    return batch_once(max_records, true);
+  }
+
+  /// Like try_peek_batch(), but waits for at least one record, as peek() does.
+  [[nodiscard]] ReadBatch peek_batch(Deadline deadline, const WaitPolicy &policy = {},
+                                     std::size_t max_records =
+                                         std::numeric_limits<std::size_t>::max()) noexcept {
+    ReadBatch batch = batch_once(max_records, true);
+    while (batch.status() == Status::empty) {
+      const Status status = wait_for_data(deadline, policy);
+      if (status != Status::ok)
+        return ReadBatch(this, status, read_, read_, expected_seq_, 0);
+      batch = batch_once(max_records, false);
+    }
+    return batch;
+  }
+
+  /// Releases every record the batch handed out, with one store of the read index.
+  void release(ReadBatch &&batch) noexcept {
+    assert(batch.reader_ == this && batch.begin_ == read_ && "batch is not the current one");
+    if (batch.reader_ != this || batch.begin_ != read_ || batch.cursor_ == read_)
+      return;
+    read_ = batch.cursor_;
+    expected_seq_ = batch.seq_;
+    detail::StatsLine &stats = ctl_->consumer_stats;
+    stats.records.add_single_writer(batch.count_);
+    stats.bytes.add_single_writer(batch.bytes_);
+    stats.wraps.add_single_writer(batch.wraps_);
+    batch.cursor_ = batch.begin_;
+    publish_read();
+  }
+
+  /// Gives the consumer role back. Idempotent. Records not released stay in the ring for the
+  /// next consumer; a producer waiting for space goes on waiting for that one (or its deadline).
+  void close() noexcept {
+    if (ctl_ == nullptr)
+      return;
+    // relaxed: informational; the owner word's release below orders it.
+    ctl_->consumer_owner.closed.store(1, std::memory_order_relaxed);
+    detail::release_role(ctl_->consumer_owner, token_);
+    ctl_ = nullptr;
+  }
+
+  /// Either side; a snapshot that may be stale.
+  [[nodiscard]] RingStats stats() const noexcept { return detail::read_stats(*ctl_); }
+
+  /// Bytes published and not yet released, as of the last reload. Consumer only; may
+  /// under-estimate (the producer may have published more since).
+  [[nodiscard]] std::uint64_t size_approx() const noexcept { return cached_write_ - read_; }
+
+private:
+  friend class ReadBatch;
+  using Header = detail::RecordHeader;
+
+  struct Parsed {
+    Header header;
+    std::uint64_t end;
+  };
+
+  void take(RingReader &other) noexcept {
+    ctl_ = std::exchange(other.ctl_, nullptr);
+    data_ = other.data_;
+    capacity_ = other.capacity_;
+    mask_ = other.mask_;
+    token_ = other.token_;
+    read_ = other.read_;
+    cached_write_ = other.cached_write_;
+    expected_seq_ = other.expected_seq_;
+    corrupt_ = other.corrupt_;
+  }
+
+  /// Checks the record at ring index `at`, which must lie before `limit` (a validated write
+  /// index). The header is copied out of shared memory once; only the copy is used.
+  Status parse(std::uint64_t at, std::uint64_t limit, std::uint64_t expected_seq,
+               Parsed &out) noexcept {
+    const std::uint64_t available = limit - at;
+    const std::uint64_t offset = at & mask_;
+    const std::uint64_t room = capacity_ - offset;
+    // `at` is 16-aligned and so is the capacity: a header never straddles the end.
+    if (available < sizeof(Header))
+      return corrupt();
+    std::memcpy(&out.header, data_ + offset, sizeof(Header));
+    const Header &h = out.header;
+    const std::uint64_t size = detail::record_size(h.length);
+    if ((h.flags & ~detail::kRecordPadding) != 0 || size > room || size > available)
+      return corrupt();
+    if ((h.flags & detail::kRecordPadding) != 0) {
+      if (size != room)
+        return corrupt();
+    } else if (h.seq != expected_seq) {
+      return corrupt();
+    }
+    out.end = at + size;
+    return Status::ok;
+  }
+
+  Status corrupt() noexcept {
+    corrupt_ = true;
+    return Status::corrupt;
+  }
+
+  /// ok with a new, validated cached_write_; empty when nothing new; corrupt.
+  Status reload_write_index() noexcept {
+    // [sync:write_index] acquire: the records the producer wrote before publishing this index
+    // are visible to us. Pairs with the seq_cst (release) store in RingWriter::publish().
+    const std::uint64_t write = ctl_->producer_index.index.load(std::memory_order_acquire);
+    // Untrusted: forward only, aligned, and at most a ring ahead of what we released.
+    if (write - cached_write_ > capacity_ || write - read_ > capacity_ ||
+        (write % kRecordAlign) != 0)
+      return corrupt();
+    cached_write_ = write;
+    return write == read_ ? Status::empty : Status::ok;
+  }
+
+  /// empty or closed, judged after one more look at the write index.
+  Status empty_or_closed() noexcept {
+    // acquire: pairs with the release store of `closed` in RingWriter::close(), which follows
+    // its final publish.
+    if (ctl_->producer_owner.closed.load(std::memory_order_acquire) == 0)
+      return Status::empty;
+    const Status status = reload_write_index();
+    return status == Status::empty ? Status::closed : status;
+  }
+
+  ReadSlot peek_once(bool count_stall) noexcept {
+    if (ctl_ == nullptr || corrupt_)
+      return ReadSlot(Status::corrupt);
+    Status status = Status::ok;
+    if (read_ == cached_write_)
+      status = reload_write_index();
+    Parsed parsed{};
+    if (status == Status::ok)
+      status = first_record(parsed);
+    if (status == Status::empty)
+      status = empty_or_closed();
+    if (status != Status::ok) {
+      if (status == Status::empty && count_stall)
+        ctl_->consumer_stats.stalls.add_single_writer(1);
+      return ReadSlot(status);
+    }
+    ReadSlot slot;
+    slot.data_ = data_ + (read_ & mask_) + sizeof(Header);
+    slot.size_ = parsed.header.length;
+    slot.type_ = parsed.header.type;
+    slot.status_ = Status::ok;
+    slot.seq_ = parsed.header.seq;
+    slot.index_ = read_;
+    slot.end_ = parsed.end;
+    return slot;
+  }
+
+  ReadBatch batch_once(std::size_t max_records, bool count_stall) noexcept {
+    if (ctl_ == nullptr || corrupt_)
+      return ReadBatch(this, Status::corrupt, read_, read_, expected_seq_, 0);
+    Status status = reload_write_index();
+    Parsed first{};
+    if (status == Status::ok)
+      status = first_record(first);
+    if (status == Status::empty)
+      status = empty_or_closed();
+    if (status == Status::empty && count_stall)
+      ctl_->consumer_stats.stalls.add_single_writer(1);
+    return ReadBatch(this, status, read_, status == Status::ok ? cached_write_ : read_,
+                     expected_seq_, max_records);
+  }
+
+  /// Parses the record at the read index into `out`, first releasing a padding record there
+  /// (the producer may be waiting for exactly that space). ok, empty (only padding was
+  /// published) or corrupt. A padding record is always followed by a real one or by the write
+  /// index, so one skip is enough.
+  Status first_record(Parsed &out) noexcept {
+    if (parse(read_, cached_write_, expected_seq_, out) != Status::ok)
+      return Status::corrupt;
+    if ((out.header.flags & detail::kRecordPadding) == 0)
+      return Status::ok;
+    read_ = out.end;
+    ctl_->consumer_stats.wraps.add_single_writer(1);
+    publish_read();
+    if (read_ == cached_write_)
+      return Status::empty;
+    if (parse(read_, cached_write_, expected_seq_, out) != Status::ok ||
+        (out.header.flags & detail::kRecordPadding) != 0)
+      return corrupt();
+    return Status::ok;
+  }
+
+  /// ok once something is published; otherwise closed, timeout, peer_dead or corrupt.
+  Status wait_for_data(Deadline deadline, const WaitPolicy &policy) noexcept {
+    detail::Backoff backoff(policy, deadline);
+    for (;;) {
+      switch (backoff.next()) {
+      case detail::Backoff::Step::retry:
+        break;
+      case detail::Backoff::Step::timeout:
+        return Status::timeout;
+      case detail::Backoff::Step::sleep:
+        sleep_for_data(backoff.sleep_until());
+        break;
+      }
+      Status status = reload_write_index();
+      if (status == Status::empty)
+        status = empty_or_closed();
+      if (status != Status::empty)
+        return status;
+      if (backoff.liveness_due() && detail::holder_dead(ctl_->producer_owner)) {
+        // The producer may have published its last records just before dying.
+        status = reload_write_index();
+        return status == Status::empty ? Status::peer_dead : status;
+      }
+    }
+  }
+
+  void sleep_for_data(Deadline until) noexcept {
+    detail::OwnerLine &mine = ctl_->consumer_owner;
+    detail::SharedAtomic<std::uint32_t> &word = ctl_->producer_owner.wake;
+    // [sync:data_wake] acquire: pairs with the release increment in RingWriter::wake_consumer();
+    // a ticket that includes a wake comes with the index or closed flag that caused it.
+    const std::uint32_t ticket = word.load(std::memory_order_acquire);
+    // [sync:consumer_sleep] seq_cst store, then seq_cst load of the write index: pairs with
+    // RingWriter::publish(). Either we see its index here, or it sees our flag and wakes us.
+    mine.sleeping.store(1, std::memory_order_seq_cst);
+    const bool nothing_new =
+        ctl_->producer_index.index.load(std::memory_order_seq_cst) == cached_write_ &&
+        ctl_->producer_owner.closed.load(std::memory_order_acquire) == 0;
+    if (nothing_new) {
+      ctl_->consumer_stats.sleeps.add_single_writer(1);
+      detail::futex_wait(word, ticket, until);
+    }
+    // relaxed: a late clear only costs the producer one needless wake.
+    mine.sleeping.store(0, std::memory_order_relaxed);
+  }
+
+  void publish_read() noexcept {
+    // relaxed: made visible together with the index by the store below.
+    ctl_->consumer_index.next_seq.store(expected_seq_, std::memory_order_relaxed);
+    // [sync:read_index] release: our reads of the released records happen before the producer
+    // reuses their space. Pairs with the acquire in RingWriter::ensure_space().
+    // [sync:producer_sleep] seq_cst, with the seq_cst load below: pairs with
+    // RingWriter::sleep_for_space(), as [sync:consumer_sleep] does in the other direction.
+    ctl_->consumer_index.index.store(read_, std::memory_order_seq_cst);
+    if (ctl_->producer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
+      wake_producer();
+  }
+
+  void wake_producer() noexcept {
+    // [sync:space_wake] release: pairs with the acquire in RingWriter::sleep_for_space().
+    ctl_->consumer_owner.wake.fetch_add(1, std::memory_order_release);
+    detail::futex_wake(ctl_->consumer_owner.wake);
+    ctl_->consumer_stats.wakeups.add_single_writer(1);
+  }
+
+  detail::RingControl *ctl_ = nullptr;
+  const std::byte *data_ = nullptr;
+  std::uint64_t capacity_ = 0;
+  std::uint64_t mask_ = 0;
+  std::uint64_t token_ = 0;
+  std::uint64_t read_ = 0;         // read index as last published
+  std::uint64_t cached_write_ = 0; // the producer's write index, as last loaded and validated
+  std::uint64_t expected_seq_ = 0;
+  bool corrupt_ = false;
+};
+
+inline ReadSlot ReadBatch::next() noexcept {
+  if (status_ != Status::ok)
+    return ReadSlot(status_ == Status::corrupt ? Status::corrupt : Status::empty);
+  while (cursor_ != end_ && count_ < max_records_) {
+    RingReader::Parsed parsed{};
+    if (reader_->parse(cursor_, end_, seq_, parsed) != Status::ok) {
+      status_ = Status::corrupt;
+      return ReadSlot(Status::corrupt);
+    }
+    const std::uint64_t at = cursor_;
+    cursor_ = parsed.end;
+    if ((parsed.header.flags & detail::kRecordPadding) != 0) {
+      ++wraps_;
+      continue;
+    }
+    ReadSlot slot;
+    slot.data_ = reader_->data_ + (at & reader_->mask_) + sizeof(detail::RecordHeader);
+    slot.size_ = parsed.header.length;
+    slot.type_ = parsed.header.type;
+    slot.status_ = Status::ok;
+    slot.seq_ = parsed.header.seq;
+    slot.index_ = at;
+    slot.end_ = cursor_;
+    ++seq_;
+    ++count_;
+    bytes_ += parsed.header.length;
+    return slot;
+  }
+  return ReadSlot(Status::empty);
+}
+
+} // namespace shmpipe

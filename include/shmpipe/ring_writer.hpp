@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// RingWriter: the producer end of an SPSC byte ring in a Segment.
+#pragma once
+
+// Design: the producer owns the write index and the next sequence number (both in its
+// IndexLine); the consumer owns the read index. Indices are 64-bit byte counters that only grow;
+// a position is index & (capacity - 1). Free space is capacity - (write - read).
+//
+//   data region, capacity C:
+//   |--released--|====unread records====|--free--|
+//                ^ read & (C-1)          ^ write & (C-1)
+//
+// A record is a 16-byte RecordHeader and its payload rounded up to 16 bytes, and it never wraps:
+// if it does not fit before the end of the region, a padding record fills the rest and the
+// record starts at offset 0, so every payload is one contiguous span.
+//
+//   |rec 7|rec 8|...free...|PAD-----------|    write at C-96, next record needs 128 bytes
+//   |rec 9 (128 B)|...                         -> PAD (96 B) published first, rec 9 at 0
+//
+// The producer keeps a process-local copy of the read index and reloads it only when its copy
+// says the ring is full, so a producer that is ahead of the consumer touches no line the
+// consumer writes. Records are written into the ring first ("staged"), then published with one
+// store of the write index; commit() publishes at once, stage()+publish() batches.
+//
+// The consumer is untrusted: every read index it publishes is checked (monotonic, 16-aligned,
+// never ahead of what was published) before it is used; a bad one makes the writer corrupt.
+
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+#include <utility>
+
+#include <shmpipe/detail/futex.hpp>
+#include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/role.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/ring_stats.hpp>
+#include <shmpipe/segment.hpp>
+#include <shmpipe/wait.hpp>
+
+namespace shmpipe {
+
+class RingWriter;
+
+/// Space reserved in the ring for one record: write the payload into bytes(), then hand the
+/// slot to RingWriter::commit() or stage(). Move-only; dropping it publishes nothing.
+class WriteSlot {
+public:
+  WriteSlot() noexcept = default;
+  WriteSlot(WriteSlot &&other) noexcept { *this = std::move(other); }
+  WriteSlot &operator=(WriteSlot &&other) noexcept {
+    data_ = other.data_;
+    size_ = other.size_;
+    index_ = other.index_;
+    status_ = other.status_;
+    other.data_ = nullptr;
+    return *this;
+  }
+  WriteSlot(const WriteSlot &) = delete;
+  WriteSlot &operator=(const WriteSlot &) = delete;
+  ~WriteSlot() = default;
+
+  /// True when space was reserved (status() == Status::ok).
+  explicit operator bool() const noexcept { return data_ != nullptr; }
+  /// Why there is no space, when there is none.
+  [[nodiscard]] Status status() const noexcept { return status_; }
+  /// The payload, in shared memory, 16-byte aligned. Write it before committing.
+  [[nodiscard]] std::span<std::byte> bytes() const noexcept { return {data_, size_}; }
+  /// Commits only the first `n` bytes (n <= bytes().size()); the rest returns to the ring.
+  void shrink(std::size_t n) noexcept {
+    assert(n <= size_);
+    if (n < size_)
+      size_ = static_cast<std::uint32_t>(n);
+  }
+
+private:
+  friend class RingWriter;
+  WriteSlot(std::byte *data, std::uint32_t size, std::uint64_t index) noexcept
+      : data_(data), size_(size), index_(index), status_(Status::ok) {}
+  explicit WriteSlot(Status failure) noexcept : status_(failure) {}
+
+  std::byte *data_ = nullptr;
+  std::uint32_t size_ = 0;
+  std::uint64_t index_ = 0; // ring index of the record header
+  Status status_ = Status::empty;
+};
+
+/// The producer end of ring `index` of a segment. Claims the producer role on construction
+/// (one live producer per ring, across all processes) and gives it back on destruction, after
+/// publishing what was staged and marking the stream closed. Move-only; the Segment must
+/// outlive it. Producer only: one thread at a time.
+class RingWriter {
+public:
+  /// Throws Error: role_taken if a live process is the producer; corrupt if the control block
+  /// is inconsistent; invalid_argument for a bad ring index.
+  explicit RingWriter(Segment &segment, std::uint32_t ring = 0) {
+    const detail::RingMemory mem = segment.ring(ring);
+    ctl_ = mem.control;
+    data_ = mem.data;
+    capacity_ = mem.capacity;
+    mask_ = capacity_ - 1;
+    token_ = detail::claim_role(ctl_->producer_owner, "producer", segment.name(), ring);
+    // acquire: both indices come with the state their writers published ([sync:read_index]).
+    published_ = ctl_->producer_index.index.load(std::memory_order_acquire);
+    cached_read_ = ctl_->consumer_index.index.load(std::memory_order_acquire);
+    // relaxed: we own this role now, and the claim's acquire ordered us after its last writer.
+    next_seq_ = ctl_->producer_index.next_seq.load(std::memory_order_relaxed);
+    if (published_ - cached_read_ > capacity_ || (published_ % kRecordAlign) != 0 ||
+        (cached_read_ % kRecordAlign) != 0) {
+      detail::release_role(ctl_->producer_owner, token_);
+      throw Error(Errc::corrupt, segment.name(),
+                  "ring " + std::to_string(ring) + ": write index " + std::to_string(published_) +
+                      " and read index " + std::to_string(cached_read_) +
+                      " are inconsistent for capacity " + std::to_string(capacity_));
+    }
+    pending_ = published_;
+    // relaxed: the consumer only uses `closed` once the ring is empty, and then re-reads the
+    // write index; a stale 1 costs it one more look.
+    ctl_->producer_owner.closed.store(0, std::memory_order_relaxed);
+  }
+
+  RingWriter(RingWriter &&other) noexcept { take(other); }
+  RingWriter &operator=(RingWriter &&other) noexcept {
+    if (this != &other) {
+      close();
+      take(other);
+    }
+    return *this;
+  }
+  RingWriter(const RingWriter &) = delete;
+  RingWriter &operator=(const RingWriter &) = delete;
+  ~RingWriter() { close(); }
+
+  /// Largest payload this ring accepts: capacity - 16. A record that large needs the whole
+  /// ring, so it waits until the consumer has released everything before it.
+  [[nodiscard]] std::size_t max_payload() const noexcept { return capacity_ - sizeof(Header); }
+  [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
+
+  /// Reserves space for a payload of `size` bytes. Never blocks. The slot is empty with
+  /// status full (no space now), too_large (size > max_payload()) or corrupt (the consumer
+  /// broke the protocol). Reserving again before committing abandons the earlier slot.
+  [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
+    return reserve_once(size, /*count_stall=*/true);
+  }
+
+  /// Like try_reserve(), but waits for space as `policy` says, until `deadline`; publishes
+  /// what is staged before it waits. Also fails with timeout, or peer_dead when the consumer
+  /// process died.
+  [[nodiscard]] WriteSlot reserve(std::size_t size, Deadline deadline,
+                                  const WaitPolicy &policy = {}) noexcept {
+    WriteSlot slot = reserve_once(size, true);
+    if (slot.status() != Status::full)
+      return slot;
+    // Staged records must be visible before we wait: the space we wait for can only come from
+    // the consumer reading them.
+    publish();
+    detail::Backoff backoff(policy, deadline);
+    for (;;) {
+      switch (backoff.next()) {
+      case detail::Backoff::Step::retry:
+        break;
+      case detail::Backoff::Step::timeout:
+        return WriteSlot(Status::timeout);
+      case detail::Backoff::Step::sleep:
+        sleep_for_space(backoff.sleep_until());
+        break;
+      }
+      slot = reserve_once(size, false);
+      if (slot.status() != Status::full)
+        return slot;
+      if (backoff.liveness_due() && detail::holder_dead(ctl_->consumer_owner))
+        return WriteSlot(Status::peer_dead);
+    }
+  }
+
+  /// Writes the record header and publishes it, with everything staged before it.
+  void commit(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
+    stage(std::move(slot), type);
+    publish();
+  }
+
+  /// Writes the record header without publishing: the consumer sees it with the next
+  /// publish() or commit(). Batching N records this way costs one index store instead of N.
+  void stage(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
+    assert(slot && slot.index_ == pending_ && "commit/stage of a slot that is not the latest");
+    if (!slot || slot.index_ != pending_)
+      return;
+    const Header header{slot.size_, type, 0, next_seq_++};
+    std::memcpy(data_ + (pending_ & mask_), &header, sizeof header);
+    pending_ += detail::record_size(slot.size_);
+    staged_records_ += 1;
+    staged_bytes_ += slot.size_;
+    slot.data_ = nullptr;
+  }
+
+  /// Publishes everything staged with a single store of the write index, and wakes the
+  /// consumer if (and only if) it sleeps: no system call while it is awake.
+  void publish() noexcept {
+    if (pending_ == published_)
+      return;
+    detail::StatsLine &stats = ctl_->producer_stats;
+    stats.records.add_single_writer(staged_records_);
+    stats.bytes.add_single_writer(staged_bytes_);
+    staged_records_ = 0;
+    staged_bytes_ = 0;
+    // relaxed: made visible together with the index by the store below.
+    ctl_->producer_index.next_seq.store(next_seq_, std::memory_order_relaxed);
+    // [sync:write_index] release: the records written above are visible to a consumer that
+    // acquires this index. Pairs with the acquire in RingReader::reload_write_index().
+    // [sync:consumer_sleep] seq_cst, with the seq_cst load below: pairs with the seq_cst store
+    // of consumer sleeping and load of this index in RingReader::sleep_for_data(). Of the two
+    // store-then-load sequences at least one sees the other's store, so either the consumer
+    // sees this index and does not sleep, or we see its flag and wake it.
+    ctl_->producer_index.index.store(pending_, std::memory_order_seq_cst);
+    published_ = pending_;
+    if (ctl_->consumer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
+      wake_consumer();
+  }
+
+  /// Copying convenience: reserve, copy `payload`, commit. Never blocks.
+  [[nodiscard]] Status try_write(std::span<const std::byte> payload,
+                                 std::uint16_t type = 0) noexcept {
+    WriteSlot slot = try_reserve(payload.size());
+    if (!slot)
+      return slot.status();
+    if (!payload.empty())
+      std::memcpy(slot.bytes().data(), payload.data(), payload.size());
+    commit(std::move(slot), type);
+    return Status::ok;
+  }
+
+  /// Publishes what is staged, marks the stream closed (the consumer gets Status::closed once
+  /// it has read everything) and gives the producer role back. Idempotent.
+  void close() noexcept {
+    if (ctl_ == nullptr)
+      return;
+    publish();
+    // release: the final write index is visible to whoever sees closed == 1.
+    ctl_->producer_owner.closed.store(1, std::memory_order_release);
+    // Unconditional wake: a consumer that read the wake word before `closed` was set will find
+    // the word changed and not sleep through the close ([sync:data_wake]).
+    wake_consumer();
+    detail::release_role(ctl_->producer_owner, token_);
+    ctl_ = nullptr;
+  }
+
+  /// Either side; a snapshot that may be stale.
+  [[nodiscard]] RingStats stats() const noexcept { return detail::read_stats(*ctl_); }
+
+  /// Bytes published and not yet released, as of the last reload. Producer only; may
+  /// over-estimate (the consumer may have released more since).
+  [[nodiscard]] std::uint64_t size_approx() const noexcept { return published_ - cached_read_; }
+
+private:
+  using Header = detail::RecordHeader;
+
+  void take(RingWriter &other) noexcept {
+    ctl_ = std::exchange(other.ctl_, nullptr);
+    data_ = other.data_;
+    capacity_ = other.capacity_;
+    mask_ = other.mask_;
+    token_ = other.token_;
+    published_ = other.published_;
+    pending_ = other.pending_;
+    cached_read_ = other.cached_read_;
+    next_seq_ = other.next_seq_;
+    staged_records_ = other.staged_records_;
+    staged_bytes_ = other.staged_bytes_;
+    corrupt_ = other.corrupt_;
+  }
+
+  WriteSlot reserve_once(std::size_t size, bool count_stall) noexcept {
+    if (ctl_ == nullptr || corrupt_)
+      return WriteSlot(Status::corrupt);
+    if (size > max_payload())
+      return WriteSlot(Status::too_large);
+    const std::uint64_t need = detail::record_size(size);
+    const std::uint64_t room = capacity_ - (pending_ & mask_);
+    if (need > room) {
+      // The record cannot start here whatever the consumer does: fill the rest of the region
+      // with padding now, and publish it so that the consumer can skip it and free the space.
+      const Status status = ensure_space(room);
+      if (status != Status::ok)
+        return fail(status, count_stall);
+      const Header pad{static_cast<std::uint32_t>(room - sizeof(Header)), 0,
+                       detail::kRecordPadding, 0};
+      std::memcpy(data_ + (pending_ & mask_), &pad, sizeof pad);
+      pending_ += room;
+      ctl_->producer_stats.wraps.add_single_writer(1);
+      publish();
+    }
+    const Status status = ensure_space(need);
+    if (status != Status::ok)
+      return fail(status, count_stall);
+    return WriteSlot(data_ + (pending_ & mask_) + sizeof(Header), static_cast<std::uint32_t>(size),
+                     pending_);
+  }
+
+  WriteSlot fail(Status status, bool count_stall) noexcept {
+    if (status == Status::full && count_stall)
+      ctl_->producer_stats.stalls.add_single_writer(1);
+    return WriteSlot(status);
+  }
+
+  /// ok when `need` bytes are free at pending_, full when not, corrupt when the consumer's read
+  /// index is impossible.
+  Status ensure_space(std::uint64_t need) noexcept {
+    if (capacity_ - (pending_ - cached_read_) >= need)
+      return Status::ok;
+    // [sync:read_index] acquire: the consumer's reads of the records it released happen before
+    // we overwrite them. Pairs with the seq_cst (release) store in RingReader::publish_read().
+    const std::uint64_t read = ctl_->consumer_index.index.load(std::memory_order_acquire);
+    // Untrusted: the read index may only move forward, and never past what we published.
+    if (read - cached_read_ > published_ - cached_read_ || (read % kRecordAlign) != 0) {
+      corrupt_ = true;
+      return Status::corrupt;
+    }
+    cached_read_ = read;
+    return capacity_ - (pending_ - cached_read_) >= need ? Status::ok : Status::full;
+  }
+
+  void sleep_for_space(Deadline until) noexcept {
+    detail::OwnerLine &mine = ctl_->producer_owner;
+    detail::SharedAtomic<std::uint32_t> &word = ctl_->consumer_owner.wake;
+    // [sync:space_wake] acquire: pairs with the release increment in RingReader::wake_producer();
+    // a ticket that already includes a wake comes with the read index that caused it.
+    const std::uint32_t ticket = word.load(std::memory_order_acquire);
+    // [sync:producer_sleep] seq_cst store, then seq_cst load of the read index: pairs with
+    // RingReader::publish_read() (see [sync:consumer_sleep] for the argument).
+    mine.sleeping.store(1, std::memory_order_seq_cst);
+    if (ctl_->consumer_index.index.load(std::memory_order_seq_cst) == cached_read_) {
+      ctl_->producer_stats.sleeps.add_single_writer(1);
+      detail::futex_wait(word, ticket, until);
+    }
+    // relaxed: a late clear only costs the consumer one needless wake.
+    mine.sleeping.store(0, std::memory_order_relaxed);
+  }
+
+  void wake_consumer() noexcept {
+    // [sync:data_wake] release: a consumer that acquires the new ticket also sees the index
+    // and the closed flag stored before it. Pairs with the acquire in sleep_for_data().
+    ctl_->producer_owner.wake.fetch_add(1, std::memory_order_release);
+    detail::futex_wake(ctl_->producer_owner.wake);
+    ctl_->producer_stats.wakeups.add_single_writer(1);
+  }
+
+  detail::RingControl *ctl_ = nullptr;
+  std::byte *data_ = nullptr;
+  std::uint64_t capacity_ = 0;
+  std::uint64_t mask_ = 0;
+  std::uint64_t token_ = 0;
+  std::uint64_t published_ = 0;   // write index as last stored in shared memory
+  std::uint64_t pending_ = 0;     // published_ + staged records
+  std::uint64_t cached_read_ = 0; // the consumer's read index, as last loaded
+  std::uint64_t next_seq_ = 0;
+  std::uint64_t staged_records_ = 0;
+  std::uint64_t staged_bytes_ = 0;
+  bool corrupt_ = false;
+};
+
+} // namespace shmpipe

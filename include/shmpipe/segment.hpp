@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Segment: a named POSIX shared-memory object holding a validated header and its rings.
+#pragma once
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/interprocess/exceptions.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/permissions.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+#include <boost/version.hpp>
+
+#include <shmpipe/config.hpp>
+#include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/process.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/version.hpp>
+
+namespace shmpipe {
+
+/// Geometry and access rights of a new segment.
+struct SegmentOptions {
+  std::uint64_t ring_capacity = std::uint64_t{1} << 20; ///< data bytes per ring, a power of two
+  std::uint32_t rings = 1;                              ///< rings in the segment
+  std::uint64_t schema_id = 0;                          ///< stored for the application
+  unsigned mode = 0600;                                 ///< permission bits of the object
+};
+
+namespace detail {
+
+/// Where one ring lives inside a mapped segment. Capacity is a process-local copy taken when
+/// the segment was validated: the shared header may be overwritten by a hostile peer later.
+struct RingMemory {
+  RingControl *control = nullptr;
+  std::byte *data = nullptr;
+  std::uint64_t capacity = 0;
+};
+
+[[nodiscard]] constexpr bool valid_capacity(std::uint64_t c) noexcept {
+  return c >= kMinRingCapacity && c <= kMaxRingCapacity && (c & (c - 1)) == 0;
+}
+
+} // namespace detail
+
+/// A named shared-memory object mapped into this process. Move-only; unmaps on destruction but
+/// never removes the name (see remove() and ScopedRemove).
+///
+/// **Example**:
+///
+///     auto seg = shmpipe::Segment::create("orders", {.ring_capacity = 1 << 20});
+///     auto peer = shmpipe::Segment::open("orders"); // in the other process
+class Segment {
+public:
+  /// Creates the object exclusively (never opens an existing one), sizes it, reserves its
+  /// memory so that a full /dev/shm is reported here instead of as SIGBUS later, and writes
+  /// the header. Throws Error.
+  static Segment create(std::string_view name, const SegmentOptions &options = {}) {
+    namespace bip = boost::interprocess;
+    const std::string checked = checked_name(name);
+    if (!detail::valid_capacity(options.ring_capacity))
+      throw Error(Errc::invalid_argument, checked,
+                  "ring capacity " + std::to_string(options.ring_capacity) +
+                      " is not a power of two in [" + std::to_string(kMinRingCapacity) + ", " +
+                      std::to_string(kMaxRingCapacity) + "]");
+    if (options.rings == 0 || options.rings > kMaxRings)
+      throw Error(Errc::invalid_argument, checked,
+                  "ring count " + std::to_string(options.rings) + " is not in [1, " +
+                      std::to_string(kMaxRings) + "]");
+    if ((options.mode & ~0777u) != 0)
+      throw Error(Errc::invalid_argument, checked, "mode has bits outside 0777");
+
+    const std::uint64_t stride = sizeof(detail::RingControl) + options.ring_capacity;
+    const std::uint64_t total = sizeof(detail::SegmentHeader) + options.rings * stride;
+
+    Segment seg;
+    seg.name_ = checked;
+    bip::permissions perm;
+    perm.set_permissions(static_cast<int>(options.mode));
+    try {
+      seg.object_ = bip::shared_memory_object(bip::create_only, checked.c_str(), bip::read_write,
+                                              perm);
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, checked, "create");
+    }
+    // From here on the name exists: remove it again if initialization fails, so a failed
+    // create leaves nothing behind.
+    try {
+      seg.object_.truncate(static_cast<bip::offset_t>(total));
+      const int fd = seg.object_.get_mapping_handle().handle;
+      const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(total));
+      if (rc == ENOSPC)
+        throw Error(Errc::out_of_space, checked,
+                    "cannot reserve " + std::to_string(total) +
+                        " bytes in /dev/shm (too small? containers: --shm-size or --ipc=host)",
+                    rc);
+      if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL)
+        throw Error(Errc::system, checked,
+                    std::string("posix_fallocate failed: ") + std::strerror(rc), rc);
+      seg.region_ = bip::mapped_region(seg.object_, bip::read_write);
+    } catch (const bip::interprocess_exception &e) {
+      bip::shared_memory_object::remove(checked.c_str());
+      throw translate(e, checked, "size and map");
+    } catch (...) {
+      bip::shared_memory_object::remove(checked.c_str());
+      throw;
+    }
+
+    auto *h = static_cast<detail::SegmentHeader *>(seg.region_.get_address());
+    h->layout_version = kLayoutVersion;
+    h->cache_line = static_cast<std::uint32_t>(kCacheLine);
+    h->segment_size = total;
+    h->header_size = sizeof(detail::SegmentHeader);
+    h->ring_count = options.rings;
+    h->record_align = static_cast<std::uint32_t>(kRecordAlign);
+    h->ring_capacity = options.ring_capacity;
+    h->ring_stride = stride;
+    h->schema_id = options.schema_id;
+    h->creator_pid = static_cast<std::uint32_t>(::getpid());
+    h->boost_version = BOOST_VERSION;
+    h->creator_start_time = detail::process_start_time(::getpid());
+    // [sync:magic] release: every header field above, and the zeroed ring control blocks,
+    // are visible before the magic. Pairs with the acquire in open().
+    h->magic.store(detail::kSegmentMagic, std::memory_order_release);
+    seg.adopt_geometry(*h);
+    return seg;
+  }
+
+  /// Opens and validates an existing segment. Throws Error naming the mismatch when the object
+  /// is missing, not permitted, not yet initialized, or not a segment of this layout.
+  static Segment open(std::string_view name) {
+    namespace bip = boost::interprocess;
+    const std::string checked = checked_name(name);
+    Segment seg;
+    seg.name_ = checked;
+    try {
+      seg.object_ = bip::shared_memory_object(bip::open_only, checked.c_str(), bip::read_write);
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, checked, "open");
+    }
+    bip::offset_t size = 0;
+    if (!seg.object_.get_size(size))
+      throw Error(Errc::system, checked, "cannot read the object's size", errno);
+    const auto actual = static_cast<std::uint64_t>(size);
+    if (actual == 0)
+      throw Error(Errc::not_ready, checked, "the object has size 0 (creator not done yet)");
+    if (actual < sizeof(detail::SegmentHeader))
+      throw Error(Errc::size_mismatch, checked,
+                  "the object has " + std::to_string(actual) + " bytes, less than a header");
+    try {
+      seg.region_ = bip::mapped_region(seg.object_, bip::read_write);
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, checked, "map");
+    }
+    auto *h = static_cast<detail::SegmentHeader *>(seg.region_.get_address());
+    // [sync:magic] acquire: pairs with the release in create(); the header fields read below
+    // are the creator's.
+    const std::uint64_t magic = h->magic.load(std::memory_order_acquire);
+    if (magic == 0)
+      throw Error(Errc::not_ready, checked, "the header is not written yet (creator not done)");
+    if (magic != detail::kSegmentMagic)
+      throw Error(Errc::bad_magic, checked, "magic is " + hex(magic) + ", expected " +
+                                                hex(detail::kSegmentMagic));
+    // Copy the header once: a peer may rewrite it while we validate.
+    detail::SegmentHeader copy;
+    std::memcpy(static_cast<void *>(&copy), h, sizeof copy);
+    seg.validate(copy, actual);
+    seg.adopt_geometry(copy);
+    return seg;
+  }
+
+  /// Removes the name; processes that have it mapped keep their mapping. Never throws.
+  /// Returns false if there was nothing to remove or the name is invalid.
+  static bool remove(std::string_view name) noexcept {
+    if (!valid_name(name))
+      return false;
+    return boost::interprocess::shared_memory_object::remove(std::string(name).c_str());
+  }
+
+  /// Whether `name` is acceptable: 1..kMaxNameLength characters from [A-Za-z0-9._-], not
+  /// starting with '.'.
+  [[nodiscard]] static bool valid_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > kMaxNameLength || name.front() == '.')
+      return false;
+    for (const char c : name) {
+      const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-';
+      if (!ok)
+        return false;
+    }
+    return true;
+  }
+
+  Segment(Segment &&) noexcept = default;
+  Segment &operator=(Segment &&) noexcept = default;
+  Segment(const Segment &) = delete;
+  Segment &operator=(const Segment &) = delete;
+  ~Segment() = default;
+
+  [[nodiscard]] const std::string &name() const noexcept { return name_; }
+  [[nodiscard]] std::uint32_t ring_count() const noexcept { return ring_count_; }
+  [[nodiscard]] std::uint64_t ring_capacity() const noexcept { return ring_capacity_; }
+  [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_; }
+  [[nodiscard]] std::uint64_t schema_id() const noexcept { return schema_id_; }
+  [[nodiscard]] pid_t creator_pid() const noexcept { return creator_pid_; }
+
+  /// The mapped bytes (header included). For tests and tools; the rings are reached through
+  /// RingWriter and RingReader.
+  [[nodiscard]] std::byte *base() noexcept { return static_cast<std::byte *>(region_.get_address()); }
+
+  /// Where ring `index` lives. Throws Error(invalid_argument) for an index out of range.
+  [[nodiscard]] detail::RingMemory ring(std::uint32_t index) {
+    if (index >= ring_count_)
+      throw Error(Errc::invalid_argument, name_,
+                  "ring " + std::to_string(index) + " does not exist (segment has " +
+                      std::to_string(ring_count_) + ")");
+    std::byte *ring_base = base() + sizeof(detail::SegmentHeader) + index * ring_stride_;
+    return {reinterpret_cast<detail::RingControl *>(ring_base),
+            ring_base + sizeof(detail::RingControl), ring_capacity_};
+  }
+
+private:
+  Segment() = default;
+
+  static std::string checked_name(std::string_view name) {
+    if (!valid_name(name))
+      throw Error(Errc::invalid_name, std::string(name.substr(0, kMaxNameLength)),
+                  "a name has 1 to " + std::to_string(kMaxNameLength) +
+                      " characters from [A-Za-z0-9._-] and does not start with '.'");
+    return std::string(name);
+  }
+
+  static std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%016llx", static_cast<unsigned long long>(v));
+    return buf;
+  }
+
+  static Error translate(const boost::interprocess::interprocess_exception &e,
+                         const std::string &name, const char *what) {
+    namespace bip = boost::interprocess;
+    const int native = e.get_native_error();
+    const std::string detail = std::string(what) + " failed: " + e.what();
+    switch (e.get_error_code()) {
+    case bip::already_exists_error:
+      return Error(Errc::segment_exists, name, detail, native);
+    case bip::not_found_error:
+    case bip::not_such_file_or_directory:
+      return Error(Errc::segment_missing, name, detail, native);
+    case bip::security_error:
+      return Error(Errc::permission_denied, name, detail, native);
+    case bip::out_of_space_error:
+    case bip::out_of_memory_error:
+      return Error(Errc::out_of_space, name, detail, native);
+    default:
+      break;
+    }
+    switch (native) {
+    case EEXIST:
+      return Error(Errc::segment_exists, name, detail, native);
+    case ENOENT:
+      return Error(Errc::segment_missing, name, detail, native);
+    case EACCES:
+    case EPERM:
+      return Error(Errc::permission_denied, name, detail, native);
+    case ENOSPC:
+    case ENOMEM:
+      return Error(Errc::out_of_space, name, detail, native);
+    default:
+      return Error(Errc::system, name, detail, native);
+    }
+  }
+
+  void validate(const detail::SegmentHeader &h, std::uint64_t actual) const {
+    if (h.layout_version != kLayoutVersion)
+      throw Error(Errc::layout_mismatch, name_,
+                  "layout version is " + std::to_string(h.layout_version) + ", expected " +
+                      std::to_string(kLayoutVersion));
+    if (h.cache_line != kCacheLine || h.record_align != kRecordAlign)
+      throw Error(Errc::layout_mismatch, name_,
+                  "cache line / record alignment are " + std::to_string(h.cache_line) + " / " +
+                      std::to_string(h.record_align) + ", expected " + std::to_string(kCacheLine) +
+                      " / " + std::to_string(kRecordAlign));
+    if (h.header_size != sizeof(detail::SegmentHeader))
+      throw Error(Errc::layout_mismatch, name_,
+                  "header size is " + std::to_string(h.header_size) + ", expected " +
+                      std::to_string(sizeof(detail::SegmentHeader)));
+    if (h.ring_count == 0 || h.ring_count > kMaxRings || !detail::valid_capacity(h.ring_capacity) ||
+        h.ring_stride != sizeof(detail::RingControl) + h.ring_capacity)
+      throw Error(Errc::layout_mismatch, name_,
+                  "ring geometry is invalid (count " + std::to_string(h.ring_count) +
+                      ", capacity " + std::to_string(h.ring_capacity) + ", stride " +
+                      std::to_string(h.ring_stride) + ")");
+    // No overflow: count <= 64 and stride <= 2^32 + 384.
+    const std::uint64_t expected = sizeof(detail::SegmentHeader) + h.ring_count * h.ring_stride;
+    if (h.segment_size != expected || actual != expected)
+      throw Error(Errc::size_mismatch, name_,
+                  "header says " + std::to_string(h.segment_size) + " bytes, geometry needs " +
+                      std::to_string(expected) + ", the object has " + std::to_string(actual));
+  }
+
+  void adopt_geometry(const detail::SegmentHeader &h) noexcept {
+    ring_count_ = h.ring_count;
+    ring_capacity_ = h.ring_capacity;
+    ring_stride_ = h.ring_stride;
+    size_ = h.segment_size;
+    schema_id_ = h.schema_id;
+    creator_pid_ = static_cast<pid_t>(h.creator_pid);
+  }
+
+  std::string name_;
+  boost::interprocess::shared_memory_object object_;
+  boost::interprocess::mapped_region region_;
+  std::uint32_t ring_count_ = 0;
+  std::uint64_t ring_capacity_ = 0;
+  std::uint64_t ring_stride_ = 0;
+  std::uint64_t size_ = 0;
+  std::uint64_t schema_id_ = 0;
+  pid_t creator_pid_ = 0;
+};
+
+/// Removes a segment name on construction (a leftover from an earlier run) and on destruction.
+/// For tests and examples, after Boost.Interprocess's shm_remove idiom.
+class ScopedRemove {
+public:
+  explicit ScopedRemove(std::string name) : name_(std::move(name)) { Segment::remove(name_); }
+  ~ScopedRemove() { Segment::remove(name_); }
+  ScopedRemove(const ScopedRemove &) = delete;
+  ScopedRemove &operator=(const ScopedRemove &) = delete;
+  [[nodiscard]] const std::string &name() const noexcept { return name_; }
+
+private:
+  std::string name_;
+};
+
+} // namespace shmpipe

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Umbrella header: everything public.
+#pragma once
+
+#include <shmpipe/channel.hpp>
+#include <shmpipe/config.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/ring.hpp>
+#include <shmpipe/segment.hpp>
+#include <shmpipe/version.hpp>
+#include <shmpipe/wait.hpp>

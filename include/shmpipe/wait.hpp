@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Wait policies: busy spin, spin-then-yield, blocking; deadlines for every blocking call.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+#include <sched.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+namespace shmpipe {
+
+using Clock = std::chrono::steady_clock;
+/// Every blocking call takes one; it returns Status::timeout once the deadline has passed.
+using Deadline = Clock::time_point;
+
+/// A deadline `d` from now.
+[[nodiscard]] inline Deadline deadline_after(Clock::duration d) noexcept { return Clock::now() + d; }
+
+enum class WaitMode : std::uint8_t {
+  busy_spin,       ///< spin until ready or deadline: lowest latency, burns a core
+  spin_then_yield, ///< spin for spin_for, then sched_yield() in a loop: for oversubscribed cores
+  blocking,        ///< spin, yield, then sleep on a futex: 0% CPU when idle
+};
+
+/// How a blocking call waits. The defaults suit a request/response peer that answers within
+/// tens of microseconds (answered while still spinning, ~1 us) and still let an idle endpoint
+/// fall asleep within a millisecond.
+struct WaitPolicy {
+  WaitMode mode = WaitMode::blocking;
+  std::chrono::nanoseconds spin_for = std::chrono::microseconds(50);
+  std::chrono::nanoseconds yield_for = std::chrono::microseconds(200); ///< after spin_for
+  /// How often a waiting side checks that the peer process still lives. A sleeper wakes up at
+  /// least this often to look.
+  std::chrono::milliseconds liveness_interval = std::chrono::milliseconds(100);
+};
+
+namespace detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+/// The phases of one wait: spin, yield, then (blocking mode) sleep; plus deadline and liveness
+/// bookkeeping. The caller retries its try-call after every step.
+class Backoff {
+public:
+  enum class Step : std::uint8_t {
+    retry,   ///< spun or yielded a little: try again
+    sleep,   ///< time to sleep until sleep_until()
+    timeout, ///< the deadline has passed
+  };
+
+  Backoff(const WaitPolicy &policy, Deadline deadline) noexcept
+      : policy_(policy), deadline_(deadline), start_(Clock::now()), now_(start_), last_liveness_(start_) {}
+
+  [[nodiscard]] Step next() noexcept {
+    // Reading the clock costs ~20 ns; while spinning, look at it only every 32 rounds.
+    ++rounds_;
+    if (phase_ == Phase::spin && (rounds_ & 31u) != 0) {
+      cpu_relax();
+      return Step::retry;
+    }
+    now_ = Clock::now();
+    if (now_ >= deadline_)
+      return Step::timeout;
+    const auto waited = now_ - start_;
+    if (policy_.mode == WaitMode::busy_spin || waited < policy_.spin_for) {
+      cpu_relax();
+      return Step::retry;
+    }
+    if (policy_.mode == WaitMode::spin_then_yield || waited < policy_.spin_for + policy_.yield_for) {
+      phase_ = Phase::yield;
+      ::sched_yield();
+      return Step::retry;
+    }
+    phase_ = Phase::sleep;
+    return Step::sleep;
+  }
+
+  /// End of the next sleep: the deadline or the next liveness check, whichever is first.
+  [[nodiscard]] Deadline sleep_until() const noexcept {
+    const Deadline check = now_ + policy_.liveness_interval;
+    return check < deadline_ ? check : deadline_;
+  }
+
+  /// True at most once per liveness interval (judged by the clock reading of the last step, so
+  /// it costs nothing while spinning): time to ask whether the peer process still runs.
+  [[nodiscard]] bool liveness_due() noexcept {
+    if (now_ - last_liveness_ < policy_.liveness_interval)
+      return false;
+    last_liveness_ = now_;
+    return true;
+  }
+
+private:
+  enum class Phase : std::uint8_t { spin, yield, sleep };
+
+  WaitPolicy policy_;
+  Deadline deadline_;
+  Clock::time_point start_;
+  Clock::time_point now_;
+  Clock::time_point last_liveness_;
+  std::uint32_t rounds_ = 0;
+  Phase phase_ = Phase::spin;
+};
+
+} // namespace detail
+} // namespace shmpipe

@@ -1,0 +1,439 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Tests of ring.hpp (RingWriter, RingReader) in one process: records, wrap-around, batches,
+// full and empty rings, roles, statistics, and a two-thread stream (run under TSan in CI).
+#include <shmpipe/ring.hpp>
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../support/test_support.hpp"
+
+namespace shmpipe {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::span<const std::byte> as_bytes(const std::string &s) {
+  return {reinterpret_cast<const std::byte *>(s.data()), s.size()};
+}
+
+std::string as_string(std::span<const std::byte> b) {
+  return {reinterpret_cast<const char *>(b.data()), b.size()};
+}
+
+class RingTest : public ::testing::Test {
+protected:
+  void make(std::uint64_t capacity) {
+    guard_.emplace(test::unique_name());
+    segment_.emplace(Segment::create(guard_->name(), {.ring_capacity = capacity}));
+    writer_.emplace(*segment_);
+    reader_.emplace(*segment_);
+  }
+  /// Writes and reads one record of `payload` bytes, to move both indices forward.
+  void advance(std::size_t payload) {
+    WriteSlot slot = writer_->try_reserve(payload);
+    ASSERT_TRUE(slot) << to_string(slot.status());
+    writer_->commit(std::move(slot));
+    ReadSlot rec = reader_->try_peek();
+    ASSERT_TRUE(rec) << to_string(rec.status());
+    reader_->release(std::move(rec));
+  }
+
+  std::optional<ScopedRemove> guard_;
+  std::optional<Segment> segment_;
+  std::optional<RingWriter> writer_;
+  std::optional<RingReader> reader_;
+};
+
+TEST_F(RingTest, RecordRoundTripsWithTypeAndSequence) {
+  make(4096);
+  ASSERT_EQ(writer_->try_write(as_bytes("hello"), 7), Status::ok);
+  ASSERT_EQ(writer_->try_write(as_bytes("world!"), 8), Status::ok);
+  ReadSlot a = reader_->try_peek();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(as_string(a.bytes()), "hello");
+  EXPECT_EQ(a.type(), 7);
+  EXPECT_EQ(a.seq(), 0u);
+  reader_->release(std::move(a));
+  ReadSlot b = reader_->try_peek();
+  ASSERT_TRUE(b);
+  EXPECT_EQ(as_string(b.bytes()), "world!");
+  EXPECT_EQ(b.type(), 8);
+  EXPECT_EQ(b.seq(), 1u);
+  reader_->release(std::move(b));
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+}
+
+TEST_F(RingTest, ReservedSpanPointsIntoSharedMemoryAndIsAligned) {
+  make(4096);
+  WriteSlot slot = writer_->try_reserve(40);
+  ASSERT_TRUE(slot);
+  const auto *begin = segment_->base();
+  const auto *end = begin + segment_->size_bytes();
+  EXPECT_GE(slot.bytes().data(), begin);
+  EXPECT_LE(slot.bytes().data() + slot.bytes().size(), end);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(slot.bytes().data()) % kRecordAlign, 0u);
+  std::memset(slot.bytes().data(), 0x5a, 40);
+  const std::byte *written = slot.bytes().data();
+  writer_->commit(std::move(slot));
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec.bytes().data(), written) << "the reader must see the bytes in place";
+}
+
+TEST_F(RingTest, PeekReturnsSameRecordUntilReleased) {
+  make(4096);
+  ASSERT_EQ(writer_->try_write(as_bytes("x")), Status::ok);
+  ReadSlot first = reader_->try_peek();
+  ReadSlot again = reader_->try_peek();
+  ASSERT_TRUE(first && again);
+  EXPECT_EQ(first.bytes().data(), again.bytes().data());
+  EXPECT_EQ(first.seq(), again.seq());
+}
+
+TEST_F(RingTest, ZeroLengthRecordsAreRecords) {
+  make(256);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(writer_->try_write({}, 3), Status::ok);
+    ReadSlot rec = reader_->try_peek();
+    ASSERT_TRUE(rec);
+    EXPECT_EQ(rec.bytes().size(), 0u);
+    EXPECT_EQ(rec.type(), 3);
+    reader_->release(std::move(rec));
+  }
+}
+
+TEST_F(RingTest, FullRingRefusesThenAcceptsAfterRelease) {
+  make(256); // 8 records of 16 payload bytes (32 bytes each)
+  int written = 0;
+  while (writer_->try_write(as_bytes("0123456789abcdef")) == Status::ok)
+    ++written;
+  EXPECT_EQ(written, 8);
+  EXPECT_EQ(writer_->try_reserve(16).status(), Status::full);
+  EXPECT_GE(writer_->stats().producer.stalls, 1u);
+  reader_->release(reader_->try_peek());
+  EXPECT_EQ(writer_->try_write(as_bytes("0123456789abcdef")), Status::ok);
+}
+
+TEST_F(RingTest, EmptyRingSaysEmptyAndCountsStall) {
+  make(256);
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+  EXPECT_EQ(reader_->try_peek_batch().status(), Status::empty);
+  EXPECT_EQ(reader_->stats().consumer.stalls, 2u);
+}
+
+TEST_F(RingTest, LargestPayloadIsCapacityMinusHeader) {
+  make(1024);
+  EXPECT_EQ(writer_->max_payload(), 1024u - 16u);
+  EXPECT_EQ(writer_->try_reserve(1024 - 15).status(), Status::too_large);
+  EXPECT_EQ(writer_->try_reserve(std::size_t{1} << 40).status(), Status::too_large);
+  WriteSlot slot = writer_->try_reserve(1024 - 16);
+  ASSERT_TRUE(slot);
+  EXPECT_EQ(slot.bytes().size(), 1024u - 16u);
+}
+
+TEST_F(RingTest, LargestPayloadFitsFromEveryStartingOffset) {
+  constexpr std::uint64_t kCapacity = 512;
+  for (std::uint64_t offset = 0; offset < kCapacity; offset += kRecordAlign) {
+    make(kCapacity);
+    if (offset != 0)
+      advance(offset - 16); // one record of `offset` bytes
+    WriteSlot slot = writer_->try_reserve(writer_->max_payload());
+    if (!slot) {
+      // Padding to the end went out first; the consumer must skip it before the ring is empty.
+      ASSERT_EQ(slot.status(), Status::full) << "offset " << offset;
+      EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+      slot = writer_->try_reserve(writer_->max_payload());
+    }
+    ASSERT_TRUE(slot) << "offset " << offset << ": " << to_string(slot.status());
+    test::fill_pattern(slot.bytes(), offset);
+    writer_->commit(std::move(slot));
+    ReadSlot rec = reader_->try_peek();
+    ASSERT_TRUE(rec);
+    EXPECT_TRUE(test::check_pattern(rec.bytes(), offset));
+    reader_.reset();
+    writer_.reset();
+    segment_.reset();
+  }
+}
+
+TEST_F(RingTest, WrapAroundAtEveryAlignmentKeepsPayloadsContiguous) {
+  constexpr std::uint64_t kCapacity = 256;
+  std::uint64_t seq = 0;
+  for (std::uint64_t offset = 0; offset < kCapacity; offset += kRecordAlign) {
+    for (std::size_t size = 0; size <= kCapacity - 16; size += 7) {
+      make(kCapacity);
+      if (offset != 0)
+        advance(offset - 16);
+      // Two records: the second one wraps (or not) depending on offset and size.
+      for (int i = 0; i < 2; ++i, ++seq) {
+        WriteSlot slot = writer_->try_reserve(size);
+        if (!slot) {
+          ASSERT_EQ(slot.status(), Status::full);
+          EXPECT_EQ(reader_->try_peek().status(), Status::empty); // skips the padding
+          slot = writer_->try_reserve(size);
+        }
+        ASSERT_TRUE(slot) << "offset " << offset << " size " << size;
+        const auto *data = segment_->ring(0).data;
+        ASSERT_GE(slot.bytes().data(), data);
+        ASSERT_LE(slot.bytes().data() + size, data + kCapacity) << "payload must not wrap";
+        test::fill_pattern(slot.bytes(), seq);
+        writer_->commit(std::move(slot));
+        ReadSlot rec = reader_->try_peek();
+        ASSERT_TRUE(rec);
+        ASSERT_EQ(rec.bytes().size(), size);
+        ASSERT_TRUE(test::check_pattern(rec.bytes(), seq)) << "offset " << offset;
+        reader_->release(std::move(rec));
+      }
+      reader_.reset();
+      writer_.reset();
+      segment_.reset();
+    }
+  }
+}
+
+TEST_F(RingTest, StagedRecordsAreInvisibleUntilPublished) {
+  make(4096);
+  for (int i = 0; i < 10; ++i) {
+    WriteSlot slot = writer_->try_reserve(8);
+    ASSERT_TRUE(slot);
+    std::memcpy(slot.bytes().data(), &i, sizeof i);
+    writer_->stage(std::move(slot), 1);
+  }
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+  EXPECT_EQ(writer_->stats().producer.records, 0u);
+  writer_->publish();
+  EXPECT_EQ(writer_->stats().producer.records, 10u);
+
+  ReadBatch batch = reader_->try_peek_batch();
+  ASSERT_EQ(batch.status(), Status::ok);
+  int expected = 0;
+  while (ReadSlot rec = batch.next()) {
+    int got = -1;
+    std::memcpy(&got, rec.bytes().data(), sizeof got);
+    EXPECT_EQ(got, expected);
+    EXPECT_EQ(rec.seq(), static_cast<std::uint64_t>(expected));
+    ++expected;
+  }
+  EXPECT_EQ(expected, 10);
+  EXPECT_EQ(batch.count(), 10u);
+  // Nothing is released until the batch is.
+  EXPECT_EQ(reader_->stats().consumer.records, 0u);
+  reader_->release(std::move(batch));
+  EXPECT_EQ(reader_->stats().consumer.records, 10u);
+  EXPECT_EQ(reader_->stats().consumer.bytes, 80u);
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+}
+
+TEST_F(RingTest, BatchReleasesOnlyWhatWasHandedOut) {
+  make(4096);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(writer_->try_write(as_bytes("abc")), Status::ok);
+  ReadBatch batch = reader_->try_peek_batch(3);
+  int n = 0;
+  while (batch.next())
+    ++n;
+  EXPECT_EQ(n, 3);
+  reader_->release(std::move(batch));
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec.seq(), 3u);
+}
+
+TEST_F(RingTest, BatchAcrossTheWrapSkipsPadding) {
+  make(256);
+  advance(176 - 16); // write index at 176
+  for (int i = 0; i < 4; ++i) {
+    WriteSlot slot = writer_->try_reserve(24); // 48 bytes each: the 2nd one wraps
+    ASSERT_TRUE(slot) << i;
+    test::fill_pattern(slot.bytes(), 100 + static_cast<std::uint64_t>(i));
+    writer_->stage(std::move(slot));
+  }
+  writer_->publish();
+  ReadBatch batch = reader_->try_peek_batch();
+  std::uint64_t k = 100;
+  while (ReadSlot rec = batch.next())
+    EXPECT_TRUE(test::check_pattern(rec.bytes(), k++));
+  EXPECT_EQ(k, 104u);
+  reader_->release(std::move(batch));
+  EXPECT_EQ(reader_->stats().consumer.wraps, 1u);
+  EXPECT_EQ(writer_->stats().producer.wraps, 1u);
+}
+
+TEST_F(RingTest, ShrinkCommitsOnlyTheUsedBytes) {
+  make(4096);
+  WriteSlot slot = writer_->try_reserve(1000);
+  ASSERT_TRUE(slot);
+  std::memcpy(slot.bytes().data(), "abc", 3);
+  slot.shrink(3);
+  writer_->commit(std::move(slot));
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(as_string(rec.bytes()), "abc");
+  reader_->release(std::move(rec));
+  // The unused 997 bytes went back to the ring: it holds 4096 bytes again.
+  EXPECT_TRUE(writer_->try_reserve(writer_->max_payload()) ||
+              writer_->try_reserve(writer_->max_payload()).status() == Status::full);
+}
+
+TEST_F(RingTest, DroppedSlotPublishesNothing) {
+  make(4096);
+  { WriteSlot slot = writer_->try_reserve(100); }
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+  ASSERT_EQ(writer_->try_write(as_bytes("z")), Status::ok);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec.seq(), 0u);
+}
+
+TEST_F(RingTest, SecondWriterOrReaderInTheSameProcessIsRefused) {
+  make(4096);
+  try {
+    RingWriter second(*segment_);
+    FAIL() << "a second producer attached";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::role_taken);
+    EXPECT_NE(std::string(e.what()).find(guard_->name()), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("producer"), std::string::npos);
+  }
+  EXPECT_THROW(RingReader second(*segment_), Error);
+  writer_.reset();
+  EXPECT_NO_THROW(RingWriter again(*segment_)); // free once the first one closed
+}
+
+TEST_F(RingTest, ClosedAfterProducerClosesAndEverythingIsRead) {
+  make(4096);
+  ASSERT_EQ(writer_->try_write(as_bytes("last")), Status::ok);
+  writer_->close();
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << "records published before close are still delivered";
+  reader_->release(std::move(rec));
+  EXPECT_EQ(reader_->try_peek().status(), Status::closed);
+  EXPECT_EQ(reader_->try_peek_batch().status(), Status::closed);
+}
+
+TEST_F(RingTest, CloseBeforePublishDeliversStagedRecords) {
+  make(4096);
+  WriteSlot slot = writer_->try_reserve(4);
+  ASSERT_TRUE(slot);
+  writer_->stage(std::move(slot));
+  writer_.reset();
+  EXPECT_TRUE(reader_->try_peek());
+}
+
+TEST_F(RingTest, SequenceContinuesWithTheNextProducer) {
+  make(4096);
+  ASSERT_EQ(writer_->try_write(as_bytes("a")), Status::ok);
+  writer_.reset();
+  writer_.emplace(*segment_);
+  ASSERT_EQ(writer_->try_write(as_bytes("b")), Status::ok);
+  reader_->release(reader_->try_peek());
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 1u);
+  EXPECT_EQ(as_string(rec.bytes()), "b");
+}
+
+TEST_F(RingTest, ReaderReattachResumesWhereTheLastOneStopped) {
+  make(4096);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(writer_->try_write(as_bytes("r")), Status::ok);
+  reader_->release(reader_->try_peek());
+  reader_.reset();
+  reader_.emplace(*segment_);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 1u);
+}
+
+TEST_F(RingTest, StatisticsCountRecordsAndBytesOnBothSides) {
+  make(1024);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_EQ(writer_->try_write(as_bytes(std::string(static_cast<std::size_t>(i), 'q'))),
+              Status::ok);
+    reader_->release(reader_->try_peek());
+  }
+  const RingStats stats = reader_->stats();
+  EXPECT_EQ(stats.producer.records, 100u);
+  EXPECT_EQ(stats.consumer.records, 100u);
+  EXPECT_EQ(stats.producer.bytes, 99u * 100u / 2u);
+  EXPECT_EQ(stats.consumer.bytes, stats.producer.bytes);
+  EXPECT_GT(stats.producer.wraps, 0u);
+  EXPECT_EQ(stats.producer.wraps, stats.consumer.wraps);
+  EXPECT_EQ(stats.producer.wakeups, 0u) << "nobody slept, so nobody was woken";
+}
+
+TEST_F(RingTest, BadRingIndexThrows) {
+  make(4096);
+  EXPECT_THROW(RingWriter(*segment_, 1), Error);
+}
+
+// Two threads, one process: the stream arrives complete and in order. Under ThreadSanitizer this
+// checks the release/acquire pairs on the indices.
+void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records) {
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 8192});
+  const WaitPolicy policy{.mode = mode};
+  std::atomic<bool> ok{true};
+  std::thread consumer([&] {
+    RingReader reader(segment);
+    std::uint64_t seq = 0;
+    while (seq < records) {
+      if (batches) {
+        ReadBatch batch = reader.peek_batch(deadline_after(30s), policy);
+        if (batch.status() != Status::ok) {
+          ok = false;
+          return;
+        }
+        while (ReadSlot rec = batch.next()) {
+          if (rec.seq() != seq || rec.bytes().size() != test::record_size_for(seq, 2000) ||
+              !test::check_pattern(rec.bytes(), seq))
+            ok = false;
+          ++seq;
+        }
+        reader.release(std::move(batch));
+      } else {
+        ReadSlot rec = reader.peek(deadline_after(30s), policy);
+        if (!rec || rec.seq() != seq || rec.bytes().size() != test::record_size_for(seq, 2000) ||
+            !test::check_pattern(rec.bytes(), seq)) {
+          ADD_FAILURE() << "record " << seq << ": " << to_string(rec.status()) << " seq "
+                        << rec.seq() << " size " << rec.bytes().size();
+          ok = false;
+          return;
+        }
+        ++seq;
+        reader.release(std::move(rec));
+      }
+    }
+  });
+  {
+    RingWriter writer(segment);
+    for (std::uint64_t seq = 0; seq < records; ++seq) {
+      WriteSlot slot = writer.reserve(test::record_size_for(seq, 2000), deadline_after(30s), policy);
+      ASSERT_TRUE(slot) << to_string(slot.status());
+      test::fill_pattern(slot.bytes(), seq);
+      if (batches && seq % 8 != 7)
+        writer.stage(std::move(slot));
+      else
+        writer.commit(std::move(slot));
+    }
+  }
+  consumer.join();
+  EXPECT_TRUE(ok);
+}
+
+TEST(RingThreadsTest, StreamSpinning) { stream_between_threads(WaitMode::busy_spin, false, 200000); }
+TEST(RingThreadsTest, StreamBlocking) { stream_between_threads(WaitMode::blocking, false, 200000); }
+TEST(RingThreadsTest, StreamYielding) {
+  stream_between_threads(WaitMode::spin_then_yield, false, 100000);
+}
+TEST(RingThreadsTest, StreamBatchesBlocking) {
+  stream_between_threads(WaitMode::blocking, true, 200000);
+}
+
+} // namespace
+} // namespace shmpipe

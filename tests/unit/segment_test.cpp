@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Tests of segment.hpp: exclusive create, open, remove, names, permissions, and every way an
+// object can fail validation.
+#include <shmpipe/segment.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "../support/test_support.hpp"
+
+namespace shmpipe {
+namespace {
+
+/// Expects `f` to throw Error with `code` and a message naming `name` and containing `needle`.
+template <class F>
+void expect_error(F &&f, Errc code, const std::string &name, const std::string &needle = "") {
+  try {
+    f();
+    ADD_FAILURE() << "no exception; expected " << make_error_code(code).message();
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), code) << e.what();
+    EXPECT_EQ(e.segment(), name.substr(0, kMaxNameLength));
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(SegmentTest, CreateThenOpenSeesTheSameGeometry) {
+  ScopedRemove guard(test::unique_name());
+  Segment created =
+      Segment::create(guard.name(), {.ring_capacity = 4096, .rings = 3, .schema_id = 77});
+  Segment opened = Segment::open(guard.name());
+  EXPECT_EQ(opened.ring_count(), 3u);
+  EXPECT_EQ(opened.ring_capacity(), 4096u);
+  EXPECT_EQ(opened.schema_id(), 77u);
+  EXPECT_EQ(opened.size_bytes(), created.size_bytes());
+  EXPECT_EQ(opened.size_bytes(), 128u + 3u * (384u + 4096u));
+  EXPECT_EQ(opened.creator_pid(), ::getpid());
+  // Both mappings show the same bytes.
+  created.base()[opened.size_bytes() - 1] = std::byte{0x7e};
+  EXPECT_EQ(opened.base()[opened.size_bytes() - 1], std::byte{0x7e});
+}
+
+TEST(SegmentTest, RingsAreCacheLineAlignedAndDisjoint) {
+  ScopedRemove guard(test::unique_name());
+  Segment seg = Segment::create(guard.name(), {.ring_capacity = 1024, .rings = 4});
+  for (std::uint32_t i = 0; i < 4; ++i) {
+    const detail::RingMemory ring = seg.ring(i);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(ring.control) % kCacheLine, 0u);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(ring.data) % kCacheLine, 0u);
+    EXPECT_EQ(ring.data + ring.capacity,
+              i + 1 < 4 ? reinterpret_cast<std::byte *>(seg.ring(i + 1).control)
+                        : seg.base() + seg.size_bytes());
+  }
+  EXPECT_THROW((void)seg.ring(4), Error);
+}
+
+TEST(SegmentTest, CreateIsExclusive) {
+  ScopedRemove guard(test::unique_name());
+  Segment first = Segment::create(guard.name());
+  expect_error([&] { (void)Segment::create(guard.name()); }, Errc::segment_exists, guard.name());
+}
+
+TEST(SegmentTest, OpenOfAMissingSegmentNamesIt) {
+  const std::string name = test::unique_name();
+  expect_error([&] { (void)Segment::open(name); }, Errc::segment_missing, name, name);
+}
+
+TEST(SegmentTest, CreatedWithMode0600ByDefault) {
+  ScopedRemove guard(test::unique_name());
+  const mode_t old_umask = ::umask(0); // the mode must not depend on the umask
+  Segment seg = Segment::create(guard.name());
+  ::umask(old_umask);
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + guard.name()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST(SegmentTest, CreatedWithTheRequestedMode) {
+  ScopedRemove guard(test::unique_name());
+  Segment seg = Segment::create(guard.name(), {.mode = 0640});
+  struct stat st {};
+  ASSERT_EQ(::stat(("/dev/shm/" + guard.name()).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+TEST(SegmentTest, OtherUsersAreRefusedByTheMode) {
+  ScopedRemove guard(test::unique_name());
+  Segment seg = Segment::create(guard.name());
+  if (::geteuid() == 0) {
+    // root bypasses modes: check from a child that drops to "nobody".
+    test::Child child([&] {
+      if (::setgid(65534) != 0 || ::setuid(65534) != 0)
+        return 2;
+      try {
+        (void)Segment::open(guard.name());
+      } catch (const Error &e) {
+        return e.code() == Errc::permission_denied ? 0 : 3;
+      }
+      return 4;
+    });
+    EXPECT_EQ(child.wait(std::chrono::seconds(30)), 0);
+  } else {
+    ASSERT_EQ(::chmod(("/dev/shm/" + guard.name()).c_str(), 0), 0);
+    expect_error([&] { (void)Segment::open(guard.name()); }, Errc::permission_denied,
+                 guard.name());
+  }
+}
+
+TEST(SegmentTest, InvalidNamesAreRefused) {
+  for (const std::string &bad : {std::string(), std::string("a/b"), std::string("/lead"),
+                                std::string(".hidden"), std::string("sp ace"),
+                                std::string(kMaxNameLength + 1, 'x'), std::string("nul\0x", 5)}) {
+    EXPECT_FALSE(Segment::valid_name(bad)) << bad;
+    expect_error([&] { (void)Segment::create(bad); }, Errc::invalid_name, bad);
+    expect_error([&] { (void)Segment::open(bad); }, Errc::invalid_name, bad);
+    EXPECT_FALSE(Segment::remove(bad));
+  }
+  EXPECT_TRUE(Segment::valid_name(std::string(kMaxNameLength, 'x')));
+  EXPECT_TRUE(Segment::valid_name("a.b-c_D9"));
+}
+
+TEST(SegmentTest, InvalidOptionsAreRefusedAndLeaveNothingBehind) {
+  const std::string name = test::unique_name();
+  for (const std::uint64_t capacity :
+       {std::uint64_t{0}, std::uint64_t{32}, std::uint64_t{1000}, std::uint64_t{1} << 33})
+    expect_error([&] { (void)Segment::create(name, {.ring_capacity = capacity}); },
+                 Errc::invalid_argument, name, "capacity");
+  expect_error([&] { (void)Segment::create(name, {.rings = 0}); }, Errc::invalid_argument, name);
+  expect_error([&] { (void)Segment::create(name, {.rings = kMaxRings + 1}); },
+               Errc::invalid_argument, name);
+  expect_error([&] { (void)Segment::create(name, {.mode = 01777}); }, Errc::invalid_argument, name);
+  EXPECT_FALSE(Segment::remove(name));
+}
+
+TEST(SegmentTest, TooLargeForDevShmIsAnErrorNotSigbus) {
+  struct statvfs vfs {};
+  ASSERT_EQ(::statvfs("/dev/shm", &vfs), 0);
+  const std::uint64_t shm_bytes = static_cast<std::uint64_t>(vfs.f_blocks) * vfs.f_frsize;
+  const std::uint64_t want = kMaxRings * kMaxRingCapacity;
+  if (want <= shm_bytes)
+    GTEST_SKIP() << "/dev/shm is larger than the largest segment";
+  const std::string name = test::unique_name();
+  expect_error([&] {
+    (void)Segment::create(name, {.ring_capacity = kMaxRingCapacity, .rings = kMaxRings});
+  }, Errc::out_of_space, name, "shm-size");
+  EXPECT_FALSE(Segment::remove(name)) << "a failed create must not leave the name behind";
+}
+
+TEST(SegmentTest, RemoveIsIdempotentAndNeverThrows) {
+  const std::string name = test::unique_name();
+  { Segment seg = Segment::create(name); }
+  EXPECT_TRUE(Segment::remove(name));
+  EXPECT_FALSE(Segment::remove(name));
+}
+
+TEST(SegmentTest, MappingOutlivesRemoval) {
+  const std::string name = test::unique_name();
+  Segment seg = Segment::create(name);
+  Segment peer = Segment::open(name);
+  EXPECT_TRUE(Segment::remove(name));
+  seg.base()[200] = std::byte{1};
+  EXPECT_EQ(peer.base()[200], std::byte{1});
+}
+
+class SegmentCorruptionTest : public ::testing::Test {
+protected:
+  SegmentCorruptionTest()
+      : guard_(test::unique_name()), seg_(Segment::create(guard_.name(), {.ring_capacity = 4096})),
+        header_(reinterpret_cast<detail::SegmentHeader *>(seg_.base())) {}
+  ScopedRemove guard_;
+  Segment seg_;
+  detail::SegmentHeader *header_;
+};
+
+TEST_F(SegmentCorruptionTest, WrongMagic) {
+  header_->magic.store(0x1234, std::memory_order_relaxed);
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::bad_magic, guard_.name(),
+               "0x0000000000001234");
+}
+
+TEST_F(SegmentCorruptionTest, ZeroMagicMeansNotReady) {
+  header_->magic.store(0, std::memory_order_relaxed);
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::not_ready, guard_.name());
+}
+
+TEST_F(SegmentCorruptionTest, WrongLayoutVersion) {
+  header_->layout_version = kLayoutVersion + 1;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "layout version is " + std::to_string(kLayoutVersion + 1));
+}
+
+TEST_F(SegmentCorruptionTest, WrongCacheLine) {
+  header_->cache_line = 128;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "cache line");
+}
+
+TEST_F(SegmentCorruptionTest, WrongGeometry) {
+  header_->ring_capacity = 4095;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "capacity 4095");
+  header_->ring_capacity = 4096;
+  header_->ring_count = 1000;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name());
+}
+
+TEST_F(SegmentCorruptionTest, HeaderSizeDisagreesWithGeometry) {
+  header_->segment_size += 64;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::size_mismatch, guard_.name());
+}
+
+TEST_F(SegmentCorruptionTest, ObjectLargerThanTheHeaderSays) {
+  const int fd = ::shm_open(("/" + guard_.name()).c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(seg_.size_bytes() + 4096)), 0);
+  ::close(fd);
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::size_mismatch, guard_.name(),
+               "the object has");
+}
+
+TEST(SegmentForeignObjectTest, EmptyObjectIsNotReadyAndTinyOneIsRefused) {
+  ScopedRemove guard(test::unique_name());
+  const int fd = ::shm_open(("/" + guard.name()).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  expect_error([&] { (void)Segment::open(guard.name()); }, Errc::not_ready, guard.name());
+  ASSERT_EQ(::ftruncate(fd, 100), 0);
+  expect_error([&] { (void)Segment::open(guard.name()); }, Errc::size_mismatch, guard.name());
+  ASSERT_EQ(::ftruncate(fd, 8192), 0);
+  ASSERT_EQ(::pwrite(fd, "NOTSHMPIPE", 10, 0), 10);
+  expect_error([&] { (void)Segment::open(guard.name()); }, Errc::bad_magic, guard.name());
+  ::close(fd);
+}
+
+} // namespace
+} // namespace shmpipe
