@@ -21,9 +21,9 @@ namespace shmpipe {
 
 struct ChannelOptions {
   std::uint64_t capacity = std::uint64_t{1} << 20; ///< create: ring data bytes, a power of two
-  unsigned mode = 0600;                             ///< create: permission bits
-  std::uint64_t schema_id = 0;                      ///< create: stored in the segment header
-  WaitPolicy wait{};                                ///< how blocking calls wait
+  unsigned mode = 0600;                            ///< create: permission bits
+  std::uint64_t schema_id = 0;                     ///< create: stored in the segment header
+  WaitPolicy wait{};                               ///< how blocking calls wait
   /// open: keep retrying a segment that is missing or still being initialized for this long,
   /// so the two processes may start in either order. Zero: fail at once.
   std::chrono::milliseconds open_timeout{0};

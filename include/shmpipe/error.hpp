@@ -115,8 +115,7 @@ public:
 class Error : public std::system_error {
 public:
   Error(Errc code, std::string segment, const std::string &detail, int native_error = 0)
-      : std::system_error(make_error_code(code),
-                          "shmpipe: segment '" + segment + "': " + detail),
+      : std::system_error(make_error_code(code), "shmpipe: segment '" + segment + "': " + detail),
         segment_(std::move(segment)), native_error_(native_error) {}
 
   /// The segment name the failing call was given.

@@ -192,7 +192,7 @@ public:
   /// Frees the space of a record from try_peek()/peek() and publishes the new read index.
   void release(ReadSlot &&slot) noexcept {
     assert(slot && slot.index_ == read_ && "release of a slot that is not the oldest record");
-    if (!slot || slot.index_ != read_)
+    if (!slot || slot.index_ != read_ || closed_)
       return;
     read_ = slot.end_;
     expected_seq_ = slot.seq_ + 1;
@@ -210,9 +210,9 @@ public:
   }
 
   /// Like try_peek_batch(), but waits for at least one record, as peek() does.
-  [[nodiscard]] ReadBatch peek_batch(Deadline deadline, const WaitPolicy &policy = {},
-                                     std::size_t max_records =
-                                         std::numeric_limits<std::size_t>::max()) noexcept {
+  [[nodiscard]] ReadBatch
+  peek_batch(Deadline deadline, const WaitPolicy &policy = {},
+             std::size_t max_records = std::numeric_limits<std::size_t>::max()) noexcept {
     ReadBatch batch = batch_once(max_records, true);
     while (batch.status() == Status::empty) {
       const Status status = wait_for_data(deadline, policy);
@@ -226,7 +226,7 @@ public:
   /// Releases every record the batch handed out, with one store of the read index.
   void release(ReadBatch &&batch) noexcept {
     assert(batch.reader_ == this && batch.begin_ == read_ && "batch is not the current one");
-    if (batch.reader_ != this || batch.begin_ != read_ || batch.cursor_ == read_)
+    if (batch.reader_ != this || batch.begin_ != read_ || batch.cursor_ == read_ || closed_)
       return;
     read_ = batch.cursor_;
     expected_seq_ = batch.seq_;
@@ -238,19 +238,22 @@ public:
     publish_read();
   }
 
-  /// Gives the consumer role back. Idempotent. Records not released stay in the ring for the
+  /// Gives the consumer role back; stats() still works afterwards, everything else returns
+  /// Status::closed. Idempotent. Records not released stay in the ring for the
   /// next consumer; a producer waiting for space goes on waiting for that one (or its deadline).
   void close() noexcept {
-    if (ctl_ == nullptr)
+    if (ctl_ == nullptr || closed_)
       return;
     // relaxed: informational; the owner word's release below orders it.
     ctl_->consumer_owner.closed.store(1, std::memory_order_relaxed);
     detail::release_role(ctl_->consumer_owner, token_);
-    ctl_ = nullptr;
+    closed_ = true;
   }
 
   /// Either side; a snapshot that may be stale.
-  [[nodiscard]] RingStats stats() const noexcept { return detail::read_stats(*ctl_); }
+  [[nodiscard]] RingStats stats() const noexcept {
+    return ctl_ != nullptr ? detail::read_stats(*ctl_) : RingStats{};
+  }
 
   /// Bytes published and not yet released, as of the last reload. Consumer only; may
   /// under-estimate (the producer may have published more since).
@@ -275,6 +278,7 @@ private:
     cached_write_ = other.cached_write_;
     expected_seq_ = other.expected_seq_;
     corrupt_ = other.corrupt_;
+    closed_ = other.closed_;
   }
 
   /// Checks the record at ring index `at`, which must lie before `limit` (a validated write
@@ -331,7 +335,9 @@ private:
   }
 
   ReadSlot peek_once(bool count_stall) noexcept {
-    if (ctl_ == nullptr || corrupt_)
+    if (ctl_ == nullptr || closed_)
+      return ReadSlot(Status::closed);
+    if (corrupt_)
       return ReadSlot(Status::corrupt);
     Status status = Status::ok;
     if (read_ == cached_write_)
@@ -358,8 +364,9 @@ private:
   }
 
   ReadBatch batch_once(std::size_t max_records, bool count_stall) noexcept {
-    if (ctl_ == nullptr || corrupt_)
-      return ReadBatch(this, Status::corrupt, read_, read_, expected_seq_, 0);
+    if (ctl_ == nullptr || closed_ || corrupt_)
+      return ReadBatch(this, corrupt_ ? Status::corrupt : Status::closed, read_, read_,
+                       expected_seq_, 0);
     Status status = reload_write_index();
     Parsed first{};
     if (status == Status::ok)
@@ -466,6 +473,7 @@ private:
   std::uint64_t cached_write_ = 0; // the producer's write index, as last loaded and validated
   std::uint64_t expected_seq_ = 0;
   bool corrupt_ = false;
+  bool closed_ = false; // close() was called: the role is given back, stats() still work
 };
 
 inline ReadSlot ReadBatch::next() noexcept {

@@ -30,9 +30,10 @@ namespace detail {
 /// each counter only grows and is read on its own.
 [[nodiscard]] inline SideStats read_side(const StatsLine &line) noexcept {
   // relaxed: statistics only; nothing is ordered by them.
-  return {line.records.load(std::memory_order_relaxed), line.bytes.load(std::memory_order_relaxed),
-          line.stalls.load(std::memory_order_relaxed), line.wakeups.load(std::memory_order_relaxed),
-          line.sleeps.load(std::memory_order_relaxed), line.wraps.load(std::memory_order_relaxed)};
+  return {
+      line.records.load(std::memory_order_relaxed), line.bytes.load(std::memory_order_relaxed),
+      line.stalls.load(std::memory_order_relaxed),  line.wakeups.load(std::memory_order_relaxed),
+      line.sleeps.load(std::memory_order_relaxed),  line.wraps.load(std::memory_order_relaxed)};
 }
 
 [[nodiscard]] inline RingStats read_stats(const RingControl &control) noexcept {

@@ -141,8 +141,9 @@ public:
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
 
   /// Reserves space for a payload of `size` bytes. Never blocks. The slot is empty with
-  /// status full (no space now), too_large (size > max_payload()) or corrupt (the consumer
-  /// broke the protocol). Reserving again before committing abandons the earlier slot.
+  /// status full (no space now), too_large (size > max_payload()), corrupt (the consumer
+  /// broke the protocol) or closed (after close()). Reserving again before committing abandons the
+  /// earlier slot.
   [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
     return reserve_once(size, /*count_stall=*/true);
   }
@@ -187,7 +188,7 @@ public:
   /// publish() or commit(). Batching N records this way costs one index store instead of N.
   void stage(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
     assert(slot && slot.index_ == pending_ && "commit/stage of a slot that is not the latest");
-    if (!slot || slot.index_ != pending_)
+    if (!slot || slot.index_ != pending_ || closed_)
       return;
     const Header header{slot.size_, type, 0, next_seq_++};
     std::memcpy(data_ + (pending_ & mask_), &header, sizeof header);
@@ -200,7 +201,7 @@ public:
   /// Publishes everything staged with a single store of the write index, and wakes the
   /// consumer if (and only if) it sleeps: no system call while it is awake.
   void publish() noexcept {
-    if (pending_ == published_)
+    if (pending_ == published_ || closed_)
       return;
     detail::StatsLine &stats = ctl_->producer_stats;
     stats.records.add_single_writer(staged_records_);
@@ -236,7 +237,7 @@ public:
   /// Publishes what is staged, marks the stream closed (the consumer gets Status::closed once
   /// it has read everything) and gives the producer role back. Idempotent.
   void close() noexcept {
-    if (ctl_ == nullptr)
+    if (ctl_ == nullptr || closed_)
       return;
     publish();
     // release: the final write index is visible to whoever sees closed == 1.
@@ -245,11 +246,13 @@ public:
     // the word changed and not sleep through the close ([sync:data_wake]).
     wake_consumer();
     detail::release_role(ctl_->producer_owner, token_);
-    ctl_ = nullptr;
+    closed_ = true;
   }
 
   /// Either side; a snapshot that may be stale.
-  [[nodiscard]] RingStats stats() const noexcept { return detail::read_stats(*ctl_); }
+  [[nodiscard]] RingStats stats() const noexcept {
+    return ctl_ != nullptr ? detail::read_stats(*ctl_) : RingStats{};
+  }
 
   /// Bytes published and not yet released, as of the last reload. Producer only; may
   /// over-estimate (the consumer may have released more since).
@@ -271,10 +274,13 @@ private:
     staged_records_ = other.staged_records_;
     staged_bytes_ = other.staged_bytes_;
     corrupt_ = other.corrupt_;
+    closed_ = other.closed_;
   }
 
   WriteSlot reserve_once(std::size_t size, bool count_stall) noexcept {
-    if (ctl_ == nullptr || corrupt_)
+    if (ctl_ == nullptr || closed_)
+      return WriteSlot(Status::closed);
+    if (corrupt_)
       return WriteSlot(Status::corrupt);
     if (size > max_payload())
       return WriteSlot(Status::too_large);
@@ -286,8 +292,8 @@ private:
       const Status status = ensure_space(room);
       if (status != Status::ok)
         return fail(status, count_stall);
-      const Header pad{static_cast<std::uint32_t>(room - sizeof(Header)), 0,
-                       detail::kRecordPadding, 0};
+      const Header pad{static_cast<std::uint32_t>(room - sizeof(Header)), 0, detail::kRecordPadding,
+                       0};
       std::memcpy(data_ + (pending_ & mask_), &pad, sizeof pad);
       pending_ += room;
       ctl_->producer_stats.wraps.add_single_writer(1);
@@ -360,6 +366,7 @@ private:
   std::uint64_t staged_records_ = 0;
   std::uint64_t staged_bytes_ = 0;
   bool corrupt_ = false;
+  bool closed_ = false; // close() was called: the role is given back, stats() still work
 };
 
 } // namespace shmpipe

@@ -88,8 +88,8 @@ public:
     bip::permissions perm;
     perm.set_permissions(static_cast<int>(options.mode));
     try {
-      seg.object_ = bip::shared_memory_object(bip::create_only, checked.c_str(), bip::read_write,
-                                              perm);
+      seg.object_ =
+          bip::shared_memory_object(bip::create_only, checked.c_str(), bip::read_write, perm);
     } catch (const bip::interprocess_exception &e) {
       throw translate(e, checked, "create");
     }
@@ -169,8 +169,8 @@ public:
     if (magic == 0)
       throw Error(Errc::not_ready, checked, "the header is not written yet (creator not done)");
     if (magic != detail::kSegmentMagic)
-      throw Error(Errc::bad_magic, checked, "magic is " + hex(magic) + ", expected " +
-                                                hex(detail::kSegmentMagic));
+      throw Error(Errc::bad_magic, checked,
+                  "magic is " + hex(magic) + ", expected " + hex(detail::kSegmentMagic));
     // Copy the header once: a peer may rewrite it while we validate.
     detail::SegmentHeader copy;
     std::memcpy(static_cast<void *>(&copy), h, sizeof copy);
@@ -216,7 +216,9 @@ public:
 
   /// The mapped bytes (header included). For tests and tools; the rings are reached through
   /// RingWriter and RingReader.
-  [[nodiscard]] std::byte *base() noexcept { return static_cast<std::byte *>(region_.get_address()); }
+  [[nodiscard]] std::byte *base() noexcept {
+    return static_cast<std::byte *>(region_.get_address());
+  }
 
   /// Where ring `index` lives. Throws Error(invalid_argument) for an index out of range.
   [[nodiscard]] detail::RingMemory ring(std::uint32_t index) {

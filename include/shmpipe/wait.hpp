@@ -19,7 +19,9 @@ using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
 /// A deadline `d` from now.
-[[nodiscard]] inline Deadline deadline_after(Clock::duration d) noexcept { return Clock::now() + d; }
+[[nodiscard]] inline Deadline deadline_after(Clock::duration d) noexcept {
+  return Clock::now() + d;
+}
 
 enum class WaitMode : std::uint8_t {
   busy_spin,       ///< spin until ready or deadline: lowest latency, burns a core
@@ -60,7 +62,8 @@ public:
   };
 
   Backoff(const WaitPolicy &policy, Deadline deadline) noexcept
-      : policy_(policy), deadline_(deadline), start_(Clock::now()), now_(start_), last_liveness_(start_) {}
+      : policy_(policy), deadline_(deadline), start_(Clock::now()), now_(start_),
+        last_liveness_(start_) {}
 
   [[nodiscard]] Step next() noexcept {
     // Reading the clock costs ~20 ns; while spinning, look at it only every 32 rounds.
@@ -77,7 +80,8 @@ public:
       cpu_relax();
       return Step::retry;
     }
-    if (policy_.mode == WaitMode::spin_then_yield || waited < policy_.spin_for + policy_.yield_for) {
+    if (policy_.mode == WaitMode::spin_then_yield ||
+        waited < policy_.spin_for + policy_.yield_for) {
       phase_ = Phase::yield;
       ::sched_yield();
       return Step::retry;

@@ -219,8 +219,7 @@ TEST_F(RingHostileTest, RandomCorruptionNeverEscapesTheDataRegion) {
       if (i % 2 == 0) {
         ReadSlot rec = reader.try_peek();
         const Status s = rec.status();
-        ASSERT_TRUE(s == Status::ok || s == Status::empty || s == Status::corrupt)
-            << to_string(s);
+        ASSERT_TRUE(s == Status::ok || s == Status::empty || s == Status::corrupt) << to_string(s);
         if (rec) {
           ASSERT_GE(rec.bytes().data(), lo);
           ASSERT_LE(rec.bytes().data() + rec.bytes().size(), hi);

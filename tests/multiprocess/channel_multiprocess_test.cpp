@@ -39,8 +39,7 @@ int consume_stream(const std::string &name, WaitMode mode, std::uint64_t records
         return 10;
       }
       if (rec.seq() != seq || rec.bytes().size() != test::record_size_for(seq, max) ||
-          rec.type() != static_cast<std::uint16_t>(seq) ||
-          !test::check_pattern(rec.bytes(), seq)) {
+          rec.type() != static_cast<std::uint16_t>(seq) || !test::check_pattern(rec.bytes(), seq)) {
         std::fprintf(stderr, "consumer: record %llu is wrong\n",
                      static_cast<unsigned long long>(seq));
         return 11;
@@ -50,8 +49,7 @@ int consume_stream(const std::string &name, WaitMode mode, std::uint64_t records
     } else {
       ReadBatch batch = rx.peek_batch(deadline_after(60s));
       if (batch.status() != Status::ok) {
-        std::fprintf(stderr, "consumer: batch at %llu: %s\n",
-                     static_cast<unsigned long long>(seq),
+        std::fprintf(stderr, "consumer: batch at %llu: %s\n", static_cast<unsigned long long>(seq),
                      std::string(to_string(batch.status())).c_str());
         return 12;
       }
@@ -114,7 +112,9 @@ void stream_between_processes(WaitMode mode) {
               static_cast<unsigned long long>(stats.consumer.wakeups));
 }
 
-TEST(ChannelMultiprocessTest, TenMillionRecordsBlocking) { stream_between_processes(WaitMode::blocking); }
+TEST(ChannelMultiprocessTest, TenMillionRecordsBlocking) {
+  stream_between_processes(WaitMode::blocking);
+}
 TEST(ChannelMultiprocessTest, TenMillionRecordsSpinning) {
   stream_between_processes(WaitMode::busy_spin);
 }
@@ -145,8 +145,7 @@ TEST(ChannelMultiprocessTest, SecondProducerOrConsumerInAnotherProcessIsRefused)
 TEST(ChannelMultiprocessTest, ConsumerSeesDeadProducerAfterItsLastRecords) {
   const std::string name = test::unique_name();
   ScopedRemove guard(name);
-  Consumer rx = Consumer::create(name, {.capacity = 4096,
-                                        .wait = {.liveness_interval = 20ms}});
+  Consumer rx = Consumer::create(name, {.capacity = 4096, .wait = {.liveness_interval = 20ms}});
   test::Child child([&] {
     Producer tx = Producer::open(name);
     for (int i = 0; i < 3; ++i)

@@ -34,8 +34,8 @@ inline std::string unique_name(const char *tag = "") {
                      std::to_string(counter.fetch_add(1, std::memory_order_relaxed)) + "-" +
                      (info != nullptr ? info->name() : "none") + tag;
   for (char &c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-          c == '-' || c == '_' || c == '.'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.'))
       c = '_';
   return name.substr(0, 200);
 }

@@ -316,6 +316,19 @@ TEST_F(RingTest, ClosedAfterProducerClosesAndEverythingIsRead) {
   EXPECT_EQ(reader_->try_peek_batch().status(), Status::closed);
 }
 
+TEST_F(RingTest, ClosedEndsAreClosedButKeepTheirStatistics) {
+  make(4096);
+  ASSERT_EQ(writer_->try_write(as_bytes("s")), Status::ok);
+  writer_->close();
+  writer_->close(); // idempotent
+  EXPECT_EQ(writer_->try_reserve(1).status(), Status::closed);
+  EXPECT_EQ(writer_->stats().producer.records, 1u);
+  reader_->close();
+  EXPECT_EQ(reader_->try_peek().status(), Status::closed);
+  EXPECT_EQ(reader_->try_peek_batch().status(), Status::closed);
+  EXPECT_EQ(reader_->stats().producer.records, 1u);
+}
+
 TEST_F(RingTest, CloseBeforePublishDeliversStagedRecords) {
   make(4096);
   WriteSlot slot = writer_->try_reserve(4);
@@ -413,7 +426,8 @@ void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records) 
   {
     RingWriter writer(segment);
     for (std::uint64_t seq = 0; seq < records; ++seq) {
-      WriteSlot slot = writer.reserve(test::record_size_for(seq, 2000), deadline_after(30s), policy);
+      WriteSlot slot =
+          writer.reserve(test::record_size_for(seq, 2000), deadline_after(30s), policy);
       ASSERT_TRUE(slot) << to_string(slot.status());
       test::fill_pattern(slot.bytes(), seq);
       if (batches && seq % 8 != 7)
@@ -426,7 +440,9 @@ void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records) 
   EXPECT_TRUE(ok);
 }
 
-TEST(RingThreadsTest, StreamSpinning) { stream_between_threads(WaitMode::busy_spin, false, 200000); }
+TEST(RingThreadsTest, StreamSpinning) {
+  stream_between_threads(WaitMode::busy_spin, false, 200000);
+}
 TEST(RingThreadsTest, StreamBlocking) { stream_between_threads(WaitMode::blocking, false, 200000); }
 TEST(RingThreadsTest, StreamYielding) {
   stream_between_threads(WaitMode::spin_then_yield, false, 100000);

@@ -107,15 +107,14 @@ TEST(SegmentTest, OtherUsersAreRefusedByTheMode) {
     EXPECT_EQ(child.wait(std::chrono::seconds(30)), 0);
   } else {
     ASSERT_EQ(::chmod(("/dev/shm/" + guard.name()).c_str(), 0), 0);
-    expect_error([&] { (void)Segment::open(guard.name()); }, Errc::permission_denied,
-                 guard.name());
+    expect_error([&] { (void)Segment::open(guard.name()); }, Errc::permission_denied, guard.name());
   }
 }
 
 TEST(SegmentTest, InvalidNamesAreRefused) {
-  for (const std::string &bad : {std::string(), std::string("a/b"), std::string("/lead"),
-                                std::string(".hidden"), std::string("sp ace"),
-                                std::string(kMaxNameLength + 1, 'x'), std::string("nul\0x", 5)}) {
+  for (const std::string &bad :
+       {std::string(), std::string("a/b"), std::string("/lead"), std::string(".hidden"),
+        std::string("sp ace"), std::string(kMaxNameLength + 1, 'x'), std::string("nul\0x", 5)}) {
     EXPECT_FALSE(Segment::valid_name(bad)) << bad;
     expect_error([&] { (void)Segment::create(bad); }, Errc::invalid_name, bad);
     expect_error([&] { (void)Segment::open(bad); }, Errc::invalid_name, bad);
@@ -146,9 +145,9 @@ TEST(SegmentTest, TooLargeForDevShmIsAnErrorNotSigbus) {
   if (want <= shm_bytes)
     GTEST_SKIP() << "/dev/shm is larger than the largest segment";
   const std::string name = test::unique_name();
-  expect_error([&] {
-    (void)Segment::create(name, {.ring_capacity = kMaxRingCapacity, .rings = kMaxRings});
-  }, Errc::out_of_space, name, "shm-size");
+  expect_error(
+      [&] { (void)Segment::create(name, {.ring_capacity = kMaxRingCapacity, .rings = kMaxRings}); },
+      Errc::out_of_space, name, "shm-size");
   EXPECT_FALSE(Segment::remove(name)) << "a failed create must not leave the name behind";
 }
 

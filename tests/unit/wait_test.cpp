@@ -168,8 +168,8 @@ TEST(BackoffTest, BusySpinNeverAsksToSleep) {
 }
 
 TEST(BackoffTest, BlockingSleepsAfterSpinAndYield) {
-  detail::Backoff backoff(
-      {.mode = WaitMode::blocking, .spin_for = 100us, .yield_for = 100us}, deadline_after(10s));
+  detail::Backoff backoff({.mode = WaitMode::blocking, .spin_for = 100us, .yield_for = 100us},
+                          deadline_after(10s));
   while (backoff.next() == detail::Backoff::Step::retry) {
   }
   EXPECT_LE(backoff.sleep_until(), deadline_after(10s));

@@ -65,10 +65,11 @@ struct alignas(kCacheLine) IndexLine {
 
 /// Written rarely by one side: at attach and detach, and around sleeping.
 struct alignas(kCacheLine) OwnerLine {
-  SharedAtomic<std::uint64_t> owner;    ///< atomic; pid << 32 | (start time & 0xffffffff), 0 = free
-  SharedAtomic<std::uint32_t> sleeping; ///< atomic; 1 while this side is (about to be) in futex_wait
-  SharedAtomic<std::uint32_t> wake;     ///< atomic; futex word the *other* side sleeps on
-  SharedAtomic<std::uint32_t> closed;   ///< atomic; 1 after this side detached cleanly
+  SharedAtomic<std::uint64_t> owner; ///< atomic; pid << 32 | (start time & 0xffffffff), 0 = free
+  SharedAtomic<std::uint32_t>
+      sleeping;                       ///< atomic; 1 while this side is (about to be) in futex_wait
+  SharedAtomic<std::uint32_t> wake;   ///< atomic; futex word the *other* side sleeps on
+  SharedAtomic<std::uint32_t> closed; ///< atomic; 1 after this side detached cleanly
   std::uint8_t reserved[44];
 };
 
@@ -86,12 +87,12 @@ struct alignas(kCacheLine) StatsLine {
 /// One ring's control block. Each line has exactly one writing side (see docs/LAYOUT.md), so
 /// the two processes never write the same cache line on the hot path.
 struct RingControl {
-  IndexLine producer_index;  ///< producer writes: write index, next sequence number
-  IndexLine consumer_index;  ///< consumer writes: read index, next expected sequence number
-  OwnerLine producer_owner;  ///< producer writes: owner, sleeping, wake word for the consumer
-  OwnerLine consumer_owner;  ///< consumer writes: owner, sleeping, wake word for the producer
-  StatsLine producer_stats;  ///< producer writes
-  StatsLine consumer_stats;  ///< consumer writes
+  IndexLine producer_index; ///< producer writes: write index, next sequence number
+  IndexLine consumer_index; ///< consumer writes: read index, next expected sequence number
+  OwnerLine producer_owner; ///< producer writes: owner, sleeping, wake word for the consumer
+  OwnerLine consumer_owner; ///< consumer writes: owner, sleeping, wake word for the producer
+  StatsLine producer_stats; ///< producer writes
+  StatsLine consumer_stats; ///< consumer writes
 };
 
 static_assert(sizeof(IndexLine) == kCacheLine && sizeof(OwnerLine) == kCacheLine &&
@@ -124,8 +125,8 @@ static_assert(offsetof(RecordHeader, type) == 4);
 static_assert(offsetof(RecordHeader, flags) == 6);
 static_assert(offsetof(RecordHeader, seq) == 8);
 
-template <class T> constexpr bool kPlainShared =
-    std::is_trivially_copyable_v<T> && std::is_standard_layout_v<T>;
+template <class T>
+constexpr bool kPlainShared = std::is_trivially_copyable_v<T> &&std::is_standard_layout_v<T>;
 static_assert(kPlainShared<SegmentHeader> && kPlainShared<RingControl> &&
               kPlainShared<RecordHeader>);
 

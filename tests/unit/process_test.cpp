@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Tests of detail/process.hpp: process identity and liveness, including pid reuse and garbage
+// owner words (they come from the untrusted peer).
+#include <shmpipe/detail/process.hpp>
+
+#include <csignal>
+
+#include <gtest/gtest.h>
+
+#include "../support/test_support.hpp"
+
+namespace shmpipe::detail {
+namespace {
+
+TEST(ProcessTest, StartTimeOfThisProcessIsKnownAndStable) {
+  const std::uint64_t start = process_start_time(::getpid());
+  EXPECT_GT(start, 0u);
+  EXPECT_EQ(process_start_time(::getpid()), start);
+  EXPECT_EQ(process_start_time(0x3fffffff), 0u) << "no such process";
+}
+
+TEST(ProcessTest, OwnerTokenPacksPidAndStartTime) {
+  const std::uint64_t token = make_owner_token(1234, 0x1'2345'6789ULL);
+  EXPECT_EQ(owner_pid(token), 1234);
+  EXPECT_EQ(token & 0xffffffffULL, 0x2345'6789ULL);
+}
+
+TEST(ProcessTest, ThisProcessIsAlive) { EXPECT_TRUE(owner_alive(self_owner_token())); }
+
+TEST(ProcessTest, SamePidWithAnotherStartTimeIsAReusedPid) {
+  const std::uint64_t token = self_owner_token();
+  EXPECT_FALSE(owner_alive(token ^ 1));
+}
+
+TEST(ProcessTest, ExitedProcessIsDead) {
+  std::uint64_t token = 0;
+  {
+    test::Child child([] {
+      ::pause();
+      return 0;
+    });
+    // Its start time can be read while it runs.
+    for (int i = 0; i < 1000 && token == 0; ++i) {
+      const std::uint64_t start = process_start_time(child.pid());
+      if (start != 0)
+        token = make_owner_token(child.pid(), start);
+    }
+    ASSERT_NE(token, 0u);
+    EXPECT_TRUE(owner_alive(token));
+    child.kill_now();
+  }
+  EXPECT_FALSE(owner_alive(token));
+}
+
+TEST(ProcessTest, GarbageTokensAreNotAlive) {
+  EXPECT_FALSE(owner_alive(0));
+  EXPECT_FALSE(owner_alive(0xffffffff00000000ULL)); // pid -1 would mean "every process"
+  EXPECT_FALSE(owner_alive(0x8000000000000000ULL)); // negative pid: a process group
+  EXPECT_FALSE(owner_alive(0x3fffffff00000000ULL)); // beyond pid_max
+}
+
+} // namespace
+} // namespace shmpipe::detail
