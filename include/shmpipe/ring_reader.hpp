@@ -334,19 +334,31 @@ private:
     return status == Status::empty ? Status::closed : status;
   }
 
+  /// ok with the oldest record parsed into `out`; otherwise empty, closed or corrupt.
+  /// `reload`: look at the write index even if records are known to be there (batches take
+  /// everything published).
+  Status first_available(Parsed &out, bool reload) noexcept {
+    Status status = reload || read_ == cached_write_ ? reload_write_index() : Status::ok;
+    for (;;) {
+      if (status == Status::ok)
+        status = first_record(out);
+      if (status != Status::empty)
+        return status;
+      // Nothing (or only padding): closed? Records published before the close still count,
+      // so this may find new ones, whose first record is parsed in the next round.
+      status = empty_or_closed();
+      if (status != Status::ok)
+        return status;
+    }
+  }
+
   ReadSlot peek_once(bool count_stall) noexcept {
     if (ctl_ == nullptr || closed_)
       return ReadSlot(Status::closed);
     if (corrupt_)
       return ReadSlot(Status::corrupt);
-    Status status = Status::ok;
-    if (read_ == cached_write_)
-      status = reload_write_index();
     Parsed parsed{};
-    if (status == Status::ok)
-      status = first_record(parsed);
-    if (status == Status::empty)
-      status = empty_or_closed();
+    const Status status = first_available(parsed, false);
     if (status != Status::ok) {
       if (status == Status::empty && count_stall)
         ctl_->consumer_stats.stalls.add_single_writer(1);
@@ -367,12 +379,8 @@ private:
     if (ctl_ == nullptr || closed_ || corrupt_)
       return ReadBatch(this, corrupt_ ? Status::corrupt : Status::closed, read_, read_,
                        expected_seq_, 0);
-    Status status = reload_write_index();
     Parsed first{};
-    if (status == Status::ok)
-      status = first_record(first);
-    if (status == Status::empty)
-      status = empty_or_closed();
+    const Status status = first_available(first, true);
     if (status == Status::empty && count_stall)
       ctl_->consumer_stats.stalls.add_single_writer(1);
     return ReadBatch(this, status, read_, status == Status::ok ? cached_write_ : read_,

@@ -440,6 +440,52 @@ void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records) 
   EXPECT_TRUE(ok);
 }
 
+// The end of a stream races with the consumer: the last records (some behind a padding record)
+// and the close arrive while the consumer is deciding between empty and closed. Every record
+// must still be delivered exactly once, then closed.
+TEST(RingThreadsTest, CloseRacingWithTheLastRecords) {
+  for (int round = 0; round < 500; ++round) {
+    ScopedRemove guard(test::unique_name());
+    Segment segment = Segment::create(guard.name(), {.ring_capacity = 256});
+    const auto records = static_cast<std::uint64_t>(1 + round % 7);
+    std::optional<RingWriter> writer(std::in_place, segment);
+    // Start near the end of the region so the last records wrap behind a padding record.
+    RingReader reader(segment);
+    ASSERT_EQ(
+        writer->try_write(std::vector<std::byte>(static_cast<std::size_t>(160 + 16 * (round % 4)))),
+        Status::ok);
+    reader.release(reader.try_peek());
+    std::thread producer([&] {
+      for (std::uint64_t i = 0; i < records; ++i) {
+        WriteSlot slot = writer->reserve(40, deadline_after(10s));
+        ASSERT_TRUE(slot);
+        test::fill_pattern(slot.bytes(), i);
+        writer->commit(std::move(slot));
+      }
+      writer->close();
+    });
+    std::uint64_t got = 0;
+    for (;;) {
+      ReadSlot rec = reader.peek(deadline_after(10s), {.mode = WaitMode::spin_then_yield});
+      if (!rec) {
+        EXPECT_EQ(rec.status(), Status::closed);
+        break;
+      }
+      // EXPECT and break, not ASSERT: the producer thread must still be joined.
+      const bool right = rec.seq() == got + 1 && rec.bytes().size() == 40u &&
+                         test::check_pattern(rec.bytes(), got);
+      EXPECT_TRUE(right) << "record " << got << ": seq " << rec.seq() << ", " << rec.bytes().size()
+                         << " bytes";
+      if (!right)
+        break;
+      reader.release(std::move(rec));
+      ++got;
+    }
+    producer.join();
+    EXPECT_EQ(got, records);
+  }
+}
+
 TEST(RingThreadsTest, StreamSpinning) {
   stream_between_threads(WaitMode::busy_spin, false, 200000);
 }
