@@ -32,6 +32,7 @@
 
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/record.hpp>
 #include <shmpipe/detail/role.hpp>
 #include <shmpipe/error.hpp>
 #include <shmpipe/ring_stats.hpp>
@@ -196,6 +197,7 @@ public:
       return;
     read_ = slot.end_;
     expected_seq_ = slot.seq_ + 1;
+    resync_seq_ = false;
     ctl_->consumer_stats.records.add_single_writer(1);
     ctl_->consumer_stats.bytes.add_single_writer(slot.size_);
     slot.data_ = nullptr;
@@ -230,6 +232,7 @@ public:
       return;
     read_ = batch.cursor_;
     expected_seq_ = batch.seq_;
+    resync_seq_ = resync_seq_ && batch.count_ == 0;
     detail::StatsLine &stats = ctl_->consumer_stats;
     stats.records.add_single_writer(batch.count_);
     stats.bytes.add_single_writer(batch.bytes_);
@@ -263,10 +266,7 @@ private:
   friend class ReadBatch;
   using Header = detail::RecordHeader;
 
-  struct Parsed {
-    Header header;
-    std::uint64_t end;
-  };
+  using Parsed = detail::ParsedRecord;
 
   void take(RingReader &other) noexcept {
     ctl_ = std::exchange(other.ctl_, nullptr);
@@ -277,33 +277,24 @@ private:
     read_ = other.read_;
     cached_write_ = other.cached_write_;
     expected_seq_ = other.expected_seq_;
+    resync_seq_ = other.resync_seq_;
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
   }
 
   /// Checks the record at ring index `at`, which must lie before `limit` (a validated write
-  /// index). The header is copied out of shared memory once; only the copy is used.
+  /// index), and its sequence number: the expected one or, for the first record after attach,
+  /// any later one (a consumer that crashed may have published its read index but not its
+  /// sequence number).
   Status parse(std::uint64_t at, std::uint64_t limit, std::uint64_t expected_seq,
                Parsed &out) noexcept {
-    const std::uint64_t available = limit - at;
-    const std::uint64_t offset = at & mask_;
-    const std::uint64_t room = capacity_ - offset;
-    // `at` is 16-aligned and so is the capacity: a header never straddles the end.
-    if (available < sizeof(Header))
+    if (!detail::parse_record(data_, capacity_, at, limit, out))
       return corrupt();
-    std::memcpy(&out.header, data_ + offset, sizeof(Header));
-    const Header &h = out.header;
-    const std::uint64_t size = detail::record_size(h.length);
-    if ((h.flags & ~detail::kRecordPadding) != 0 || size > room || size > available)
-      return corrupt();
-    if ((h.flags & detail::kRecordPadding) != 0) {
-      if (size != room)
-        return corrupt();
-    } else if (h.seq != expected_seq) {
-      return corrupt();
-    }
-    out.end = at + size;
-    return Status::ok;
+    if ((out.header.flags & detail::kRecordPadding) != 0 || out.header.seq == expected_seq)
+      return Status::ok;
+    if (resync_seq_ && at == read_ && out.header.seq > expected_seq)
+      return Status::ok;
+    return corrupt();
   }
 
   Status corrupt() noexcept {
@@ -454,13 +445,14 @@ private:
   }
 
   void publish_read() noexcept {
-    // relaxed: made visible together with the index by the store below.
-    ctl_->consumer_index.next_seq.store(expected_seq_, std::memory_order_relaxed);
     // [sync:read_index] release: our reads of the released records happen before the producer
     // reuses their space. Pairs with the acquire in RingWriter::ensure_space().
     // [sync:producer_sleep] seq_cst, with the seq_cst load below: pairs with
     // RingWriter::sleep_for_space(), as [sync:consumer_sleep] does in the other direction.
     ctl_->consumer_index.index.store(read_, std::memory_order_seq_cst);
+    // relaxed, and after the index: read only by a process that takes over a role, which
+    // treats it as a lower bound (a crash between the two stores leaves it behind, never ahead).
+    ctl_->consumer_index.next_seq.store(expected_seq_, std::memory_order_relaxed);
     if (ctl_->producer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
       wake_producer();
   }
@@ -480,6 +472,7 @@ private:
   std::uint64_t read_ = 0;         // read index as last published
   std::uint64_t cached_write_ = 0; // the producer's write index, as last loaded and validated
   std::uint64_t expected_seq_ = 0;
+  bool resync_seq_ = true; // until the first release after attach, see parse()
   bool corrupt_ = false;
   bool closed_ = false; // close() was called: the role is given back, stats() still work
 };
@@ -507,7 +500,7 @@ inline ReadSlot ReadBatch::next() noexcept {
     slot.seq_ = parsed.header.seq;
     slot.index_ = at;
     slot.end_ = cursor_;
-    ++seq_;
+    seq_ = parsed.header.seq + 1;
     ++count_;
     bytes_ += parsed.header.length;
     return slot;

@@ -26,6 +26,7 @@
 // The consumer is untrusted: every read index it publishes is checked (monotonic, 16-aligned,
 // never ahead of what was published) before it is used; a bad one makes the writer corrupt.
 
+#include <algorithm>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +37,7 @@
 
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/record.hpp>
 #include <shmpipe/detail/role.hpp>
 #include <shmpipe/error.hpp>
 #include <shmpipe/ring_stats.hpp>
@@ -107,15 +109,14 @@ public:
     // acquire: both indices come with the state their writers published ([sync:read_index]).
     published_ = ctl_->producer_index.index.load(std::memory_order_acquire);
     cached_read_ = ctl_->consumer_index.index.load(std::memory_order_acquire);
-    // relaxed: we own this role now, and the claim's acquire ordered us after its last writer.
-    next_seq_ = ctl_->producer_index.next_seq.load(std::memory_order_relaxed);
     if (published_ - cached_read_ > capacity_ || (published_ % kRecordAlign) != 0 ||
-        (cached_read_ % kRecordAlign) != 0) {
+        (cached_read_ % kRecordAlign) != 0 || !recover_next_seq()) {
       detail::release_role(ctl_->producer_owner, token_);
       throw Error(Errc::corrupt, segment.name(),
                   "ring " + std::to_string(ring) + ": write index " + std::to_string(published_) +
                       " and read index " + std::to_string(cached_read_) +
-                      " are inconsistent for capacity " + std::to_string(capacity_));
+                      " are inconsistent for capacity " + std::to_string(capacity_) +
+                      ", or the unread records are corrupt");
     }
     pending_ = published_;
     // relaxed: the consumer only uses `closed` once the ring is empty, and then re-reads the
@@ -208,8 +209,6 @@ public:
     stats.bytes.add_single_writer(staged_bytes_);
     staged_records_ = 0;
     staged_bytes_ = 0;
-    // relaxed: made visible together with the index by the store below.
-    ctl_->producer_index.next_seq.store(next_seq_, std::memory_order_relaxed);
     // [sync:write_index] release: the records written above are visible to a consumer that
     // acquires this index. Pairs with the acquire in RingReader::reload_write_index().
     // [sync:consumer_sleep] seq_cst, with the seq_cst load below: pairs with the seq_cst store
@@ -218,6 +217,9 @@ public:
     // sees this index and does not sleep, or we see its flag and wake it.
     ctl_->producer_index.index.store(pending_, std::memory_order_seq_cst);
     published_ = pending_;
+    // relaxed, and after the index: read only by a producer that takes over this role, which
+    // treats it as a lower bound (recover_next_seq()).
+    ctl_->producer_index.next_seq.store(next_seq_, std::memory_order_relaxed);
     if (ctl_->consumer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
       wake_consumer();
   }
@@ -304,6 +306,24 @@ private:
       return fail(status, count_stall);
     return WriteSlot(data_ + (pending_ & mask_) + sizeof(Header), static_cast<std::uint32_t>(size),
                      pending_);
+  }
+
+  /// The sequence number this producer continues with. The stored ones are lower bounds (each
+  /// side stores its number after its index, so a crash in between leaves it behind); the
+  /// unread records carry the exact answer when there are any. False if they are corrupt.
+  bool recover_next_seq() noexcept {
+    // relaxed: both loads follow the acquire loads of the indices they were stored after.
+    next_seq_ = std::max(ctl_->producer_index.next_seq.load(std::memory_order_relaxed),
+                         ctl_->consumer_index.next_seq.load(std::memory_order_relaxed));
+    for (std::uint64_t at = cached_read_; at != published_;) {
+      detail::ParsedRecord record;
+      if (!detail::parse_record(data_, capacity_, at, published_, record))
+        return false;
+      if ((record.header.flags & detail::kRecordPadding) == 0)
+        next_seq_ = std::max(next_seq_, record.header.seq + 1);
+      at = record.end;
+    }
+    return true;
   }
 
   WriteSlot fail(Status status, bool count_stall) noexcept {

@@ -111,7 +111,17 @@ TEST_F(RingHostileTest, PaddingThatDoesNotReachTheEnd) {
 
 TEST_F(RingHostileTest, SequenceGapOrRepeat) {
   RingReader reader(segment_);
-  forge(0, {0, 0, 0, 5}, 16);
+  forge(0, {0, 0, 0, 0}, 16);
+  reader.release(reader.try_peek());
+  forge(16, {0, 0, 0, 5}, 32); // expected 1
+  expect_reader_corrupt(reader);
+}
+
+TEST_F(RingHostileTest, SequenceRepeat) {
+  RingReader reader(segment_);
+  forge(0, {0, 0, 0, 0}, 16);
+  reader.release(reader.try_peek());
+  forge(16, {0, 0, 0, 0}, 32);
   expect_reader_corrupt(reader);
 }
 

@@ -351,6 +351,61 @@ TEST_F(RingTest, SequenceContinuesWithTheNextProducer) {
   EXPECT_EQ(as_string(rec.bytes()), "b");
 }
 
+// A producer that died between storing its write index and its sequence number left the
+// stored number behind; its successor takes the exact one from the unread records.
+TEST_F(RingTest, NextProducerRecoversTheSequenceFromUnreadRecords) {
+  make(4096);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_EQ(writer_->try_write(as_bytes("p")), Status::ok);
+  reader_->release(reader_->try_peek());
+  writer_.reset();
+  segment_->ring(0).control->producer_index.next_seq.store(2, std::memory_order_relaxed);
+  writer_.emplace(*segment_);
+  ASSERT_EQ(writer_->try_write(as_bytes("q")), Status::ok);
+  for (std::uint64_t seq = 1; seq <= 5; ++seq) {
+    ReadSlot rec = reader_->try_peek();
+    ASSERT_TRUE(rec) << seq << ": " << to_string(rec.status());
+    EXPECT_EQ(rec.seq(), seq);
+    reader_->release(std::move(rec));
+  }
+}
+
+// With nothing unread, the consumer's number (stored after its read index) is the bound.
+TEST_F(RingTest, NextProducerRecoversTheSequenceFromTheConsumer) {
+  make(4096);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(writer_->try_write(as_bytes("p")), Status::ok);
+    reader_->release(reader_->try_peek());
+  }
+  writer_.reset();
+  segment_->ring(0).control->producer_index.next_seq.store(0, std::memory_order_relaxed);
+  writer_.emplace(*segment_);
+  ASSERT_EQ(writer_->try_write(as_bytes("q")), Status::ok);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 3u);
+}
+
+// A consumer that died between storing its read index and its sequence number left the stored
+// number behind; its successor accepts the first record's number once.
+TEST_F(RingTest, NextReaderResynchronizesOnItsFirstRecordOnly) {
+  make(4096);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(writer_->try_write(as_bytes("c")), Status::ok);
+  reader_->release(reader_->try_peek());
+  reader_->release(reader_->try_peek());
+  reader_.reset();
+  segment_->ring(0).control->consumer_index.next_seq.store(1, std::memory_order_relaxed);
+  reader_.emplace(*segment_);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 2u);
+  reader_->release(std::move(rec));
+  rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec.seq(), 3u);
+}
+
 TEST_F(RingTest, ReaderReattachResumesWhereTheLastOneStopped) {
   make(4096);
   for (int i = 0; i < 3; ++i)
