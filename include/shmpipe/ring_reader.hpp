@@ -58,6 +58,7 @@ public:
     index_ = other.index_;
     end_ = other.end_;
     other.data_ = nullptr;
+    other.status_ = Status::closed;
     return *this;
   }
   ReadSlot(const ReadSlot &) = delete;
@@ -66,7 +67,8 @@ public:
 
   /// True when a record is held (status() == Status::ok).
   explicit operator bool() const noexcept { return data_ != nullptr; }
-  /// Why there is no record, when there is none.
+  /// Why there is no record, when there is none; closed for a slot that was moved from (or
+  /// default-constructed).
   [[nodiscard]] Status status() const noexcept { return status_; }
   /// The payload, in shared memory, 16-byte aligned.
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
@@ -82,14 +84,16 @@ private:
   const std::byte *data_ = nullptr;
   std::uint32_t size_ = 0;
   std::uint16_t type_ = 0;
-  Status status_ = Status::empty;
+  Status status_ = Status::closed;
   std::uint64_t seq_ = 0;
   std::uint64_t index_ = 0; // ring index of the record header
   std::uint64_t end_ = 0;   // ring index just past the record
 };
 
 /// The records published when the batch was taken, handed out one by one with next() and
-/// released together by RingReader::release(ReadBatch&&). Move-only; it refers to its reader.
+/// released together by RingReader::release(ReadBatch&&). Move-only; it refers to its reader,
+/// which must not be moved or destroyed while the batch is in use. A batch is current until
+/// it (or a record peeked meanwhile) is released; after that next() returns nothing.
 class ReadBatch {
 public:
   ReadBatch(ReadBatch &&other) noexcept = default;
@@ -101,8 +105,9 @@ public:
   /// ok when the batch holds at least one record; otherwise empty, closed, peer_dead, timeout
   /// or corrupt, as for RingReader::try_peek().
   [[nodiscard]] Status status() const noexcept { return status_; }
-  /// The next record, or an empty slot when the batch is exhausted (status empty) or the next
-  /// header is corrupt (status corrupt; the reader is corrupt from then on).
+  /// The next record, or an empty slot when the batch is exhausted or no longer current
+  /// (status empty) or the next header is corrupt (status corrupt; the reader is corrupt from
+  /// then on).
   [[nodiscard]] inline ReadSlot next() noexcept;
   /// Records handed out by next() so far.
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
@@ -140,8 +145,9 @@ public:
     capacity_ = mem.capacity;
     mask_ = capacity_ - 1;
     token_ = detail::claim_role(ctl_->consumer_owner, "consumer", segment.name(), ring);
-    // relaxed: we own these now; the claim's acquire ordered us after their last writer.
-    read_ = ctl_->consumer_index.index.load(std::memory_order_relaxed);
+    // acquire: the read index comes with what the last consumer stored before it, also when
+    // that consumer has since died ([sync:read_index]); its sequence number follows it.
+    read_ = ctl_->consumer_index.index.load(std::memory_order_acquire);
     expected_seq_ = ctl_->consumer_index.next_seq.load(std::memory_order_relaxed);
     // [sync:write_index] acquire, as in reload_write_index().
     cached_write_ = ctl_->producer_index.index.load(std::memory_order_acquire);
@@ -180,19 +186,23 @@ public:
   /// with timeout, or peer_dead when the producer process died and nothing is left to read.
   [[nodiscard]] ReadSlot peek(Deadline deadline, const WaitPolicy &policy = {}) noexcept {
     ReadSlot slot = peek_once(true);
-    // Still empty after a wait when all that came was a padding record.
-    while (slot.status() == Status::empty) {
-      const Status status = wait_for_data(deadline, policy);
-      if (status != Status::ok)
+    if (slot.status() != Status::empty)
+      return slot;
+    // One schedule (spin, yield, sleep) and one deadline for the whole call, however often
+    // the producer publishes only a padding record.
+    detail::Backoff backoff(policy, deadline);
+    for (;;) {
+      if (const Status status = wait_for_data(backoff); status != Status::ok)
         return ReadSlot(status);
       slot = peek_once(false);
+      if (slot.status() != Status::empty)
+        return slot;
     }
-    return slot;
   }
 
   /// Frees the space of a record from try_peek()/peek() and publishes the new read index.
   void release(ReadSlot &&slot) noexcept {
-    assert(slot && slot.index_ == read_ && "release of a slot that is not the oldest record");
+    assert((!slot || slot.index_ == read_) && "release of a slot that is not the oldest record");
     if (!slot || slot.index_ != read_ || closed_)
       return;
     read_ = slot.end_;
@@ -201,6 +211,7 @@ public:
     ctl_->consumer_stats.records.add_single_writer(1);
     ctl_->consumer_stats.bytes.add_single_writer(slot.size_);
     slot.data_ = nullptr;
+    slot.status_ = Status::closed;
     publish_read();
   }
 
@@ -216,18 +227,22 @@ public:
   peek_batch(Deadline deadline, const WaitPolicy &policy = {},
              std::size_t max_records = std::numeric_limits<std::size_t>::max()) noexcept {
     ReadBatch batch = batch_once(max_records, true);
-    while (batch.status() == Status::empty) {
-      const Status status = wait_for_data(deadline, policy);
-      if (status != Status::ok)
+    if (batch.status() != Status::empty)
+      return batch;
+    detail::Backoff backoff(policy, deadline);
+    for (;;) {
+      if (const Status status = wait_for_data(backoff); status != Status::ok)
         return ReadBatch(this, status, read_, read_, expected_seq_, 0);
       batch = batch_once(max_records, false);
+      if (batch.status() != Status::empty)
+        return batch;
     }
-    return batch;
   }
 
   /// Releases every record the batch handed out, with one store of the read index.
   void release(ReadBatch &&batch) noexcept {
-    assert(batch.reader_ == this && batch.begin_ == read_ && "batch is not the current one");
+    assert((batch.reader_ != this || batch.cursor_ == batch.begin_ || batch.begin_ == read_) &&
+           "release of a batch that is not the current one");
     if (batch.reader_ != this || batch.begin_ != read_ || batch.cursor_ == read_ || closed_)
       return;
     read_ = batch.cursor_;
@@ -237,19 +252,25 @@ public:
     stats.records.add_single_writer(batch.count_);
     stats.bytes.add_single_writer(batch.bytes_);
     stats.wraps.add_single_writer(batch.wraps_);
-    batch.cursor_ = batch.begin_;
+    // The batch is spent: next() must not parse space the producer may now reuse.
+    batch.status_ = Status::empty;
+    batch.end_ = batch.cursor_;
     publish_read();
   }
 
   /// Gives the consumer role back; stats() still works afterwards, everything else returns
-  /// Status::closed. Idempotent. Records not released stay in the ring for the
-  /// next consumer; a producer waiting for space goes on waiting for that one (or its deadline).
+  /// Status::closed. Idempotent. Records not released stay in the ring for the next consumer;
+  /// a producer waiting for space is told (Status::closed) at its next liveness check. In a
+  /// process that no longer holds the role (a forked child, or after a takeover) it touches
+  /// nothing shared.
   void close() noexcept {
     if (ctl_ == nullptr || closed_)
       return;
-    // relaxed: informational; the owner word's release below orders it.
-    ctl_->consumer_owner.closed.store(1, std::memory_order_relaxed);
-    detail::release_role(ctl_->consumer_owner, token_);
+    if (detail::still_holder(ctl_->consumer_owner, token_)) {
+      // relaxed: made visible by the owner word's release in release_role().
+      ctl_->consumer_owner.closed.store(1, std::memory_order_relaxed);
+      detail::release_role(ctl_->consumer_owner, token_);
+    }
     closed_ = true;
   }
 
@@ -280,17 +301,20 @@ private:
     resync_seq_ = other.resync_seq_;
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
+    other.closed_ = true; // a moved-from reader is closed: every call is a no-op or `closed`
   }
 
   /// Checks the record at ring index `at`, which must lie before `limit` (a validated write
-  /// index), and its sequence number: the expected one or, for the first record after attach,
-  /// any later one (a consumer that crashed may have published its read index but not its
-  /// sequence number).
+  /// index), and its sequence number: the expected one; any one on the first record of a new
+  /// producer (kRecordRestart); or, for our own first record after attach, any later one (a
+  /// consumer that crashed may have published its read index but not its sequence number).
   Status parse(std::uint64_t at, std::uint64_t limit, std::uint64_t expected_seq,
                Parsed &out) noexcept {
     if (!detail::parse_record(data_, capacity_, at, limit, out))
       return corrupt();
-    if ((out.header.flags & detail::kRecordPadding) != 0 || out.header.seq == expected_seq)
+    const std::uint16_t flags = out.header.flags;
+    if ((flags & (detail::kRecordPadding | detail::kRecordRestart)) != 0 ||
+        out.header.seq == expected_seq)
       return Status::ok;
     if (resync_seq_ && at == read_ && out.header.seq > expected_seq)
       return Status::ok;
@@ -330,7 +354,9 @@ private:
   /// everything published).
   Status first_available(Parsed &out, bool reload) noexcept {
     Status status = reload || read_ == cached_write_ ? reload_write_index() : Status::ok;
-    for (;;) {
+    // Two rounds: the second one reads what the closed check found. An honest producer
+    // publishes nothing after closing, so a third round could only serve a hostile one.
+    for (int round = 0; round < 2; ++round) {
       if (status == Status::ok)
         status = first_record(out);
       if (status != Status::empty)
@@ -341,6 +367,7 @@ private:
       if (status != Status::ok)
         return status;
     }
+    return Status::empty;
   }
 
   ReadSlot peek_once(bool count_stall) noexcept {
@@ -399,14 +426,14 @@ private:
   }
 
   /// ok once something is published; otherwise closed, timeout, peer_dead or corrupt.
-  Status wait_for_data(Deadline deadline, const WaitPolicy &policy) noexcept {
-    detail::Backoff backoff(policy, deadline);
+  Status wait_for_data(detail::Backoff &backoff) noexcept {
     for (;;) {
       switch (backoff.next()) {
       case detail::Backoff::Step::retry:
         break;
       case detail::Backoff::Step::timeout:
-        return Status::timeout;
+        // A last look, so that short deadlines in a loop still notice a dead producer.
+        return producer_dead() ? drained_or(Status::peer_dead) : Status::timeout;
       case detail::Backoff::Step::sleep:
         sleep_for_data(backoff.sleep_until());
         break;
@@ -416,12 +443,19 @@ private:
         status = empty_or_closed();
       if (status != Status::empty)
         return status;
-      if (backoff.liveness_due() && detail::holder_dead(ctl_->producer_owner)) {
-        // The producer may have published its last records just before dying.
-        status = reload_write_index();
-        return status == Status::empty ? Status::peer_dead : status;
-      }
+      if (backoff.liveness_due() && producer_dead())
+        return drained_or(Status::peer_dead);
     }
+  }
+
+  [[nodiscard]] bool producer_dead() const noexcept {
+    return detail::holder_dead(ctl_->producer_owner);
+  }
+
+  /// `status`, unless the producer published more just before it died.
+  Status drained_or(Status status) noexcept {
+    const Status reloaded = reload_write_index();
+    return reloaded == Status::empty ? status : reloaded;
   }
 
   void sleep_for_data(Deadline until) noexcept {
@@ -480,6 +514,11 @@ private:
 inline ReadSlot ReadBatch::next() noexcept {
   if (status_ != Status::ok)
     return ReadSlot(status_ == Status::corrupt ? Status::corrupt : Status::empty);
+  if (reader_->read_ != begin_ || reader_->closed_) {
+    // Not current any more: its space may be reused, so it is not parsed (nor judged).
+    status_ = Status::empty;
+    return ReadSlot(Status::empty);
+  }
   while (cursor_ != end_ && count_ < max_records_) {
     RingReader::Parsed parsed{};
     if (reader_->parse(cursor_, end_, seq_, parsed) != Status::ok) {

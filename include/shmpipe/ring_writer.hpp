@@ -55,11 +55,13 @@ public:
   WriteSlot() noexcept = default;
   WriteSlot(WriteSlot &&other) noexcept { *this = std::move(other); }
   WriteSlot &operator=(WriteSlot &&other) noexcept {
+    owner_ = other.owner_;
     data_ = other.data_;
     size_ = other.size_;
     index_ = other.index_;
     status_ = other.status_;
     other.data_ = nullptr;
+    other.status_ = Status::closed;
     return *this;
   }
   WriteSlot(const WriteSlot &) = delete;
@@ -68,7 +70,8 @@ public:
 
   /// True when space was reserved (status() == Status::ok).
   explicit operator bool() const noexcept { return data_ != nullptr; }
-  /// Why there is no space, when there is none.
+  /// Why there is no space, when there is none; closed for a slot that was moved from (or
+  /// default-constructed).
   [[nodiscard]] Status status() const noexcept { return status_; }
   /// The payload, in shared memory, 16-byte aligned. Write it before committing.
   [[nodiscard]] std::span<std::byte> bytes() const noexcept { return {data_, size_}; }
@@ -81,14 +84,16 @@ public:
 
 private:
   friend class RingWriter;
-  WriteSlot(std::byte *data, std::uint32_t size, std::uint64_t index) noexcept
-      : data_(data), size_(size), index_(index), status_(Status::ok) {}
+  WriteSlot(const RingWriter *owner, std::byte *data, std::uint32_t size,
+            std::uint64_t index) noexcept
+      : owner_(owner), data_(data), size_(size), index_(index), status_(Status::ok) {}
   explicit WriteSlot(Status failure) noexcept : status_(failure) {}
 
+  const RingWriter *owner_ = nullptr; // a slot is only committed by the writer it came from
   std::byte *data_ = nullptr;
   std::uint32_t size_ = 0;
   std::uint64_t index_ = 0; // ring index of the record header
-  Status status_ = Status::empty;
+  Status status_ = Status::closed;
 };
 
 /// The producer end of ring `index` of a segment. Claims the producer role on construction
@@ -106,7 +111,8 @@ public:
     capacity_ = mem.capacity;
     mask_ = capacity_ - 1;
     token_ = detail::claim_role(ctl_->producer_owner, "producer", segment.name(), ring);
-    // acquire: both indices come with the state their writers published ([sync:read_index]).
+    // acquire: both indices come with the state their writers published before storing them
+    // ([sync:write_index], [sync:read_index]), also when that writer has since died.
     published_ = ctl_->producer_index.index.load(std::memory_order_acquire);
     cached_read_ = ctl_->consumer_index.index.load(std::memory_order_acquire);
     if (published_ - cached_read_ > capacity_ || (published_ % kRecordAlign) != 0 ||
@@ -142,31 +148,30 @@ public:
   [[nodiscard]] std::uint64_t capacity() const noexcept { return capacity_; }
 
   /// Reserves space for a payload of `size` bytes. Never blocks. The slot is empty with
-  /// status full (no space now), too_large (size > max_payload()), corrupt (the consumer
-  /// broke the protocol) or closed (after close()). Reserving again before committing abandons the
-  /// earlier slot.
+  /// status full (no space now; staged records are published, since only the consumer reading
+  /// them can make room), too_large (size > max_payload()), corrupt (the consumer broke the
+  /// protocol) or closed (after close()).
   [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
     return reserve_once(size, /*count_stall=*/true);
   }
 
-  /// Like try_reserve(), but waits for space as `policy` says, until `deadline`; publishes
-  /// what is staged before it waits. Also fails with timeout, or peer_dead when the consumer
-  /// process died.
+  /// Like try_reserve(), but waits for space as `policy` says, until `deadline`. Also fails
+  /// with timeout, peer_dead when the consumer process died, or closed when it detached.
   [[nodiscard]] WriteSlot reserve(std::size_t size, Deadline deadline,
                                   const WaitPolicy &policy = {}) noexcept {
     WriteSlot slot = reserve_once(size, true);
     if (slot.status() != Status::full)
       return slot;
-    // Staged records must be visible before we wait: the space we wait for can only come from
-    // the consumer reading them.
-    publish();
     detail::Backoff backoff(policy, deadline);
     for (;;) {
       switch (backoff.next()) {
       case detail::Backoff::Step::retry:
         break;
-      case detail::Backoff::Step::timeout:
-        return WriteSlot(Status::timeout);
+      case detail::Backoff::Step::timeout: {
+        // A last look, so that short deadlines in a loop still notice a dead consumer.
+        const Status gone = consumer_gone();
+        return WriteSlot(gone != Status::ok ? gone : Status::timeout);
+      }
       case detail::Backoff::Step::sleep:
         sleep_for_space(backoff.sleep_until());
         break;
@@ -174,8 +179,9 @@ public:
       slot = reserve_once(size, false);
       if (slot.status() != Status::full)
         return slot;
-      if (backoff.liveness_due() && detail::holder_dead(ctl_->consumer_owner))
-        return WriteSlot(Status::peer_dead);
+      if (backoff.liveness_due())
+        if (const Status gone = consumer_gone(); gone != Status::ok)
+          return WriteSlot(gone);
     }
   }
 
@@ -186,17 +192,22 @@ public:
   }
 
   /// Writes the record header without publishing: the consumer sees it with the next
-  /// publish() or commit(). Batching N records this way costs one index store instead of N.
+  /// publish() or commit() (or when a reservation finds the ring full or has to wrap, which
+  /// publish what is staged). Batching N records this way costs one index store instead of N.
   void stage(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
-    assert(slot && slot.index_ == pending_ && "commit/stage of a slot that is not the latest");
-    if (!slot || slot.index_ != pending_ || closed_)
+    assert((!slot || (slot.owner_ == this && slot.index_ == pending_)) &&
+           "commit/stage of a slot that is not this writer's latest");
+    if (!slot || slot.owner_ != this || slot.index_ != pending_ || closed_)
       return;
-    const Header header{slot.size_, type, 0, next_seq_++};
+    const std::uint16_t flags = restart_pending_ ? detail::kRecordRestart : std::uint16_t{0};
+    restart_pending_ = false;
+    const Header header{slot.size_, type, flags, next_seq_++};
     std::memcpy(data_ + (pending_ & mask_), &header, sizeof header);
     pending_ += detail::record_size(slot.size_);
     staged_records_ += 1;
     staged_bytes_ += slot.size_;
     slot.data_ = nullptr;
+    slot.status_ = Status::closed;
   }
 
   /// Publishes everything staged with a single store of the write index, and wakes the
@@ -237,17 +248,21 @@ public:
   }
 
   /// Publishes what is staged, marks the stream closed (the consumer gets Status::closed once
-  /// it has read everything) and gives the producer role back. Idempotent.
+  /// it has read everything) and gives the producer role back. Afterwards stats() still works
+  /// and everything else returns Status::closed. Idempotent. In a process that no longer holds
+  /// the role (a child forked after the claim, or after a takeover) it touches nothing shared.
   void close() noexcept {
     if (ctl_ == nullptr || closed_)
       return;
-    publish();
-    // release: the final write index is visible to whoever sees closed == 1.
-    ctl_->producer_owner.closed.store(1, std::memory_order_release);
-    // Unconditional wake: a consumer that read the wake word before `closed` was set will find
-    // the word changed and not sleep through the close ([sync:data_wake]).
-    wake_consumer();
-    detail::release_role(ctl_->producer_owner, token_);
+    if (detail::still_holder(ctl_->producer_owner, token_)) {
+      publish();
+      // release: the final write index is visible to whoever sees closed == 1.
+      ctl_->producer_owner.closed.store(1, std::memory_order_release);
+      // Unconditional wake: a consumer that read the wake word before `closed` was set will
+      // find the word changed and not sleep through the close ([sync:data_wake]).
+      wake_consumer();
+      detail::release_role(ctl_->producer_owner, token_);
+    }
     closed_ = true;
   }
 
@@ -277,6 +292,8 @@ private:
     staged_bytes_ = other.staged_bytes_;
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
+    restart_pending_ = other.restart_pending_;
+    other.closed_ = true; // a moved-from writer is closed: every call is a no-op or `closed`
   }
 
   WriteSlot reserve_once(std::size_t size, bool count_stall) noexcept {
@@ -304,8 +321,8 @@ private:
     const Status status = ensure_space(need);
     if (status != Status::ok)
       return fail(status, count_stall);
-    return WriteSlot(data_ + (pending_ & mask_) + sizeof(Header), static_cast<std::uint32_t>(size),
-                     pending_);
+    return WriteSlot(this, data_ + (pending_ & mask_) + sizeof(Header),
+                     static_cast<std::uint32_t>(size), pending_);
   }
 
   /// The sequence number this producer continues with. The stored ones are lower bounds (each
@@ -327,9 +344,26 @@ private:
   }
 
   WriteSlot fail(Status status, bool count_stall) noexcept {
-    if (status == Status::full && count_stall)
-      ctl_->producer_stats.stalls.add_single_writer(1);
+    if (status == Status::full) {
+      // Staged records must become visible: the space we lack can only come from the consumer
+      // reading them.
+      publish();
+      if (count_stall)
+        ctl_->producer_stats.stalls.add_single_writer(1);
+    }
     return WriteSlot(status);
+  }
+
+  /// ok while a consumer may still read; peer_dead if its process died; closed if it detached.
+  [[nodiscard]] Status consumer_gone() const noexcept {
+    const detail::OwnerLine &line = ctl_->consumer_owner;
+    if (detail::holder_dead(line))
+      return Status::peer_dead;
+    // acquire: a consumer detaches by storing `closed` and then releasing the owner word.
+    if (line.owner.load(std::memory_order_acquire) == 0 &&
+        line.closed.load(std::memory_order_relaxed) != 0)
+      return Status::closed;
+    return Status::ok;
   }
 
   /// ok when `need` bytes are free at pending_, full when not, corrupt when the consumer's read
@@ -386,7 +420,8 @@ private:
   std::uint64_t staged_records_ = 0;
   std::uint64_t staged_bytes_ = 0;
   bool corrupt_ = false;
-  bool closed_ = false; // close() was called: the role is given back, stats() still work
+  bool closed_ = false;         // close() was called: the role is given back, stats() still work
+  bool restart_pending_ = true; // the next record is this producer's first (kRecordRestart)
 };
 
 } // namespace shmpipe

@@ -173,7 +173,7 @@ public:
                   "magic is " + hex(magic) + ", expected " + hex(detail::kSegmentMagic));
     // Copy the header once: a peer may rewrite it while we validate.
     detail::SegmentHeader copy;
-    std::memcpy(static_cast<void *>(&copy), h, sizeof copy);
+    detail::copy_from_shared(&copy, h, sizeof copy / 8);
     seg.validate(copy, actual);
     seg.adopt_geometry(copy);
     return seg;

@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <thread>
 
+#include <sys/wait.h>
+
 #include <gtest/gtest.h>
 
 #include "../support/test_support.hpp"
@@ -178,6 +180,44 @@ TEST(ChannelMultiprocessTest, ProducerSeesDeadConsumerInsteadOfWaitingForSpace) 
   while (tx.try_reserve(1000))
     tx.commit(tx.try_reserve(1000));
   EXPECT_EQ(tx.reserve(1000, deadline_after(20s)).status(), Status::peer_dead);
+}
+
+// The parent consumes while its child producer crashes: the child is a zombie until reaped,
+// and must count as dead all the same.
+TEST(ChannelMultiprocessTest, UnreapedCrashedChildIsDead) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Consumer rx = Consumer::create(name, {.capacity = 4096, .wait = {.liveness_interval = 20ms}});
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    Producer tx = Producer::open(name);
+    (void)tx.send(std::vector<std::byte>(1), deadline_after(10s));
+    std::raise(SIGKILL);
+  }
+  ASSERT_GT(pid, 0);
+  ReadSlot first = rx.peek(deadline_after(20s));
+  ASSERT_TRUE(first);
+  rx.release(std::move(first));
+  EXPECT_EQ(rx.peek(deadline_after(20s)).status(), Status::peer_dead);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// A child forked after the parent became producer inherits the handle, not the role: its
+// close() must not end the parent's stream.
+TEST(ChannelMultiprocessTest, ForkedChildDoesNotCloseTheParentsStream) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Producer tx = Producer::create(name, {.capacity = 4096});
+  Consumer rx = Consumer::open(name);
+  test::Child child([&] {
+    tx.close();
+    return 0;
+  });
+  ASSERT_EQ(child.wait(30s), 0);
+  ASSERT_EQ(tx.send(std::vector<std::byte>(2), deadline_after(10s)), Status::ok);
+  ReadSlot rec = rx.peek(deadline_after(10s));
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.bytes().size(), 2u);
 }
 
 TEST(ChannelMultiprocessTest, RoleOfACrashedProcessIsTakenOver) {

@@ -6,6 +6,8 @@
 
 #include <csignal>
 
+#include <sys/wait.h>
+
 #include <gtest/gtest.h>
 
 #include "../support/test_support.hpp"
@@ -51,6 +53,30 @@ TEST(ProcessTest, ExitedProcessIsDead) {
     child.kill_now();
   }
   EXPECT_FALSE(owner_alive(token));
+}
+
+// A crashed child that its parent has not reaped yet is a zombie: dead, although kill(pid, 0)
+// still succeeds and its start time is still readable.
+TEST(ProcessTest, ZombieIsDead) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(pid, 0);
+  std::uint64_t start = 0;
+  for (int i = 0; i < 10000 && start == 0; ++i)
+    start = process_start_time(pid);
+  const std::uint64_t token = make_owner_token(pid, start);
+  EXPECT_TRUE(owner_alive(token));
+  ::kill(pid, SIGKILL);
+  // Wait until it is a zombie (not reaped: no waitpid yet).
+  for (int i = 0; i < 10000 && read_process(pid).state != 'Z'; ++i)
+    ::usleep(100);
+  EXPECT_EQ(read_process(pid).state, 'Z');
+  EXPECT_EQ(::kill(pid, 0), 0) << "a zombie still answers kill(pid, 0)";
+  EXPECT_FALSE(owner_alive(token));
+  ::waitpid(pid, nullptr, 0);
 }
 
 TEST(ProcessTest, GarbageTokensAreNotAlive) {

@@ -435,6 +435,143 @@ TEST_F(RingTest, StatisticsCountRecordsAndBytesOnBothSides) {
   EXPECT_EQ(stats.producer.wakeups, 0u) << "nobody slept, so nobody was woken";
 }
 
+TEST_F(RingTest, MovedFromEndsAreClosedAndHarmless) {
+  make(4096);
+  WriteSlot early = writer_->try_reserve(8);
+  ASSERT_TRUE(early);
+  RingWriter moved_writer = std::move(*writer_);
+  writer_->commit(std::move(early)); // the old handle: a no-op, no crash, nothing published
+  EXPECT_EQ(writer_->try_reserve(8).status(), Status::closed);
+  writer_->publish();
+  writer_->close();
+  EXPECT_EQ(writer_->stats().producer.records, 0u);
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+
+  ASSERT_EQ(moved_writer.try_write(as_bytes("m")), Status::ok);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  RingReader moved_reader = std::move(*reader_);
+  reader_->release(std::move(rec)); // the old handle: a no-op
+  EXPECT_EQ(reader_->try_peek().status(), Status::closed);
+  EXPECT_EQ(reader_->try_peek_batch().status(), Status::closed);
+  ReadSlot again = moved_reader.try_peek();
+  ASSERT_TRUE(again) << "nothing was released through the moved-from reader";
+  EXPECT_EQ(again.seq(), 0u);
+}
+
+TEST_F(RingTest, MovedFromSlotsSayClosed) {
+  make(4096);
+  WriteSlot slot = writer_->try_reserve(8);
+  WriteSlot taken = std::move(slot);
+  EXPECT_FALSE(slot);
+  EXPECT_EQ(slot.status(), Status::closed);
+  writer_->commit(std::move(taken));
+  EXPECT_EQ(taken.status(), Status::closed) << "a committed slot is spent";
+  ReadSlot rec = reader_->try_peek();
+  ReadSlot rec2 = std::move(rec);
+  EXPECT_FALSE(rec);
+  EXPECT_EQ(rec.status(), Status::closed);
+}
+
+TEST_F(RingTest, SpentOrStaleBatchYieldsNothingAndHarmsNothing) {
+  make(4096);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(writer_->try_write(as_bytes("b")), Status::ok);
+  ReadBatch batch = reader_->try_peek_batch();
+  ASSERT_TRUE(batch.next());
+  reader_->release(std::move(batch));
+  EXPECT_EQ(batch.next().status(), Status::empty);
+  // A batch overtaken by a single release is stale too.
+  ReadBatch stale = reader_->try_peek_batch();
+  reader_->release(reader_->try_peek());
+  EXPECT_EQ(stale.next().status(), Status::empty);
+  reader_->release(std::move(stale));
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 2u);
+}
+
+TEST_F(RingTest, FullRingPublishesWhatWasStaged) {
+  make(256);
+  int staged = 0;
+  for (;;) {
+    WriteSlot slot = writer_->try_reserve(16);
+    if (!slot) {
+      EXPECT_EQ(slot.status(), Status::full);
+      break;
+    }
+    writer_->stage(std::move(slot));
+    ++staged;
+  }
+  EXPECT_EQ(staged, 8);
+  // Without this the ring would stay full forever: only the consumer can make room.
+  ReadBatch batch = reader_->try_peek_batch();
+  int seen = 0;
+  while (batch.next())
+    ++seen;
+  EXPECT_EQ(seen, 8);
+}
+
+#ifdef NDEBUG // with assertions on, this misuse stops the program instead
+TEST_F(RingTest, SlotOfAnotherWriterIsRefused) {
+  make(4096);
+  ScopedRemove other_guard(test::unique_name("other"));
+  Segment other = Segment::create(other_guard.name(), {.ring_capacity = 4096});
+  RingWriter other_writer(other);
+  writer_->commit(other_writer.try_reserve(8));
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+}
+#endif
+
+TEST_F(RingTest, NewProducerMayRestartTheSequence) {
+  make(4096);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(writer_->try_write(as_bytes("p")), Status::ok);
+    reader_->release(reader_->try_peek());
+  }
+  writer_.reset();
+  // The worst case of two crashes: both stored numbers behind, nothing unread.
+  auto *control = segment_->ring(0).control;
+  control->producer_index.next_seq.store(1, std::memory_order_relaxed);
+  control->consumer_index.next_seq.store(1, std::memory_order_relaxed);
+  writer_.emplace(*segment_);
+  ASSERT_EQ(writer_->try_write(as_bytes("r")), Status::ok);
+  ASSERT_EQ(writer_->try_write(as_bytes("s")), Status::ok);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << "the restart flag lets the live consumer follow";
+  EXPECT_EQ(rec.seq(), 1u);
+  reader_->release(std::move(rec));
+  rec = reader_->try_peek();
+  ASSERT_TRUE(rec) << to_string(rec.status());
+  EXPECT_EQ(rec.seq(), 2u);
+}
+
+TEST_F(RingTest, ShortDeadlinesStillNoticeADeadPeer) {
+  make(256);
+  const std::uint64_t dead = detail::make_owner_token(0x3ffffff0, 1); // no such process
+  auto *control = segment_->ring(0).control;
+  writer_.reset();
+  // As if the producer had crashed instead of closing: a dead owner, no closed flag.
+  control->producer_owner.owner.store(dead, std::memory_order_relaxed);
+  control->producer_owner.closed.store(0, std::memory_order_relaxed);
+  EXPECT_EQ(reader_->peek(deadline_after(5ms)).status(), Status::peer_dead);
+  control->producer_owner.owner.store(0, std::memory_order_relaxed);
+  writer_.emplace(*segment_);
+  reader_.reset();
+  control->consumer_owner.owner.store(dead, std::memory_order_relaxed);
+  while (writer_->try_write(as_bytes("0123456789")) == Status::ok) {
+  }
+  EXPECT_EQ(writer_->reserve(10, deadline_after(5ms)).status(), Status::peer_dead);
+}
+
+TEST_F(RingTest, ProducerWaitingForSpaceLearnsTheConsumerLeft) {
+  make(256);
+  while (writer_->try_write(as_bytes("0123456789")) == Status::ok) {
+  }
+  reader_.reset();
+  EXPECT_EQ(writer_->reserve(10, deadline_after(5ms)).status(), Status::closed);
+}
+
 TEST_F(RingTest, BadRingIndexThrows) {
   make(4096);
   EXPECT_THROW(RingWriter(*segment_, 1), Error);

@@ -112,11 +112,14 @@ static_assert(offsetof(RingControl, consumer_stats) == 320);
 
 /// Flag bits of RecordHeader::flags. All other bits are reserved and must be zero.
 inline constexpr std::uint16_t kRecordPadding = 1; ///< filler up to the end of the data region
+/// First record of a producer that attached to the ring: the consumer accepts its sequence
+/// number whatever it is and continues from there (see docs/LAYOUT.md, sequence numbers).
+inline constexpr std::uint16_t kRecordRestart = 2;
 
 struct RecordHeader {
   std::uint32_t length; ///< payload bytes (excluding this header and the tail padding)
   std::uint16_t type;   ///< application message type
-  std::uint16_t flags;  ///< kRecordPadding or 0
+  std::uint16_t flags;  ///< kRecordPadding, kRecordRestart or 0
   std::uint64_t seq;    ///< 0, 1, 2, ... per ring; 0 in padding records
 };
 

@@ -15,33 +15,44 @@
 
 namespace shmpipe::detail {
 
-/// Start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat), or 0 when it
-/// cannot be read (no such process, or no /proc).
-[[nodiscard]] inline std::uint64_t process_start_time(pid_t pid) noexcept {
+/// What /proc/<pid>/stat says about a process: its state (field 3: 'R', 'S', ..., 'Z' for a
+/// zombie) and start time (field 22, clock ticks since boot). start == 0 when it cannot be read
+/// (no such process, or no /proc).
+struct ProcessInfo {
+  char state = '?';
+  std::uint64_t start = 0;
+};
+
+[[nodiscard]] inline ProcessInfo read_process(pid_t pid) noexcept {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
   std::FILE *file = std::fopen(path, "re");
   if (file == nullptr)
-    return 0;
+    return {};
   char buf[1024];
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, file);
   std::fclose(file);
   buf[n] = '\0';
   // The command name (field 2) may contain spaces and parentheses: fields are counted from the
-  // last ')'. After it come field 3 (state) ... field 22 (starttime): 20 fields.
+  // last ')'. After it come " <state> " (field 3) ... field 22: 19 more spaces.
   const char *p = std::strrchr(buf, ')');
-  if (p == nullptr)
-    return 0;
+  if (p == nullptr || p[1] != ' ' || p[2] == '\0')
+    return {};
+  ProcessInfo info;
+  info.state = p[2];
   ++p;
   for (int field = 3; field < 22; ++field) {
     p = std::strchr(p + 1, ' ');
     if (p == nullptr)
-      return 0;
+      return {};
   }
-  std::uint64_t ticks = 0;
   for (++p; *p >= '0' && *p <= '9'; ++p)
-    ticks = ticks * 10 + static_cast<std::uint64_t>(*p - '0');
-  return ticks;
+    info.start = info.start * 10 + static_cast<std::uint64_t>(*p - '0');
+  return info;
+}
+
+[[nodiscard]] inline std::uint64_t process_start_time(pid_t pid) noexcept {
+  return read_process(pid).start;
 }
 
 /// The value a side stores in OwnerLine::owner: pid in the high half, the low 32 bits of its
@@ -61,17 +72,20 @@ namespace shmpipe::detail {
 }
 
 /// Whether the process named by an owner token still runs. Untrusted input: any token,
-/// including garbage, gives an answer. Limits: pids are those of this pid namespace.
+/// including garbage, gives an answer. A zombie (dead, not yet reaped by its parent) is dead: a
+/// parent whose child crashed must not wait for it. Limits: pids are those of this pid namespace.
 [[nodiscard]] inline bool owner_alive(std::uint64_t token) noexcept {
   const pid_t pid = owner_pid(token);
   if (pid <= 0)
     return false;
   if (::kill(pid, 0) != 0 && errno != EPERM)
     return false;
-  const std::uint64_t start = process_start_time(pid);
-  if (start == 0) // exited between kill() and the read, or /proc is absent: trust kill()
+  const ProcessInfo info = read_process(pid);
+  if (info.start == 0) // exited between kill() and the read, or /proc is absent: trust kill()
     return ::kill(pid, 0) == 0 || errno == EPERM;
-  return (start & 0xffffffffULL) == (token & 0xffffffffULL);
+  if (info.state == 'Z' || info.state == 'X')
+    return false;
+  return (info.start & 0xffffffffULL) == (token & 0xffffffffULL);
 }
 
 } // namespace shmpipe::detail

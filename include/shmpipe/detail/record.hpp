@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/shared_atomic.hpp>
 
 namespace shmpipe::detail {
 
@@ -18,7 +19,8 @@ struct ParsedRecord {
 };
 
 /// Copies the header of the record at ring index `at` out of shared memory (once: only the
-/// copy is used) and checks it against everything but its sequence number: it must lie wholly
+/// copy is used) and checks it against everything but its sequence number: known flags only
+/// (padding never with restart), it must lie wholly
 /// before `limit` (a validated write index), have no unknown flag bits, not run past the end of
 /// the data region, and, if it is padding, end exactly there. `at` and the capacity are
 /// multiples of 16, so a header never straddles the end of the region.
@@ -30,12 +32,14 @@ struct ParsedRecord {
   const std::uint64_t room = capacity - offset;
   if (available < sizeof(RecordHeader) || available > capacity)
     return false;
-  std::memcpy(&out.header, data + offset, sizeof(RecordHeader));
+  std::uint64_t words[2];
+  copy_from_shared(words, data + offset, 2);
+  std::memcpy(&out.header, words, sizeof(RecordHeader));
   const RecordHeader &h = out.header;
   const std::uint64_t size = record_size(h.length);
-  if ((h.flags & ~kRecordPadding) != 0 || size > room || size > available)
+  if ((h.flags & ~(kRecordPadding | kRecordRestart)) != 0 || size > room || size > available)
     return false;
-  if ((h.flags & kRecordPadding) != 0 && size != room)
+  if ((h.flags & kRecordPadding) != 0 && (size != room || (h.flags & kRecordRestart) != 0))
     return false;
   out.end = at + size;
   return true;

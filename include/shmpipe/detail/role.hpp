@@ -26,13 +26,21 @@ inline std::uint64_t claim_role(OwnerLine &line, const char *role, const std::st
       throw Error(Errc::role_taken, segment,
                   "ring " + std::to_string(ring) + " already has a live " + role + " (pid " +
                       std::to_string(owner_pid(current)) + ")");
-    // acq_rel: acquire sees what the previous holder published before it let go (or died);
+    // acq_rel: acquire sees what a previous holder wrote before it let go cleanly (a holder
+    // that died released nothing: its state is read with the acquire loads of the indices);
     // release orders our claim before the state we write next.
     if (line.owner.compare_exchange_strong(current, token, std::memory_order_acq_rel))
       return token;
   }
   throw Error(Errc::role_taken, segment,
               "ring " + std::to_string(ring) + ": the " + role + " role keeps changing hands");
+}
+
+/// Whether this process still holds the role it claimed with `token`: false in a child forked
+/// after the claim (it inherited the handle, not the role), or after another process took the
+/// role over because it judged us dead.
+[[nodiscard]] inline bool still_holder(const OwnerLine &line, std::uint64_t token) noexcept {
+  return owner_pid(token) == ::getpid() && line.owner.load(std::memory_order_acquire) == token;
 }
 
 /// Gives the role back, unless another process already took it over (it judged us dead).

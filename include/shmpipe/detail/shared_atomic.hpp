@@ -4,6 +4,9 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 namespace shmpipe::detail {
@@ -42,6 +45,20 @@ template <class T> struct SharedAtomic {
     store(static_cast<T>(load(std::memory_order_relaxed) + delta), std::memory_order_relaxed);
   }
 };
+
+/// Copies `words` 8-byte words out of memory that another process may be writing, one relaxed
+/// atomic load per word. Unlike memcpy this is not a data race, so the compiler may neither
+/// re-read the source after the copy was checked nor tear a word: the copy is what gets
+/// checked and used. `src` must be 8-byte aligned.
+inline void copy_from_shared(void *dst, const void *src, std::size_t words) noexcept {
+  auto *out = static_cast<unsigned char *>(dst);
+  auto *in = static_cast<std::uint64_t *>(const_cast<void *>(src));
+  for (std::size_t i = 0; i < words; ++i) {
+    const std::uint64_t word =
+        std::atomic_ref<std::uint64_t>(in[i]).load(std::memory_order_relaxed);
+    std::memcpy(out + i * sizeof word, &word, sizeof word);
+  }
+}
 
 static_assert(std::is_trivially_copyable_v<SharedAtomic<unsigned long>>);
 static_assert(std::is_standard_layout_v<SharedAtomic<unsigned long>>);
