@@ -3,13 +3,14 @@
 // shmpipe_demo: a producer process streams records to a consumer process it spawns, for
 // 64-byte and 4-KiB records, and the consumer reports messages/s and MB/s.
 //
-//   shmpipe_demo [--records N] [--mode blocking|spin]
+//   shmpipe_demo [--records N] [--mode blocking|spin] [--batch N]
 //
 // N defaults to 5 million 64-byte and 1 million 4-KiB records.
 // The producer builds each record in place (reserve -> write -> stage/commit); the consumer
 // reads each in place and checks every byte, then releases a whole batch with one store.
 #include <shmpipe/shmpipe.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,7 @@ using namespace std::chrono_literals;
 
 struct Args {
   std::uint64_t records = 0; // 0: 5 million 64-byte records, 1 million 4-KiB records
+  std::uint64_t batch = 32;  // records published with one index store
   shmpipe::WaitMode mode = shmpipe::WaitMode::blocking;
 };
 
@@ -112,7 +114,7 @@ int consume(const std::string &name, std::uint64_t records, std::size_t size,
 }
 
 int produce(const std::string &self, std::uint64_t records, std::size_t size,
-            shmpipe::WaitMode mode) {
+            shmpipe::WaitMode mode, std::uint64_t batch) {
   const std::string name =
       "shmpipe-demo-" + std::to_string(::getpid()) + "-" + std::to_string(size);
   auto tx = shmpipe::Producer::create(name, {.capacity = 1u << 20, .wait = {.mode = mode}});
@@ -145,8 +147,8 @@ int produce(const std::string &self, std::uint64_t records, std::size_t size,
       return 1;
     }
     fill(slot.bytes(), seq);
-    // Publish in batches of 32: one index store (and one cache-line transfer) per batch.
-    if (seq % 32 == 31)
+    // Publish in batches: one index store (and one cache-line transfer) per batch.
+    if (seq % batch == batch - 1)
       tx.commit(std::move(slot));
     else
       tx.stage(std::move(slot));
@@ -171,14 +173,19 @@ int main(int argc, char **argv) {
         args.records = std::strtoull(argv[i + 1], nullptr, 10);
       else if (flag == "--mode")
         args.mode = parse_mode(argv[i + 1]);
+      else if (flag == "--batch")
+        args.batch = std::max<std::uint64_t>(1, std::strtoull(argv[i + 1], nullptr, 10));
       else {
-        std::fprintf(stderr, "usage: shmpipe_demo [--records N] [--mode blocking|spin]\n");
+        std::fprintf(stderr,
+                     "usage: shmpipe_demo [--records N] [--mode blocking|spin] [--batch N]\n");
         return 2;
       }
     }
     int failures = 0;
-    failures += produce(argv[0], args.records != 0 ? args.records : 5'000'000, 64, args.mode);
-    failures += produce(argv[0], args.records != 0 ? args.records : 1'000'000, 4096, args.mode);
+    failures +=
+        produce(argv[0], args.records != 0 ? args.records : 5'000'000, 64, args.mode, args.batch);
+    failures +=
+        produce(argv[0], args.records != 0 ? args.records : 1'000'000, 4096, args.mode, args.batch);
     std::printf(failures == 0 ? "demo: ok\n" : "demo: FAILED\n");
     return failures == 0 ? 0 : 1;
   } catch (const shmpipe::Error &e) {
