@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <span>
 #include <string>
 #include <string_view>
@@ -112,13 +111,7 @@ public:
   /// Copying convenience: waits for space until `deadline`, copies, commits.
   [[nodiscard]] Status send(std::span<const std::byte> payload, Deadline deadline,
                             std::uint16_t type = 0) noexcept {
-    WriteSlot slot = reserve(payload.size(), deadline);
-    if (!slot)
-      return slot.status();
-    if (!payload.empty())
-      std::memcpy(slot.bytes().data(), payload.data(), payload.size());
-    commit(std::move(slot), type);
-    return Status::ok;
+    return writer_.write(payload, deadline, wait_, type);
   }
   /// Publishes what is staged and tells the consumer the stream has ended.
   void close() noexcept { writer_.close(); }

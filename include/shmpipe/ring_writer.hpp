@@ -238,13 +238,13 @@ public:
   /// Copying convenience: reserve, copy `payload`, commit. Never blocks.
   [[nodiscard]] Status try_write(std::span<const std::byte> payload,
                                  std::uint16_t type = 0) noexcept {
-    WriteSlot slot = try_reserve(payload.size());
-    if (!slot)
-      return slot.status();
-    if (!payload.empty())
-      std::memcpy(slot.bytes().data(), payload.data(), payload.size());
-    commit(std::move(slot), type);
-    return Status::ok;
+    return copy_and_commit(try_reserve(payload.size()), payload, type);
+  }
+
+  /// Copying convenience that waits for space like reserve().
+  [[nodiscard]] Status write(std::span<const std::byte> payload, Deadline deadline,
+                             const WaitPolicy &policy = {}, std::uint16_t type = 0) noexcept {
+    return copy_and_commit(reserve(payload.size(), deadline, policy), payload, type);
   }
 
   /// Publishes what is staged, marks the stream closed (the consumer gets Status::closed once
@@ -341,6 +341,16 @@ private:
       at = record.end;
     }
     return true;
+  }
+
+  Status copy_and_commit(WriteSlot &&slot, std::span<const std::byte> payload,
+                         std::uint16_t type) noexcept {
+    if (!slot)
+      return slot.status();
+    if (!payload.empty())
+      std::memcpy(slot.bytes().data(), payload.data(), payload.size());
+    commit(std::move(slot), type);
+    return Status::ok;
   }
 
   WriteSlot fail(Status status, bool count_stall) noexcept {
