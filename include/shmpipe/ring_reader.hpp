@@ -301,6 +301,7 @@ private:
     resync_seq_ = other.resync_seq_;
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
+    peer_ = std::move(other.peer_);
     other.closed_ = true; // a moved-from reader is closed: every call is a no-op or `closed`
   }
 
@@ -448,8 +449,8 @@ private:
     }
   }
 
-  [[nodiscard]] bool producer_dead() const noexcept {
-    return detail::holder_dead(ctl_->producer_owner);
+  [[nodiscard]] bool producer_dead() noexcept {
+    return detail::holder_dead(ctl_->producer_owner, peer_);
   }
 
   /// `status`, unless the producer published more just before it died.
@@ -508,7 +509,8 @@ private:
   std::uint64_t expected_seq_ = 0;
   bool resync_seq_ = true; // until the first release after attach, see parse()
   bool corrupt_ = false;
-  bool closed_ = false; // close() was called: the role is given back, stats() still work
+  bool closed_ = false;    // close() was called: the role is given back, stats() still work
+  detail::PeerWatch peer_; // the producer process, for peer_dead
 };
 
 inline ReadSlot ReadBatch::next() noexcept {

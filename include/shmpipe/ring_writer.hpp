@@ -293,6 +293,7 @@ private:
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
     restart_pending_ = other.restart_pending_;
+    peer_ = std::move(other.peer_);
     other.closed_ = true; // a moved-from writer is closed: every call is a no-op or `closed`
   }
 
@@ -365,9 +366,9 @@ private:
   }
 
   /// ok while a consumer may still read; peer_dead if its process died; closed if it detached.
-  [[nodiscard]] Status consumer_gone() const noexcept {
+  [[nodiscard]] Status consumer_gone() noexcept {
     const detail::OwnerLine &line = ctl_->consumer_owner;
-    if (detail::holder_dead(line))
+    if (detail::holder_dead(line, peer_))
       return Status::peer_dead;
     // acquire: a consumer detaches by storing `closed` and then releasing the owner word.
     if (line.owner.load(std::memory_order_acquire) == 0 &&
@@ -432,6 +433,7 @@ private:
   bool corrupt_ = false;
   bool closed_ = false;         // close() was called: the role is given back, stats() still work
   bool restart_pending_ = true; // the next record is this producer's first (kRecordRestart)
+  detail::PeerWatch peer_;      // the consumer process, for peer_dead
 };
 
 } // namespace shmpipe

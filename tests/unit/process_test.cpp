@@ -79,6 +79,41 @@ TEST(ProcessTest, ZombieIsDead) {
   ::waitpid(pid, nullptr, 0);
 }
 
+TEST(PeerWatchTest, SeesAChildDieWithoutBeingReaped) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  ASSERT_GT(pid, 0);
+  std::uint64_t start = 0;
+  for (int i = 0; i < 10000 && start == 0; ++i)
+    start = process_start_time(pid);
+  const std::uint64_t token = make_owner_token(pid, start);
+  PeerWatch watch;
+  EXPECT_FALSE(watch.dead(token));
+  EXPECT_FALSE(watch.dead(token)); // the cheap path
+  ::kill(pid, SIGKILL);
+  bool dead = false;
+  for (int i = 0; i < 10000 && !dead; ++i) {
+    dead = watch.dead(token);
+    if (!dead)
+      ::usleep(100);
+  }
+  EXPECT_TRUE(dead) << "not reaped yet, and still seen dead";
+  ::waitpid(pid, nullptr, 0);
+}
+
+TEST(PeerWatchTest, NobodyIsNotDeadAndAReusedPidIs) {
+  PeerWatch watch;
+  EXPECT_FALSE(watch.dead(0));
+  EXPECT_FALSE(watch.dead(self_owner_token()));
+  EXPECT_TRUE(watch.dead(self_owner_token() ^ 1)) << "same pid, other start time";
+  EXPECT_TRUE(watch.dead(make_owner_token(0x3ffffff0, 1)));
+  PeerWatch moved = std::move(watch);
+  EXPECT_TRUE(moved.dead(make_owner_token(0x3ffffff0, 1)));
+}
+
 TEST(ProcessTest, GarbageTokensAreNotAlive) {
   EXPECT_FALSE(owner_alive(0));
   EXPECT_FALSE(owner_alive(0xffffffff00000000ULL)); // pid -1 would mean "every process"

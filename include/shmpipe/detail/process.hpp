@@ -8,8 +8,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -87,5 +90,65 @@ struct ProcessInfo {
     return false;
   return (info.start & 0xffffffffULL) == (token & 0xffffffffULL);
 }
+
+/// Watches the process holding the other role. The first look at a holder costs a read of
+/// /proc (start time, state); after that, while the holder stays the same, a look is one
+/// poll() on a pidfd (Linux 5.3+), which becomes readable when the process exits, zombie or
+/// not. That keeps an idle, sleeping endpoint's periodic checks near free. Process-local;
+/// move-only.
+class PeerWatch {
+public:
+  PeerWatch() noexcept = default;
+  PeerWatch(PeerWatch &&other) noexcept { *this = std::move(other); }
+  PeerWatch &operator=(PeerWatch &&other) noexcept {
+    if (this != &other) {
+      reset();
+      token_ = other.token_;
+      fd_ = other.fd_;
+      dead_ = other.dead_;
+      other.token_ = 0;
+      other.fd_ = -1;
+    }
+    return *this;
+  }
+  PeerWatch(const PeerWatch &) = delete;
+  PeerWatch &operator=(const PeerWatch &) = delete;
+  ~PeerWatch() { reset(); }
+
+  /// Whether the process named by `token` (an owner word; 0 = nobody) has died.
+  [[nodiscard]] bool dead(std::uint64_t token) noexcept {
+    if (token == 0)
+      return false;
+    if (token != token_) {
+      reset();
+      token_ = token;
+      // Open first, then check identity: if the pid was reused before the open, the start
+      // time read afterwards tells; if the holder dies after it, the pidfd tells.
+      fd_ = static_cast<int>(::syscall(SYS_pidfd_open, owner_pid(token), 0));
+      dead_ = !owner_alive(token);
+      return dead_;
+    }
+    if (dead_)
+      return true;
+    if (fd_ < 0) // no pidfd (old kernel, or the process was already gone): the slow way
+      return dead_ = !owner_alive(token);
+    pollfd pfd{fd_, POLLIN, 0};
+    dead_ = ::poll(&pfd, 1, 0) > 0;
+    return dead_;
+  }
+
+private:
+  void reset() noexcept {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = -1;
+    token_ = 0;
+    dead_ = false;
+  }
+
+  std::uint64_t token_ = 0;
+  int fd_ = -1;
+  bool dead_ = false;
+};
 
 } // namespace shmpipe::detail

@@ -50,11 +50,10 @@ inline void release_role(OwnerLine &line, std::uint64_t token) noexcept {
   line.owner.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
-/// Liveness of the other side: Status::peer_dead when a process holds the role and is gone.
-[[nodiscard]] inline bool holder_dead(const OwnerLine &line) noexcept {
+/// Whether the other side's holder died, judged by `watch` (see PeerWatch).
+[[nodiscard]] inline bool holder_dead(const OwnerLine &line, PeerWatch &watch) noexcept {
   // acquire: a takeover's owner word comes with that process's state.
-  const std::uint64_t owner = line.owner.load(std::memory_order_acquire);
-  return owner != 0 && !owner_alive(owner);
+  return watch.dead(line.owner.load(std::memory_order_acquire));
 }
 
 } // namespace shmpipe::detail
