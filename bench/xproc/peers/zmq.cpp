@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Peer "zeromq_ipc": libzmq (C API) over an ipc:// endpoint, i.e. a Unix-domain socket with
+// ZeroMQ's I/O thread on each side. Each process creates its own context after the fork (one
+// I/O thread), both sides pinned: baselines.md §6 found pinning better for ZeroMQ.
+//
+// throughput:   PUSH -> PULL, one zmq_send per message from a buffer the producer fills; the
+//               consumer receives with zmq_msg_recv and touches every byte in place. PUSH blocks
+//               when its high-water mark is reached, so the stream is lossless.
+// rtt_blocking: PAIR <-> PAIR ping-pong, both sides blocking in zmq_recv.
+//
+// Every send and receive has a 10 s timeout, so a dead peer becomes an error, not a hang.
+
+#include "harness.hpp"
+
+#include <zmq.h>
+
+#include <cerrno>
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr const char *kName = "zeromq_ipc";
+constexpr int kTimeoutMs = 10'000;
+constexpr std::uint64_t kWarmup = 1000;
+
+/// Throws with libzmq's error; a timeout (EAGAIN) usually means the other process is gone.
+[[noreturn]] void fail(const char *what) {
+  const int err = zmq_errno();
+  throw std::runtime_error(std::string(kName) + ": " + what + ": " + zmq_strerror(err) +
+                           (err == EAGAIN ? " (timed out: is the other process gone?)" : ""));
+}
+
+class Context {
+public:
+  Context() : ctx_(zmq_ctx_new()) {
+    if (ctx_ == nullptr)
+      fail("zmq_ctx_new");
+    if (zmq_ctx_set(ctx_, ZMQ_IO_THREADS, 1) != 0) {
+      try {
+        fail("zmq_ctx_set(ZMQ_IO_THREADS)");
+      } catch (...) {
+        zmq_ctx_term(ctx_);
+        throw;
+      }
+    }
+  }
+  ~Context() { zmq_ctx_term(ctx_); }
+  Context(const Context &) = delete;
+  Context &operator=(const Context &) = delete;
+  [[nodiscard]] void *get() const noexcept { return ctx_; }
+
+private:
+  void *ctx_;
+};
+
+class Socket {
+public:
+  Socket(const Context &ctx, int type) : sock_(zmq_socket(ctx.get(), type)) {
+    if (sock_ == nullptr)
+      fail("zmq_socket");
+    try {
+      set(ZMQ_LINGER, 0);
+      set(ZMQ_RCVTIMEO, kTimeoutMs);
+      set(ZMQ_SNDTIMEO, kTimeoutMs);
+    } catch (...) {
+      zmq_close(sock_);
+      throw;
+    }
+  }
+  ~Socket() { zmq_close(sock_); }
+  Socket(const Socket &) = delete;
+  Socket &operator=(const Socket &) = delete;
+
+  void bind(const std::string &endpoint) {
+    if (zmq_bind(sock_, endpoint.c_str()) != 0)
+      fail(("zmq_bind " + endpoint).c_str());
+  }
+  void connect(const std::string &endpoint) {
+    if (zmq_connect(sock_, endpoint.c_str()) != 0)
+      fail(("zmq_connect " + endpoint).c_str());
+  }
+  void send(const void *data, std::size_t size) {
+    if (zmq_send(sock_, data, size, 0) != static_cast<int>(size))
+      fail("zmq_send");
+  }
+  [[nodiscard]] void *get() const noexcept { return sock_; }
+
+private:
+  void set(int option, int value) {
+    if (zmq_setsockopt(sock_, option, &value, sizeof value) != 0)
+      fail("zmq_setsockopt");
+  }
+  void *sock_;
+};
+
+/// A received message, read in place (no copy out of ZeroMQ's buffer).
+class Message {
+public:
+  Message() { zmq_msg_init(&msg_); }
+  ~Message() { zmq_msg_close(&msg_); }
+  Message(const Message &) = delete;
+  Message &operator=(const Message &) = delete;
+
+  /// Receives the next message and checks that it has `size` bytes.
+  void recv(const Socket &sock, std::size_t size) {
+    if (zmq_msg_recv(&msg_, sock.get(), 0) < 0)
+      fail("zmq_msg_recv");
+    if (zmq_msg_size(&msg_) != size)
+      throw std::runtime_error(std::string(kName) + ": received " +
+                               std::to_string(zmq_msg_size(&msg_)) + " bytes, expected " +
+                               std::to_string(size));
+  }
+  [[nodiscard]] const std::byte *data() noexcept {
+    return static_cast<const std::byte *>(zmq_msg_data(&msg_));
+  }
+
+private:
+  zmq_msg_t msg_{};
+};
+
+/// Start and end barriers between the two processes (in SharedScratch).
+struct Barriers {
+  std::atomic<std::uint32_t> bound{0}; ///< the leader's socket is bound
+  std::atomic<std::uint32_t> done{0};  ///< the leader has everything it needs
+};
+
+/// Waits for `flag` without spinning: the waiting process shares its CPU with its own I/O
+/// thread, which may still have messages to flush.
+void sleep_until(const std::atomic<std::uint32_t> &flag, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (flag.load(std::memory_order_acquire) == 0) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(std::string(kName) + ": the other process did not finish");
+    ::usleep(100);
+  }
+}
+
+std::string endpoint_path() { return "/tmp/" + bench::unique_name(kName); }
+
+bench::Sample throughput(std::size_t size, std::uint64_t count) {
+  if (count == 0)
+    return {};
+  const std::string path = endpoint_path();
+  const std::string endpoint = "ipc://" + path;
+  bench::SharedScratch scratch;
+  auto *barriers = new (scratch.data()) Barriers{};
+  struct Measured {
+    double seconds;
+    std::uint64_t sum;
+  };
+  Measured measured{};
+  try {
+    measured = bench::run_pair(
+        [&] { // consumer: PULL
+          const Context ctx;
+          Socket pull(ctx, ZMQ_PULL);
+          pull.bind(endpoint);
+          barriers->bound.store(1, std::memory_order_release);
+          Message msg;
+          std::uint64_t sum = 0;
+          msg.recv(pull, size);
+          const auto start = std::chrono::steady_clock::now();
+          sum += bench::touch_payload(msg.data(), size);
+          for (std::uint64_t i = 1; i < count; ++i) {
+            msg.recv(pull, size);
+            sum += bench::touch_payload(msg.data(), size);
+          }
+          const double seconds = bench::seconds_since(start);
+          barriers->done.store(1, std::memory_order_release);
+          return Measured{seconds, sum};
+        },
+        [&] { // producer: PUSH
+          bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
+          const Context ctx;
+          Socket push(ctx, ZMQ_PUSH);
+          push.connect(endpoint);
+          std::vector<std::byte> buf(size);
+          for (std::uint64_t i = 0; i < count; ++i) {
+            bench::fill_payload(buf.data(), size, i);
+            push.send(buf.data(), size);
+          }
+          // Linger is 0: stay until the consumer has everything.
+          sleep_until(barriers->done, std::chrono::seconds(60));
+          return 0;
+        },
+        /*pin=*/true);
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  ::unlink(path.c_str());
+  bench::check_sum(measured.sum, bench::expected_stream(size, count), kName);
+  bench::Sample sample;
+  sample.seconds = measured.seconds;
+  sample.messages = count;
+  return sample;
+}
+
+void check_message(const std::byte *data, std::size_t size, std::uint64_t seq) {
+  if (bench::touch_payload(data, size) != bench::expected_touch(size, seq))
+    throw std::runtime_error(std::string(kName) + ": round-trip payload corrupted");
+}
+
+bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
+  const std::string path = endpoint_path();
+  const std::string endpoint = "ipc://" + path;
+  const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the fork
+  bench::SharedScratch scratch;
+  auto *barriers = new (scratch.data()) Barriers{};
+  const std::uint64_t total = kWarmup + count;
+  std::vector<std::uint64_t> ticks;
+  try {
+    ticks = bench::run_pair(
+        [&] { // pinger
+          std::vector<std::uint64_t> out;
+          out.reserve(count);
+          const Context ctx;
+          Socket pair(ctx, ZMQ_PAIR);
+          pair.bind(endpoint);
+          barriers->bound.store(1, std::memory_order_release);
+          std::vector<std::byte> buf(size);
+          Message msg;
+          for (std::uint64_t i = 0; i < total; ++i) {
+            const std::uint64_t t0 = bench::Tsc::ticks();
+            bench::fill_payload(buf.data(), size, i);
+            pair.send(buf.data(), size);
+            msg.recv(pair, size);
+            check_message(msg.data(), size, i);
+            const std::uint64_t t1 = bench::Tsc::ticks();
+            if (i >= kWarmup)
+              out.push_back(t1 - t0);
+          }
+          barriers->done.store(1, std::memory_order_release);
+          return out;
+        },
+        [&] { // ponger
+          bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
+          const Context ctx;
+          Socket pair(ctx, ZMQ_PAIR);
+          pair.connect(endpoint);
+          std::vector<std::byte> buf(size);
+          Message msg;
+          for (std::uint64_t i = 0; i < total; ++i) {
+            msg.recv(pair, size);
+            check_message(msg.data(), size, i);
+            bench::fill_payload(buf.data(), size, i);
+            pair.send(buf.data(), size);
+          }
+          sleep_until(barriers->done, std::chrono::seconds(60));
+          return 0;
+        },
+        /*pin=*/true);
+  } catch (...) {
+    ::unlink(path.c_str());
+    throw;
+  }
+  ::unlink(path.c_str());
+  bench::Sample sample;
+  sample.latencies_ns.reserve(ticks.size());
+  for (const std::uint64_t t : ticks)
+    sample.latencies_ns.push_back(tsc.ns(t));
+  return sample;
+}
+
+bench::Peer make_peer() {
+  bench::Peer peer;
+  peer.name = kName;
+  peer.throughput = throughput;
+  peer.throughput_sizes = {64, 1024, 65536, 1048576};
+  peer.rtt_blocking = rtt_blocking;
+  peer.order = 60;
+  return peer;
+}
+
+const bench::Register reg{make_peer()};
+
+} // namespace
