@@ -3,10 +3,12 @@
 // shmpipe_bench: every scenario, every peer, one run, one table.
 //
 //   shmpipe_bench [--quick] [--json FILE] [--plots DIR] [--results FILE] [--only a,b,...]
+//                 [--scenarios throughput,rtt_spin,rtt_blocking,transfer,idle_cpu]
 //
 // Throughput counts are calibrated per peer (a warm-up run sizes the timed runs to about a
-// quarter of a second), each timed run is repeated (3 times, 1 with --quick) and the median
-// is reported; latency percentiles are the medians of the per-run percentiles.
+// quarter of a second), each timed run is repeated (5 times, 7 for transfer and rtt_spin, 1
+// with --quick), runs of different peers are interleaved, and the median is reported; latency
+// percentiles are the medians of the per-run percentiles.
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -30,6 +32,7 @@ struct Options {
   std::string plots;
   std::string results;
   std::set<std::string> only;
+  std::set<std::string> scenarios;
   std::string command;
 };
 
@@ -137,6 +140,8 @@ void summarize(Cell &cell) {
 /// to minute, peers compared with each other then see the same conditions.
 void run_group(const std::vector<bench::Peer> &peers, const std::string &scenario, std::size_t size,
                const Options &opt, std::vector<bench::Result> &out) {
+  if (!opt.scenarios.empty() && opt.scenarios.count(scenario) == 0)
+    return;
   std::vector<Cell> cells;
   for (const bench::Peer &peer : peers) {
     const bool has = scenario == "throughput"     ? static_cast<bool>(peer.throughput)
@@ -186,7 +191,10 @@ void run_group(const std::vector<bench::Peer> &peers, const std::string &scenari
     }
     cells.push_back(std::move(cell));
   }
-  const int runs = scenario == "idle_cpu" || opt.quick ? 1 : 3;
+  // Latency runs are short and vary most with the VM's mood: more of them.
+  const int runs = scenario == "idle_cpu" || opt.quick        ? 1
+                   : scenario == "transfer" || scenario == "rtt_spin" ? 7
+                                                                      : 5;
   for (int run = 0; run < runs; ++run)
     for (Cell &cell : cells) {
       if (cell.result.skipped)
@@ -579,13 +587,13 @@ int main(int argc, char **argv) {
       opt.plots = value();
     else if (a == "--results")
       opt.results = value();
-    else if (a == "--only") {
+    else if (a == "--only" || a == "--scenarios") {
       std::stringstream list(value());
       for (std::string item; std::getline(list, item, ',');)
-        opt.only.insert(item);
+        (a == "--only" ? opt.only : opt.scenarios).insert(item);
     } else {
       std::fprintf(stderr, "usage: shmpipe_bench [--quick] [--json FILE] [--plots DIR] "
-                           "[--results FILE] [--only peer,peer]\n");
+                           "[--results FILE] [--only peer,...] [--scenarios name,...]\n");
       return 2;
     }
   }
