@@ -31,6 +31,7 @@ struct Options {
   std::string json;
   std::string plots;
   std::string results;
+  std::string analysis; // a hand-written file appended to RESULTS.md
   std::set<std::string> only;
   std::set<std::string> scenarios;
   std::string command;
@@ -192,7 +193,7 @@ void run_group(const std::vector<bench::Peer> &peers, const std::string &scenari
     cells.push_back(std::move(cell));
   }
   // Latency runs are short and vary most with the VM's mood: more of them.
-  const int runs = scenario == "idle_cpu" || opt.quick        ? 1
+  const int runs = scenario == "idle_cpu" || opt.quick                ? 1
                    : scenario == "transfer" || scenario == "rtt_spin" ? 7
                                                                       : 5;
   for (int run = 0; run < runs; ++run)
@@ -351,8 +352,7 @@ Ratios ratios(const bench::Result &row, const std::vector<bench::Result> &rs) {
   if (!mine || row.scenario == "idle_cpu")
     return out;
   const bool higher_better = row.scenario == "throughput";
-  // rtt_spin peers compete with rtt_spin, blocking with blocking; the limit of both is the
-  // atomic ping-pong.
+  // rtt_spin peers compete with rtt_spin, blocking with blocking.
   for (const bench::Result &r : rs) {
     if (r.size_bytes != row.size_bytes || is_shmpipe(r.transport))
       continue;
@@ -360,10 +360,10 @@ Ratios ratios(const bench::Result &row, const std::vector<bench::Result> &rs) {
     if (!theirs)
       continue;
     if (is_limit(r.transport)) {
-      const bool limit_applies = r.scenario == row.scenario ||
-                                 (r.scenario == "rtt_spin" && row.scenario == "rtt_blocking");
+      // Only a limit measured in the same group (so at the same time) compares fairly.
+      const bool limit_applies = r.scenario == row.scenario;
       if (limit_applies) {
-        out.to_limit = higher_better ? *mine / *theirs : *mine / *theirs;
+        out.to_limit = *mine / *theirs;
         out.limit = r.transport;
       }
       continue;
@@ -390,8 +390,8 @@ Ratios ratios(const bench::Result &row, const std::vector<bench::Result> &rs) {
 std::string ratio_text(const std::optional<double> &v, const std::string &who) {
   if (!v)
     return "-";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2fx %s", *v, who.c_str());
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%.3gx %s", *v, who.c_str());
   return buf;
 }
 
@@ -445,7 +445,7 @@ std::string goals(const std::vector<bench::Result> &rs) {
                   const std::string &detail) {
     char buf[32] = "n/a";
     if (ratio)
-      std::snprintf(buf, sizeof buf, "%.2f", *ratio);
+      std::snprintf(buf, sizeof buf, "%.3g", *ratio);
     os << "| " << goal << " | " << buf << " | "
        << (ratio ? (met ? "met" : "NOT met") : "not measured") << " | " << detail << " |\n";
   };
@@ -561,6 +561,10 @@ void write_results(const std::string &path, const Machine &m, const Options &opt
   out << "## Goals\n\n" << goal_table << "\n";
   out << "## All rows\n\n" << tbl << "\n";
   out << "![throughput](throughput.png)\n\n![rtt](rtt.png)\n";
+  if (!opt.analysis.empty()) {
+    std::ifstream in(opt.analysis);
+    out << "\n" << in.rdbuf();
+  }
 }
 
 } // namespace
@@ -587,13 +591,16 @@ int main(int argc, char **argv) {
       opt.plots = value();
     else if (a == "--results")
       opt.results = value();
+    else if (a == "--analysis")
+      opt.analysis = value();
     else if (a == "--only" || a == "--scenarios") {
       std::stringstream list(value());
       for (std::string item; std::getline(list, item, ',');)
         (a == "--only" ? opt.only : opt.scenarios).insert(item);
     } else {
       std::fprintf(stderr, "usage: shmpipe_bench [--quick] [--json FILE] [--plots DIR] "
-                           "[--results FILE] [--only peer,...] [--scenarios name,...]\n");
+                           "[--results FILE] [--analysis FILE] [--only peer,...] "
+                           "[--scenarios name,...]\n");
       return 2;
     }
   }

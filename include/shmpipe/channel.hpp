@@ -98,8 +98,8 @@ public:
   [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
     return writer_.try_reserve(size);
   }
-  [[nodiscard]] WriteSlot reserve(std::size_t size, Deadline deadline) noexcept {
-    return writer_.reserve(size, deadline, wait_);
+  [[nodiscard]] WriteSlot reserve(std::size_t size, WaitLimit limit) noexcept {
+    return writer_.reserve(size, limit, wait_);
   }
   void commit(WriteSlot &&slot, std::uint16_t type = 0) noexcept {
     writer_.commit(std::move(slot), type);
@@ -109,9 +109,9 @@ public:
   }
   void publish() noexcept { writer_.publish(); }
   /// Copying convenience: waits for space until `deadline`, copies, commits.
-  [[nodiscard]] Status send(std::span<const std::byte> payload, Deadline deadline,
+  [[nodiscard]] Status send(std::span<const std::byte> payload, WaitLimit limit,
                             std::uint16_t type = 0) noexcept {
-    return writer_.write(payload, deadline, wait_, type);
+    return writer_.write(payload, limit, wait_, type);
   }
   /// Publishes what is staged and tells the consumer the stream has ended.
   void close() noexcept { writer_.close(); }
@@ -148,11 +148,11 @@ public:
   }
 
   [[nodiscard]] ReadSlot try_peek() noexcept { return reader_.try_peek(); }
-  [[nodiscard]] ReadSlot peek(Deadline deadline) noexcept { return reader_.peek(deadline, wait_); }
+  [[nodiscard]] ReadSlot peek(WaitLimit limit) noexcept { return reader_.peek(limit, wait_); }
   void release(ReadSlot &&slot) noexcept { reader_.release(std::move(slot)); }
   [[nodiscard]] ReadBatch try_peek_batch() noexcept { return reader_.try_peek_batch(); }
-  [[nodiscard]] ReadBatch peek_batch(Deadline deadline) noexcept {
-    return reader_.peek_batch(deadline, wait_);
+  [[nodiscard]] ReadBatch peek_batch(WaitLimit limit) noexcept {
+    return reader_.peek_batch(limit, wait_);
   }
   void release(ReadBatch &&batch) noexcept { reader_.release(std::move(batch)); }
   void close() noexcept { reader_.close(); }

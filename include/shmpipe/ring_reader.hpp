@@ -184,13 +184,13 @@ public:
 
   /// Like try_peek(), but waits for a record as `policy` says, until `deadline`. Also fails
   /// with timeout, or peer_dead when the producer process died and nothing is left to read.
-  [[nodiscard]] ReadSlot peek(Deadline deadline, const WaitPolicy &policy = {}) noexcept {
+  [[nodiscard]] ReadSlot peek(WaitLimit limit, const WaitPolicy &policy = {}) noexcept {
     ReadSlot slot = peek_once(true);
     if (slot.status() != Status::empty)
       return slot;
     // One schedule (spin, yield, sleep) and one deadline for the whole call, however often
     // the producer publishes only a padding record.
-    detail::Backoff backoff(policy, deadline);
+    detail::Backoff backoff(policy, limit);
     for (;;) {
       if (const Status status = wait_for_data(backoff); status != Status::ok)
         return ReadSlot(status);
@@ -224,12 +224,12 @@ public:
 
   /// Like try_peek_batch(), but waits for at least one record, as peek() does.
   [[nodiscard]] ReadBatch
-  peek_batch(Deadline deadline, const WaitPolicy &policy = {},
+  peek_batch(WaitLimit limit, const WaitPolicy &policy = {},
              std::size_t max_records = std::numeric_limits<std::size_t>::max()) noexcept {
     ReadBatch batch = batch_once(max_records, true);
     if (batch.status() != Status::empty)
       return batch;
-    detail::Backoff backoff(policy, deadline);
+    detail::Backoff backoff(policy, limit);
     for (;;) {
       if (const Status status = wait_for_data(backoff); status != Status::ok)
         return ReadBatch(this, status, read_, read_, expected_seq_, 0);

@@ -157,12 +157,12 @@ public:
 
   /// Like try_reserve(), but waits for space as `policy` says, until `deadline`. Also fails
   /// with timeout, peer_dead when the consumer process died, or closed when it detached.
-  [[nodiscard]] WriteSlot reserve(std::size_t size, Deadline deadline,
+  [[nodiscard]] WriteSlot reserve(std::size_t size, WaitLimit limit,
                                   const WaitPolicy &policy = {}) noexcept {
     WriteSlot slot = reserve_once(size, true);
     if (slot.status() != Status::full)
       return slot;
-    detail::Backoff backoff(policy, deadline);
+    detail::Backoff backoff(policy, limit);
     for (;;) {
       switch (backoff.next()) {
       case detail::Backoff::Step::retry:
@@ -242,9 +242,9 @@ public:
   }
 
   /// Copying convenience that waits for space like reserve().
-  [[nodiscard]] Status write(std::span<const std::byte> payload, Deadline deadline,
+  [[nodiscard]] Status write(std::span<const std::byte> payload, WaitLimit limit,
                              const WaitPolicy &policy = {}, std::uint16_t type = 0) noexcept {
-    return copy_and_commit(reserve(payload.size(), deadline, policy), payload, type);
+    return copy_and_commit(reserve(payload.size(), limit, policy), payload, type);
   }
 
   /// Publishes what is staged, marks the stream closed (the consumer gets Status::closed once

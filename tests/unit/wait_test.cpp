@@ -36,6 +36,10 @@ TEST_P(WaitTest, PeekOnEmptyRingTimesOut) {
   EXPECT_GE(elapsed, 30ms);
   EXPECT_LT(elapsed, 10s);
   EXPECT_EQ(reader.peek_batch(deadline_after(10ms), policy).status(), Status::timeout);
+  // A timeout instead of a deadline counts from when the call starts waiting.
+  const auto again = Clock::now();
+  EXPECT_EQ(reader.peek(30ms, policy).status(), Status::timeout);
+  EXPECT_GE(Clock::now() - again, 30ms);
 }
 
 TEST_P(WaitTest, ReserveOnFullRingTimesOut) {

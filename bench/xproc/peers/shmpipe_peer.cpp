@@ -50,7 +50,7 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         std::uint64_t got = 0;
         auto start = std::chrono::steady_clock::now();
         while (got < count) {
-          shmpipe::ReadBatch records = reader.peek_batch(shmpipe::deadline_after(10s), spin);
+          shmpipe::ReadBatch records = reader.peek_batch(10s, spin);
           if (records.status() != shmpipe::Status::ok)
             throw std::runtime_error(std::string("shmpipe: ") +
                                      std::string(shmpipe::to_string(records.status())));
@@ -69,7 +69,7 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
       [&] {
         shmpipe::RingWriter writer(segment);
         for (std::uint64_t seq = 0; seq < count; ++seq) {
-          shmpipe::WriteSlot slot = writer.reserve(size, shmpipe::deadline_after(10s), spin);
+          shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
           if (!slot)
             return 1;
           bench::fill_payload(slot.bytes().data(), size, seq);
@@ -98,12 +98,12 @@ bench::Sample round_trips(std::size_t size, std::uint64_t count, shmpipe::WaitPo
         sample.latencies_ns.reserve(count);
         for (std::uint64_t i = 0; i < kWarmup + count; ++i) {
           const std::uint64_t t0 = bench::Tsc::ticks();
-          shmpipe::WriteSlot slot = ping.reserve(size, shmpipe::deadline_after(10s), wait);
+          shmpipe::WriteSlot slot = ping.reserve(size, 10s, wait);
           if (!slot)
             throw std::runtime_error("shmpipe rtt: reserve failed");
           bench::fill_payload(slot.bytes().data(), size, i);
           ping.commit(std::move(slot));
-          shmpipe::ReadSlot rec = pong.peek(shmpipe::deadline_after(10s), wait);
+          shmpipe::ReadSlot rec = pong.peek(10s, wait);
           if (!rec)
             throw std::runtime_error(std::string("shmpipe rtt: ") +
                                      std::string(shmpipe::to_string(rec.status())));
@@ -120,10 +120,10 @@ bench::Sample round_trips(std::size_t size, std::uint64_t count, shmpipe::WaitPo
         shmpipe::RingReader ping(segment, 0);
         shmpipe::RingWriter pong(segment, 1);
         for (std::uint64_t i = 0; i < kWarmup + count; ++i) {
-          shmpipe::ReadSlot rec = ping.peek(shmpipe::deadline_after(10s), wait);
+          shmpipe::ReadSlot rec = ping.peek(10s, wait);
           if (!rec)
             return 1;
-          shmpipe::WriteSlot slot = pong.reserve(size, shmpipe::deadline_after(10s), wait);
+          shmpipe::WriteSlot slot = pong.reserve(size, 10s, wait);
           if (!slot)
             return 2;
           std::memcpy(slot.bytes().data(), rec.bytes().data(), size);
@@ -154,7 +154,7 @@ bench::Sample transfer(std::size_t size, std::uint64_t count) {
         bench::Tsc &tsc = bench::Tsc::get();
         bench::Sample sample;
         for (std::uint64_t i = 0; i < count; ++i) {
-          shmpipe::ReadSlot rec = data.peek(shmpipe::deadline_after(10s), spin);
+          shmpipe::ReadSlot rec = data.peek(10s, spin);
           if (!rec)
             throw std::runtime_error("shmpipe transfer: peek failed");
           const std::uint64_t sum = bench::touch_payload(rec.bytes().data(), rec.bytes().size());
@@ -164,7 +164,7 @@ bench::Sample transfer(std::size_t size, std::uint64_t count) {
             sample.latencies_ns.push_back(
                 tsc.ns(end - shared->start_tick.load(std::memory_order_acquire)));
           data.release(std::move(rec));
-          if (ack.write({}, shmpipe::deadline_after(10s), spin) != shmpipe::Status::ok)
+          if (ack.write({}, 10s, spin) != shmpipe::Status::ok)
             throw std::runtime_error("shmpipe transfer: ack failed");
         }
         return sample;
@@ -174,12 +174,12 @@ bench::Sample transfer(std::size_t size, std::uint64_t count) {
         shmpipe::RingReader ack(segment, 1);
         for (std::uint64_t i = 0; i < count; ++i) {
           shared->start_tick.store(bench::Tsc::ticks(), std::memory_order_release);
-          shmpipe::WriteSlot slot = data.reserve(size, shmpipe::deadline_after(10s), spin);
+          shmpipe::WriteSlot slot = data.reserve(size, 10s, spin);
           if (!slot)
             return 1;
           bench::fill_payload(slot.bytes().data(), size, i);
           data.commit(std::move(slot));
-          shmpipe::ReadSlot done = ack.peek(shmpipe::deadline_after(10s), spin);
+          shmpipe::ReadSlot done = ack.peek(10s, spin);
           if (!done)
             return 2;
           ack.release(std::move(done));
