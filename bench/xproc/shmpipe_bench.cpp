@@ -502,11 +502,12 @@ void write_plots(const std::string &dir, const std::vector<bench::Result> &rs) {
     if (r.scenario == "throughput" && r.bytes_per_s)
       transports.insert(r.transport);
   std::ofstream gp(data + "/plots.gp");
-  gp << "set terminal pngcairo size 900,560 font 'sans,10'\n";
+  gp << "set terminal pngcairo noenhanced size 900,560 font 'sans,10'\n";
   gp << "set output '" << dir << "/throughput.png'\n";
   gp << "set title 'Cross-process throughput (every byte written and read)'\n";
   gp << "set logscale xy\nset xlabel 'message size (bytes)'\nset ylabel 'bytes/s'\n";
-  gp << "set key outside right\nset grid\nset xtics (64, 1024, 65536, 1048576)\n";
+  gp << "set key outside right\nset grid\nset xtics ('64 B' 64, '1 KiB' 1024, '64 KiB' 65536, '1 "
+        "MiB' 1048576)\n";
   gp << "plot ";
   bool first = true;
   for (const std::string &t : transports) {

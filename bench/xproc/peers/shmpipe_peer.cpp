@@ -234,7 +234,9 @@ bench::Register shmpipe_peer{bench::Peer{
     .order = 0,
 }};
 
-// The blocking policy without its spin and yield phases: what a pure futex handoff costs here.
+// The blocking policy without its spin and yield windows: close to what a pure futex handoff
+// costs here (the wait loop still polls 32 times, a microsecond or two, before it first reads
+// the clock, which is why a fraction of its round trips are as fast as spinning ones).
 bench::Register shmpipe_futex_peer{bench::Peer{
     .name = "shmpipe_futex_only",
     .rtt_blocking =
