@@ -1,4 +1,4 @@
-set terminal pngcairo size 900,560 font 'sans,10'
+set terminal pngcairo noenhanced size 900,560 font 'sans,10'
 set output 'docs/bench/throughput.png'
 set title 'Cross-process throughput (every byte written and read)'
 set logscale xy
@@ -6,7 +6,7 @@ set xlabel 'message size (bytes)'
 set ylabel 'bytes/s'
 set key outside right
 set grid
-set xtics (64, 1024, 65536, 1048576)
+set xtics ('64 B' 64, '1 KiB' 1024, '64 KiB' 65536, '1 MiB' 1048576)
 plot 'docs/bench/data/throughput_boost_lockfree_spsc_shm.dat' using 1:2 with linespoints title 'boost_lockfree_spsc_shm', 'docs/bench/data/throughput_boost_message_queue.dat' using 1:2 with linespoints title 'boost_message_queue', 'docs/bench/data/throughput_iceoryx.dat' using 1:2 with linespoints title 'iceoryx', 'docs/bench/data/throughput_memcpy_1core.dat' using 1:2 with linespoints title 'memcpy_1core', 'docs/bench/data/throughput_pipe_ndjson.dat' using 1:2 with linespoints title 'pipe_ndjson', 'docs/bench/data/throughput_raw_shm_handoff.dat' using 1:2 with linespoints title 'raw_shm_handoff', 'docs/bench/data/throughput_shmpipe.dat' using 1:2 with linespoints title 'shmpipe', 'docs/bench/data/throughput_unix_socket.dat' using 1:2 with linespoints title 'unix_socket', 'docs/bench/data/throughput_zeromq_ipc.dat' using 1:2 with linespoints title 'zeromq_ipc'
 set output 'docs/bench/rtt.png'
 set title '64 B round trip between two processes: distribution (last run)'
