@@ -17,6 +17,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sched.h>
@@ -163,6 +164,29 @@ inline void unpin() {
     CPU_SET(static_cast<unsigned>(i), &set);
   ::sched_setaffinity(0, sizeof set, &set);
 }
+
+/// Owns a file descriptor (sockets, pipes).
+class Fd {
+public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd &operator=(Fd &&other) noexcept {
+    reset(std::exchange(other.fd_, -1));
+    return *this;
+  }
+  ~Fd() { reset(); }
+  [[nodiscard]] int get() const noexcept { return fd_; }
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0)
+      ::close(fd_);
+    fd_ = fd;
+  }
+
+private:
+  int fd_ = -1;
+};
 
 /// Memory shared between the leader and its forked follower, created before the fork: for
 /// start barriers and for results the follower measures. Placement-new a struct of atomics.

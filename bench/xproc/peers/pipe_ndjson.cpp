@@ -17,6 +17,8 @@
 
 namespace {
 
+using bench::Fd;
+
 constexpr char kPeer[] = "pipe_ndjson";
 constexpr std::size_t kChunk = 64 * 1024; // stdio buffer of the writer, read size of the reader
 constexpr std::uint64_t kWarmup = 1000;   // RTT round trips before the timed ones
@@ -190,29 +192,6 @@ std::uint64_t consume_line(std::string_view text, std::uint64_t want_seq,
 
 // ---------------------------------------------------------------------------------------------
 // Pipes.
-
-/// Owns a file descriptor.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd &operator=(Fd &&other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~Fd() { reset(); }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  int release() noexcept { return std::exchange(fd_, -1); }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = fd;
-  }
-
-private:
-  int fd_ = -1;
-};
 
 /// A pipe whose read end is non-blocking, so the reader can wait in poll() with a timeout (a
 /// pipe has no SO_RCVTIMEO). The write end stays blocking, as in the legacy path. After the

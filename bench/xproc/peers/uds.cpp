@@ -13,6 +13,8 @@
 
 namespace {
 
+using bench::Fd;
+
 constexpr char kPeer[] = "unix_socket";
 constexpr std::size_t kChunk = 64 * 1024;    // consumer read size: stream reads batch
 constexpr std::uint64_t kWarmup = 1000;      // RTT round trips before the timed ones
@@ -32,28 +34,6 @@ constexpr bool kPin = true;
     fail(what + " timed out (the other process is dead or stuck)");
   fail(what + ": " + std::strerror(code));
 }
-
-/// Owns a file descriptor.
-class Fd {
-public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd &&other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd &operator=(Fd &&other) noexcept {
-    reset(std::exchange(other.fd_, -1));
-    return *this;
-  }
-  ~Fd() { reset(); }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-  void reset(int fd = -1) noexcept {
-    if (fd_ >= 0)
-      ::close(fd_);
-    fd_ = fd;
-  }
-
-private:
-  int fd_ = -1;
-};
 
 /// Unlinks the socket file when the scope ends, also on error. It lives in the leader's frame:
 /// the forked follower _exits and never runs it.
