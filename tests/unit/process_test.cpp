@@ -55,19 +55,29 @@ TEST(ProcessTest, ExitedProcessIsDead) {
   EXPECT_FALSE(owner_alive(token));
 }
 
-// A crashed child that its parent has not reaped yet is a zombie: dead, although kill(pid, 0)
-// still succeeds and its start time is still readable.
-TEST(ProcessTest, ZombieIsDead) {
+/// A forked child that waits to be killed (the caller kills and reaps it), and its owner token.
+struct PausedChild {
+  pid_t pid;
+  std::uint64_t token;
+};
+
+PausedChild fork_paused_child() {
   const pid_t pid = ::fork();
   if (pid == 0) {
     ::pause();
     ::_exit(0);
   }
-  ASSERT_GT(pid, 0);
   std::uint64_t start = 0;
-  for (int i = 0; i < 10000 && start == 0; ++i)
+  for (int i = 0; i < 10000 && pid > 0 && start == 0; ++i)
     start = process_start_time(pid);
-  const std::uint64_t token = make_owner_token(pid, start);
+  return {pid, make_owner_token(pid, start)};
+}
+
+// A crashed child that its parent has not reaped yet is a zombie: dead, although kill(pid, 0)
+// still succeeds and its start time is still readable.
+TEST(ProcessTest, ZombieIsDead) {
+  const auto [pid, token] = fork_paused_child();
+  ASSERT_GT(pid, 0);
   EXPECT_TRUE(owner_alive(token));
   ::kill(pid, SIGKILL);
   // Wait until it is a zombie (not reaped: no waitpid yet).
@@ -80,16 +90,8 @@ TEST(ProcessTest, ZombieIsDead) {
 }
 
 TEST(PeerWatchTest, SeesAChildDieWithoutBeingReaped) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::pause();
-    ::_exit(0);
-  }
+  const auto [pid, token] = fork_paused_child();
   ASSERT_GT(pid, 0);
-  std::uint64_t start = 0;
-  for (int i = 0; i < 10000 && start == 0; ++i)
-    start = process_start_time(pid);
-  const std::uint64_t token = make_owner_token(pid, start);
   PeerWatch watch;
   EXPECT_FALSE(watch.dead(token));
   EXPECT_FALSE(watch.dead(token)); // the cheap path
