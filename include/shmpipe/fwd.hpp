@@ -14,6 +14,7 @@ struct SegmentOptions;
 class Segment;
 class ScopedRemove;
 struct WaitPolicy;
+class WaitLimit;
 struct SideStats;
 struct RingStats;
 class WriteSlot;
