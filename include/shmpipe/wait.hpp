@@ -29,13 +29,26 @@ using Deadline = Clock::time_point;
 class WaitLimit {
 public:
   WaitLimit(Deadline deadline) noexcept : deadline_(deadline) {} // NOLINT: implicit on purpose
+  /// Saturating: a timeout too large for the clock (hours::max(), say) waits "forever" (until
+  /// the peer dies), a negative one not at all; neither overflows.
   template <class Rep, class Period>
   WaitLimit(std::chrono::duration<Rep, Period> timeout) noexcept // NOLINT: implicit on purpose
-      : timeout_(std::chrono::duration_cast<Clock::duration>(timeout)), relative_(true) {}
+      : relative_(true) {
+    using Wide = std::chrono::duration<long double, std::nano>;
+    const Wide wide(timeout);
+    if (wide.count() <= 0)
+      timeout_ = Clock::duration::zero();
+    else if (wide >= Wide(Clock::duration::max()))
+      timeout_ = Clock::duration::max();
+    else
+      timeout_ = std::chrono::duration_cast<Clock::duration>(timeout);
+  }
 
-  /// The deadline, for a wait that starts at `now`.
+  /// The deadline, for a wait that starts at `now`; Deadline::max() if it would overflow.
   [[nodiscard]] Deadline resolve(Clock::time_point now) const noexcept {
-    return relative_ ? now + timeout_ : deadline_;
+    if (!relative_)
+      return deadline_;
+    return timeout_ > Deadline::max() - now ? Deadline::max() : now + timeout_;
   }
 
 private:

@@ -158,6 +158,24 @@ TEST_F(WaitBlockingTest, PublishToAnAwakeConsumerMakesNoSystemCall) {
   }
 }
 
+TEST(WaitLimitTest, TimeoutsSaturateInsteadOfOverflowing) {
+  const Clock::time_point now = Clock::now();
+  EXPECT_EQ(WaitLimit(std::chrono::hours::max()).resolve(now), Deadline::max());
+  EXPECT_EQ(WaitLimit(Clock::duration::max()).resolve(now), Deadline::max());
+  EXPECT_EQ(WaitLimit(std::chrono::seconds(-5)).resolve(now), now);
+  EXPECT_EQ(WaitLimit(std::chrono::milliseconds(7)).resolve(now), now + 7ms);
+  EXPECT_EQ(WaitLimit(now + 3s).resolve(now + 1s), now + 3s) << "a deadline stays absolute";
+}
+
+TEST(WaitLimitTest, ForeverStillReturnsWhenThePeerIsGone) {
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 256});
+  std::optional<RingWriter> writer(std::in_place, segment);
+  RingReader reader(segment);
+  writer.reset(); // closed: a wait without a time limit must still end
+  EXPECT_EQ(reader.peek(std::chrono::hours::max()).status(), Status::closed);
+}
+
 TEST(BackoffTest, BusySpinNeverAsksToSleep) {
   detail::Backoff backoff({.mode = WaitMode::busy_spin, .spin_for = 0ns}, deadline_after(20ms));
   int steps = 0;
