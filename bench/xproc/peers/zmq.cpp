@@ -138,60 +138,62 @@ void sleep_until(const std::atomic<std::uint32_t> &flag, std::chrono::seconds li
   }
 }
 
-std::string endpoint_path() { return "/tmp/" + bench::unique_name(kName); }
+/// The ipc:// socket file of one scenario, removed when the leader's scope ends, also on error
+/// (the forked follower _exits and never runs the destructor).
+struct IpcEndpoint {
+  IpcEndpoint() : path("/tmp/" + bench::unique_name(kName)), uri("ipc://" + path) {}
+  IpcEndpoint(const IpcEndpoint &) = delete;
+  IpcEndpoint &operator=(const IpcEndpoint &) = delete;
+  ~IpcEndpoint() { ::unlink(path.c_str()); }
+  std::string path;
+  std::string uri;
+};
 
 bench::Sample throughput(std::size_t size, std::uint64_t count) {
   if (count == 0)
     return {};
-  const std::string path = endpoint_path();
-  const std::string endpoint = "ipc://" + path;
+  const IpcEndpoint ipc;
+  const std::string &endpoint = ipc.uri;
   bench::SharedScratch scratch;
   auto *barriers = new (scratch.data()) Barriers{};
   struct Measured {
     double seconds;
     std::uint64_t sum;
   };
-  Measured measured{};
-  try {
-    measured = bench::run_pair(
-        [&] { // consumer: PULL
-          const Context ctx;
-          Socket pull(ctx, ZMQ_PULL);
-          pull.bind(endpoint);
-          barriers->bound.store(1, std::memory_order_release);
-          Message msg;
-          std::uint64_t sum = 0;
+  const Measured measured = bench::run_pair(
+      [&] { // consumer: PULL
+        const Context ctx;
+        Socket pull(ctx, ZMQ_PULL);
+        pull.bind(endpoint);
+        barriers->bound.store(1, std::memory_order_release);
+        Message msg;
+        std::uint64_t sum = 0;
+        msg.recv(pull, size);
+        const auto start = std::chrono::steady_clock::now();
+        sum += bench::touch_payload(msg.data(), size);
+        for (std::uint64_t i = 1; i < count; ++i) {
           msg.recv(pull, size);
-          const auto start = std::chrono::steady_clock::now();
           sum += bench::touch_payload(msg.data(), size);
-          for (std::uint64_t i = 1; i < count; ++i) {
-            msg.recv(pull, size);
-            sum += bench::touch_payload(msg.data(), size);
-          }
-          const double seconds = bench::seconds_since(start);
-          barriers->done.store(1, std::memory_order_release);
-          return Measured{seconds, sum};
-        },
-        [&] { // producer: PUSH
-          bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
-          const Context ctx;
-          Socket push(ctx, ZMQ_PUSH);
-          push.connect(endpoint);
-          std::vector<std::byte> buf(size);
-          for (std::uint64_t i = 0; i < count; ++i) {
-            bench::fill_payload(buf.data(), size, i);
-            push.send(buf.data(), size);
-          }
-          // Linger is 0: stay until the consumer has everything.
-          sleep_until(barriers->done, std::chrono::seconds(60));
-          return 0;
-        },
-        /*pin=*/true);
-  } catch (...) {
-    ::unlink(path.c_str());
-    throw;
-  }
-  ::unlink(path.c_str());
+        }
+        const double seconds = bench::seconds_since(start);
+        barriers->done.store(1, std::memory_order_release);
+        return Measured{seconds, sum};
+      },
+      [&] { // producer: PUSH
+        bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
+        const Context ctx;
+        Socket push(ctx, ZMQ_PUSH);
+        push.connect(endpoint);
+        std::vector<std::byte> buf(size);
+        for (std::uint64_t i = 0; i < count; ++i) {
+          bench::fill_payload(buf.data(), size, i);
+          push.send(buf.data(), size);
+        }
+        // Linger is 0: stay until the consumer has everything.
+        sleep_until(barriers->done, std::chrono::seconds(60));
+        return 0;
+      },
+      /*pin=*/true);
   bench::check_sum(measured.sum, bench::expected_stream(size, count), kName);
   bench::Sample sample;
   sample.seconds = measured.seconds;
@@ -205,59 +207,52 @@ void check_message(const std::byte *data, std::size_t size, std::uint64_t seq) {
 }
 
 bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
-  const std::string path = endpoint_path();
-  const std::string endpoint = "ipc://" + path;
+  const IpcEndpoint ipc;
+  const std::string &endpoint = ipc.uri;
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the fork
   bench::SharedScratch scratch;
   auto *barriers = new (scratch.data()) Barriers{};
   const std::uint64_t total = kWarmup + count;
-  std::vector<std::uint64_t> ticks;
-  try {
-    ticks = bench::run_pair(
-        [&] { // pinger
-          std::vector<std::uint64_t> out;
-          out.reserve(count);
-          const Context ctx;
-          Socket pair(ctx, ZMQ_PAIR);
-          pair.bind(endpoint);
-          barriers->bound.store(1, std::memory_order_release);
-          std::vector<std::byte> buf(size);
-          Message msg;
-          for (std::uint64_t i = 0; i < total; ++i) {
-            const std::uint64_t t0 = bench::Tsc::ticks();
-            bench::fill_payload(buf.data(), size, i);
-            pair.send(buf.data(), size);
-            msg.recv(pair, size);
-            check_message(msg.data(), size, i);
-            const std::uint64_t t1 = bench::Tsc::ticks();
-            if (i >= kWarmup)
-              out.push_back(t1 - t0);
-          }
-          barriers->done.store(1, std::memory_order_release);
-          return out;
-        },
-        [&] { // ponger
-          bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
-          const Context ctx;
-          Socket pair(ctx, ZMQ_PAIR);
-          pair.connect(endpoint);
-          std::vector<std::byte> buf(size);
-          Message msg;
-          for (std::uint64_t i = 0; i < total; ++i) {
-            msg.recv(pair, size);
-            check_message(msg.data(), size, i);
-            bench::fill_payload(buf.data(), size, i);
-            pair.send(buf.data(), size);
-          }
-          sleep_until(barriers->done, std::chrono::seconds(60));
-          return 0;
-        },
-        /*pin=*/true);
-  } catch (...) {
-    ::unlink(path.c_str());
-    throw;
-  }
-  ::unlink(path.c_str());
+  const std::vector<std::uint64_t> ticks = bench::run_pair(
+      [&] { // pinger
+        std::vector<std::uint64_t> out;
+        out.reserve(count);
+        const Context ctx;
+        Socket pair(ctx, ZMQ_PAIR);
+        pair.bind(endpoint);
+        barriers->bound.store(1, std::memory_order_release);
+        std::vector<std::byte> buf(size);
+        Message msg;
+        for (std::uint64_t i = 0; i < total; ++i) {
+          const std::uint64_t t0 = bench::Tsc::ticks();
+          bench::fill_payload(buf.data(), size, i);
+          pair.send(buf.data(), size);
+          msg.recv(pair, size);
+          check_message(msg.data(), size, i);
+          const std::uint64_t t1 = bench::Tsc::ticks();
+          if (i >= kWarmup)
+            out.push_back(t1 - t0);
+        }
+        barriers->done.store(1, std::memory_order_release);
+        return out;
+      },
+      [&] { // ponger
+        bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
+        const Context ctx;
+        Socket pair(ctx, ZMQ_PAIR);
+        pair.connect(endpoint);
+        std::vector<std::byte> buf(size);
+        Message msg;
+        for (std::uint64_t i = 0; i < total; ++i) {
+          msg.recv(pair, size);
+          check_message(msg.data(), size, i);
+          bench::fill_payload(buf.data(), size, i);
+          pair.send(buf.data(), size);
+        }
+        sleep_until(barriers->done, std::chrono::seconds(60));
+        return 0;
+      },
+      /*pin=*/true);
   bench::Sample sample;
   sample.latencies_ns.reserve(ticks.size());
   for (const std::uint64_t t : ticks)
