@@ -406,24 +406,34 @@ private:
                      expected_seq_, max_records);
   }
 
-  /// Parses the record at the read index into `out`, first releasing a padding record there
+  /// Parses the record at the read index into `out`, first releasing the padding records there
   /// (the producer may be waiting for exactly that space). ok, empty (only padding was
-  /// published) or corrupt. A padding record is always followed by a real one or by the write
-  /// index, so one skip is enough.
+  /// published) or corrupt. Padding can come in a row (the end of the region, then the unused
+  /// front of a message built back to front); each one is at least 16 bytes long and lies
+  /// before the validated write index, so whatever the producer wrote, the loop ends within
+  /// capacity / 16 rounds.
   Status first_record(Parsed &out) noexcept {
-    if (parse(read_, cached_write_, expected_seq_, out) != Status::ok)
-      return Status::corrupt;
-    if ((out.header.flags & detail::kRecordPadding) == 0)
-      return Status::ok;
-    read_ = out.end;
-    ctl_->consumer_stats.wraps.add_single_writer(1);
-    publish_read();
-    if (read_ == cached_write_)
-      return Status::empty;
-    if (parse(read_, cached_write_, expected_seq_, out) != Status::ok ||
-        (out.header.flags & detail::kRecordPadding) != 0)
-      return corrupt();
-    return Status::ok;
+    std::uint64_t skipped = 0;
+    Status status = Status::ok;
+    for (;;) {
+      if (parse(read_, cached_write_, expected_seq_, out) != Status::ok) {
+        status = Status::corrupt;
+        break;
+      }
+      if ((out.header.flags & detail::kRecordPadding) == 0)
+        break;
+      read_ = out.end;
+      ++skipped;
+      if (read_ == cached_write_) {
+        status = Status::empty;
+        break;
+      }
+    }
+    if (skipped != 0) {
+      ctl_->consumer_stats.wraps.add_single_writer(skipped);
+      publish_read();
+    }
+    return status;
   }
 
   /// ok once something is published; otherwise closed, timeout, peer_dead or corrupt.

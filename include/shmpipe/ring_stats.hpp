@@ -17,6 +17,10 @@ struct SideStats {
   std::uint64_t wakeups = 0; ///< futex wakes this side issued to a sleeping peer
   std::uint64_t sleeps = 0;  ///< futex waits this side entered
   std::uint64_t wraps = 0;   ///< padding records written (producer) / skipped (consumer)
+  /// Producer: messages moved to a larger reservation while being built in place.
+  /// Consumer: messages that failed verification and were skipped.
+  std::uint64_t regrown_or_rejected = 0;
+  std::uint64_t copied = 0; ///< producer: messages built off the ring and copied in once
 };
 
 struct RingStats {
@@ -30,10 +34,14 @@ namespace detail {
 /// each counter only grows and is read on its own.
 [[nodiscard]] inline SideStats read_side(const StatsLine &line) noexcept {
   // relaxed: statistics only; nothing is ordered by them.
-  return {
-      line.records.load(std::memory_order_relaxed), line.bytes.load(std::memory_order_relaxed),
-      line.stalls.load(std::memory_order_relaxed),  line.wakeups.load(std::memory_order_relaxed),
-      line.sleeps.load(std::memory_order_relaxed),  line.wraps.load(std::memory_order_relaxed)};
+  return {line.records.load(std::memory_order_relaxed),
+          line.bytes.load(std::memory_order_relaxed),
+          line.stalls.load(std::memory_order_relaxed),
+          line.wakeups.load(std::memory_order_relaxed),
+          line.sleeps.load(std::memory_order_relaxed),
+          line.wraps.load(std::memory_order_relaxed),
+          line.regrown_or_rejected.load(std::memory_order_relaxed),
+          line.copied.load(std::memory_order_relaxed)};
 }
 
 [[nodiscard]] inline RingStats read_stats(const RingControl &control) noexcept {

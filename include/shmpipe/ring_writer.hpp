@@ -210,6 +210,38 @@ public:
     slot.status_ = Status::closed;
   }
 
+  /// For payloads built back to front (FlatBuffers): commits the last `tail` bytes of the slot
+  /// as the record's payload, where they lie. The unused front, bytes().size() - tail, must be
+  /// a multiple of 16 (a misuse commits nothing); it becomes a padding record that the
+  /// consumer skips, so nothing is moved.
+  void commit_tail(WriteSlot &&slot, std::size_t tail, std::uint16_t type = 0) noexcept {
+    stage_tail(std::move(slot), tail, type);
+    publish();
+  }
+
+  /// stage() for the last `tail` bytes of the slot, as commit_tail() commits them.
+  void stage_tail(WriteSlot &&slot, std::size_t tail, std::uint16_t type = 0) noexcept {
+    assert((!slot || (tail <= slot.size_ && (slot.size_ - tail) % kRecordAlign == 0)) &&
+           "stage_tail: the unused front must be a multiple of 16 bytes");
+    if (!slot || slot.owner_ != this || slot.index_ != pending_ || closed_ || tail > slot.size_ ||
+        (slot.size_ - tail) % kRecordAlign != 0)
+      return;
+    if (const std::uint32_t front = slot.size_ - static_cast<std::uint32_t>(tail); front != 0) {
+      // The slot's header space and all but the last 16 bytes of the unused front become a
+      // padding record of `front` bytes; those last 16 take the real header, right before
+      // the tail.
+      const Header pad{front - static_cast<std::uint32_t>(sizeof(Header)), 0,
+                       detail::kRecordPadding, 0};
+      std::memcpy(data_ + (pending_ & mask_), &pad, sizeof pad);
+      pending_ += front;
+      staged_padding_ += 1;
+      slot.index_ = pending_;
+      slot.data_ += front;
+      slot.size_ -= front;
+    }
+    stage(std::move(slot), type);
+  }
+
   /// Publishes everything staged with a single store of the write index, and wakes the
   /// consumer if (and only if) it sleeps: no system call while it is awake.
   void publish() noexcept {
@@ -218,8 +250,11 @@ public:
     detail::StatsLine &stats = ctl_->producer_stats;
     stats.records.add_single_writer(staged_records_);
     stats.bytes.add_single_writer(staged_bytes_);
+    if (staged_padding_ != 0)
+      stats.wraps.add_single_writer(staged_padding_);
     staged_records_ = 0;
     staged_bytes_ = 0;
+    staged_padding_ = 0;
     // [sync:write_index] release: the records written above are visible to a consumer that
     // acquires this index. Pairs with the acquire in RingReader::reload_write_index().
     // [sync:consumer_sleep] seq_cst, with the seq_cst load below: pairs with the seq_cst store
@@ -290,6 +325,7 @@ private:
     next_seq_ = other.next_seq_;
     staged_records_ = other.staged_records_;
     staged_bytes_ = other.staged_bytes_;
+    staged_padding_ = other.staged_padding_;
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
     restart_pending_ = other.restart_pending_;
@@ -430,6 +466,7 @@ private:
   std::uint64_t next_seq_ = 0;
   std::uint64_t staged_records_ = 0;
   std::uint64_t staged_bytes_ = 0;
+  std::uint64_t staged_padding_ = 0;
   bool corrupt_ = false;
   bool closed_ = false;         // close() was called: the role is given back, stats() still work
   bool restart_pending_ = true; // the next record is this producer's first (kRecordRestart)

@@ -103,10 +103,25 @@ TEST_F(RingHostileTest, UnknownFlagBits) {
   expect_reader_corrupt(reader);
 }
 
-TEST_F(RingHostileTest, PaddingThatDoesNotReachTheEnd) {
+TEST_F(RingHostileTest, PaddingWithTheRestartFlag) {
   RingReader reader(segment_);
-  forge(0, {16, 0, detail::kRecordPadding, 0}, 32);
+  forge(0, {16, 0, detail::kRecordPadding | detail::kRecordRestart, 0}, 32);
   expect_reader_corrupt(reader);
+}
+
+// Padding may lie anywhere (messages built back to front leave some), so a producer can
+// publish a whole ring of it: the consumer must walk it in bounded time, free it, and go on.
+TEST_F(RingHostileTest, ARingFullOfPaddingIsSkipped) {
+  RingReader reader(segment_);
+  for (std::uint64_t at = 0; at < kCapacity; at += 16)
+    forge(at, {0, 0, detail::kRecordPadding, 0}, kCapacity);
+  EXPECT_EQ(reader.try_peek().status(), Status::empty);
+  EXPECT_EQ(ctl().consumer_index.index.load(std::memory_order_acquire), kCapacity);
+  EXPECT_EQ(reader.stats().consumer.wraps, kCapacity / 16);
+  forge(0, {3, 7, 0, 0}, kCapacity + 32);
+  const ReadSlot rec = reader.try_peek();
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec.type(), 7);
 }
 
 TEST_F(RingHostileTest, SequenceGapOrRepeat) {

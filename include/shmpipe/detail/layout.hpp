@@ -81,7 +81,12 @@ struct alignas(kCacheLine) StatsLine {
   SharedAtomic<std::uint64_t> wakeups; ///< futex wakes issued to the other side
   SharedAtomic<std::uint64_t> sleeps;  ///< futex waits entered by this side
   SharedAtomic<std::uint64_t> wraps;   ///< padding records written (producer) / skipped
-  std::uint8_t reserved[16];
+  /// Producer: messages that outgrew their reservation while being built in place and moved to
+  /// a larger one. Consumer: messages that failed verification (released, reported, skipped).
+  SharedAtomic<std::uint64_t> regrown_or_rejected;
+  /// Producer: messages built outside the ring (no room for a larger reservation) and copied
+  /// in once. Consumer: zero.
+  SharedAtomic<std::uint64_t> copied;
 };
 
 /// One ring's control block. Each line has exactly one writing side (see docs/LAYOUT.md), so
@@ -102,6 +107,8 @@ static_assert(offsetof(OwnerLine, sleeping) == 8);
 static_assert(offsetof(OwnerLine, wake) == 12);
 static_assert(offsetof(OwnerLine, closed) == 16);
 static_assert(offsetof(StatsLine, wraps) == 40);
+static_assert(offsetof(StatsLine, regrown_or_rejected) == 48);
+static_assert(offsetof(StatsLine, copied) == 56);
 static_assert(sizeof(RingControl) == 6 * kCacheLine);
 static_assert(offsetof(RingControl, producer_index) == 0);
 static_assert(offsetof(RingControl, consumer_index) == 64);
@@ -111,7 +118,9 @@ static_assert(offsetof(RingControl, producer_stats) == 256);
 static_assert(offsetof(RingControl, consumer_stats) == 320);
 
 /// Flag bits of RecordHeader::flags. All other bits are reserved and must be zero.
-inline constexpr std::uint16_t kRecordPadding = 1; ///< filler up to the end of the data region
+/// Filler the consumer skips: the rest of the data region before a wrap, or the unused front of
+/// a reservation whose message was built back to front (RingWriter::commit_tail()).
+inline constexpr std::uint16_t kRecordPadding = 1;
 /// First record of a producer that attached to the ring: the consumer accepts its sequence
 /// number whatever it is and continues from there (see docs/LAYOUT.md, sequence numbers).
 inline constexpr std::uint16_t kRecordRestart = 2;

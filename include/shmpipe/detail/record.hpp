@@ -19,10 +19,9 @@ struct ParsedRecord {
 };
 
 /// Copies the header of the record at ring index `at` out of shared memory (once: only the
-/// copy is used) and checks it against everything but its sequence number: known flags only
-/// (padding never with restart), it must lie wholly
-/// before `limit` (a validated write index), have no unknown flag bits, not run past the end of
-/// the data region, and, if it is padding, end exactly there. `at` and the capacity are
+/// copy is used) and checks it against everything but its sequence number: it must lie wholly
+/// before `limit` (a validated write index), have no unknown flag bits (and padding never the
+/// restart flag), and not run past the end of the data region. `at` and the capacity are
 /// multiples of 16, so a header never straddles the end of the region.
 [[nodiscard]] inline bool parse_record(const std::byte *data, std::uint64_t capacity,
                                        std::uint64_t at, std::uint64_t limit,
@@ -39,7 +38,7 @@ struct ParsedRecord {
   const std::uint64_t size = record_size(h.length);
   if ((h.flags & ~(kRecordPadding | kRecordRestart)) != 0 || size > room || size > available)
     return false;
-  if ((h.flags & kRecordPadding) != 0 && (size != room || (h.flags & kRecordRestart) != 0))
+  if ((h.flags & kRecordPadding) != 0 && (h.flags & kRecordRestart) != 0)
     return false;
   out.end = at + size;
   return true;
