@@ -30,10 +30,10 @@
 #include <string>
 #include <utility>
 
-#include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
 #include <shmpipe/detail/record.hpp>
 #include <shmpipe/detail/role.hpp>
+#include <shmpipe/detail/sleep.hpp>
 #include <shmpipe/error.hpp>
 #include <shmpipe/ring_stats.hpp>
 #include <shmpipe/segment.hpp>
@@ -213,6 +213,15 @@ public:
     slot.data_ = nullptr;
     slot.status_ = Status::closed;
     publish_read();
+  }
+
+  /// release() for a record the application refuses (message.hpp: it failed verification):
+  /// the same, and counted in the consumer's statistics as rejected.
+  void reject(ReadSlot &&slot) noexcept {
+    if (!slot || slot.index_ != read_ || closed_)
+      return;
+    ctl_->consumer_stats.regrown_or_rejected.add_single_writer(1);
+    release(std::move(slot));
   }
 
   /// Every record published so far (at most `max_records`), to be walked with
@@ -470,43 +479,37 @@ private:
   }
 
   void sleep_for_data(Deadline until) noexcept {
-    detail::OwnerLine &mine = ctl_->consumer_owner;
-    detail::SharedAtomic<std::uint32_t> &word = ctl_->producer_owner.wake;
-    // [sync:data_wake] acquire: pairs with the release increment in RingWriter::wake_consumer();
-    // a ticket that includes a wake comes with the index or closed flag that caused it.
-    const std::uint32_t ticket = word.load(std::memory_order_acquire);
-    // [sync:consumer_sleep] seq_cst store, then seq_cst load of the write index: pairs with
-    // RingWriter::publish(). Either we see its index here, or it sees our flag and wakes us.
-    mine.sleeping.store(1, std::memory_order_seq_cst);
-    const bool nothing_new =
-        ctl_->producer_index.index.load(std::memory_order_seq_cst) == cached_write_ &&
-        ctl_->producer_owner.closed.load(std::memory_order_acquire) == 0;
-    if (nothing_new) {
-      ctl_->consumer_stats.sleeps.add_single_writer(1);
-      detail::futex_wait(word, ticket, until);
-    }
-    // relaxed: a late clear only costs the producer one needless wake.
-    mine.sleeping.store(0, std::memory_order_relaxed);
+    // [sync:data_wake] acquire (the ticket, in sleep_unless_changed()): pairs with the release
+    // increment in RingWriter::wake_consumer(); a ticket that includes a wake comes with the
+    // index or closed flag that caused it.
+    // [sync:consumer_sleep] seq_cst store of our flag (in sleep_unless_changed()), then the
+    // seq_cst load of the write index below: pairs with RingWriter::publish(). Either we see its
+    // index here, or it sees our flag and wakes us.
+    detail::sleep_unless_changed(
+        ctl_->consumer_owner, ctl_->producer_owner.wake, ctl_->consumer_stats, until, [this] {
+          // acquire: pairs with the release store of `closed` in RingWriter::close().
+          return ctl_->producer_index.index.load(std::memory_order_seq_cst) == cached_write_ &&
+                 ctl_->producer_owner.closed.load(std::memory_order_acquire) == 0;
+        });
   }
 
   void publish_read() noexcept {
     // [sync:read_index] release: our reads of the released records happen before the producer
     // reuses their space. Pairs with the acquire in RingWriter::ensure_space().
-    // [sync:producer_sleep] seq_cst, with the seq_cst load below: pairs with
+    // [sync:producer_sleep] seq_cst, with the seq_cst load of the producer's flag in
+    // wake_if_sleeping() below: pairs with
     // RingWriter::sleep_for_space(), as [sync:consumer_sleep] does in the other direction.
     ctl_->consumer_index.index.store(read_, std::memory_order_seq_cst);
     // relaxed, and after the index: read only by a process that takes over a role, which
     // treats it as a lower bound (a crash between the two stores leaves it behind, never ahead).
     ctl_->consumer_index.next_seq.store(expected_seq_, std::memory_order_relaxed);
-    if (ctl_->producer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
-      wake_producer();
+    detail::wake_if_sleeping(ctl_->producer_owner, ctl_->consumer_owner, ctl_->consumer_stats);
   }
 
   void wake_producer() noexcept {
-    // [sync:space_wake] release: pairs with the acquire in RingWriter::sleep_for_space().
-    ctl_->consumer_owner.wake.fetch_add(1, std::memory_order_release);
-    detail::futex_wake(ctl_->consumer_owner.wake);
-    ctl_->consumer_stats.wakeups.add_single_writer(1);
+    // [sync:space_wake] release (the increment in wake_other()): pairs with the acquire in
+    // RingWriter::sleep_for_space().
+    detail::wake_other(ctl_->consumer_owner, ctl_->consumer_stats);
   }
 
   detail::RingControl *ctl_ = nullptr;

@@ -35,10 +35,10 @@
 #include <string>
 #include <utility>
 
-#include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
 #include <shmpipe/detail/record.hpp>
 #include <shmpipe/detail/role.hpp>
+#include <shmpipe/detail/sleep.hpp>
 #include <shmpipe/error.hpp>
 #include <shmpipe/ring_stats.hpp>
 #include <shmpipe/segment.hpp>
@@ -257,7 +257,8 @@ public:
     staged_padding_ = 0;
     // [sync:write_index] release: the records written above are visible to a consumer that
     // acquires this index. Pairs with the acquire in RingReader::reload_write_index().
-    // [sync:consumer_sleep] seq_cst, with the seq_cst load below: pairs with the seq_cst store
+    // [sync:consumer_sleep] seq_cst, with the seq_cst load of the consumer's flag in
+    // wake_if_sleeping() below: pairs with the seq_cst store
     // of consumer sleeping and load of this index in RingReader::sleep_for_data(). Of the two
     // store-then-load sequences at least one sees the other's store, so either the consumer
     // sees this index and does not sleep, or we see its flag and wake it.
@@ -266,8 +267,7 @@ public:
     // relaxed, and after the index: read only by a producer that takes over this role, which
     // treats it as a lower bound (recover_next_seq()).
     ctl_->producer_index.next_seq.store(next_seq_, std::memory_order_relaxed);
-    if (ctl_->consumer_owner.sleeping.load(std::memory_order_seq_cst) != 0)
-      wake_consumer();
+    detail::wake_if_sleeping(ctl_->consumer_owner, ctl_->producer_owner, ctl_->producer_stats);
   }
 
   /// Copying convenience: reserve, copy `payload`, commit. Never blocks.
@@ -304,6 +304,17 @@ public:
   /// Either side; a snapshot that may be stale.
   [[nodiscard]] RingStats stats() const noexcept {
     return ctl_ != nullptr ? detail::read_stats(*ctl_) : RingStats{};
+  }
+
+  /// For message.hpp: counts a message that outgrew its reservation while being built in place
+  /// (`regrown`) or was built outside the ring and copied in (`copied`).
+  void count_build(bool regrown, bool copied) noexcept {
+    if (ctl_ == nullptr || closed_)
+      return;
+    if (regrown)
+      ctl_->producer_stats.regrown_or_rejected.add_single_writer(1);
+    if (copied)
+      ctl_->producer_stats.copied.add_single_writer(1);
   }
 
   /// Bytes published and not yet released, as of the last reload. Producer only; may
@@ -431,28 +442,23 @@ private:
   }
 
   void sleep_for_space(Deadline until) noexcept {
-    detail::OwnerLine &mine = ctl_->producer_owner;
-    detail::SharedAtomic<std::uint32_t> &word = ctl_->consumer_owner.wake;
-    // [sync:space_wake] acquire: pairs with the release increment in RingReader::wake_producer();
-    // a ticket that already includes a wake comes with the read index that caused it.
-    const std::uint32_t ticket = word.load(std::memory_order_acquire);
-    // [sync:producer_sleep] seq_cst store, then seq_cst load of the read index: pairs with
-    // RingReader::publish_read() (see [sync:consumer_sleep] for the argument).
-    mine.sleeping.store(1, std::memory_order_seq_cst);
-    if (ctl_->consumer_index.index.load(std::memory_order_seq_cst) == cached_read_) {
-      ctl_->producer_stats.sleeps.add_single_writer(1);
-      detail::futex_wait(word, ticket, until);
-    }
-    // relaxed: a late clear only costs the consumer one needless wake.
-    mine.sleeping.store(0, std::memory_order_relaxed);
+    // [sync:space_wake] acquire (the ticket, in sleep_unless_changed()): pairs with the release
+    // increment in RingReader::wake_producer(); a ticket that already includes a wake comes with
+    // the read index that caused it.
+    // [sync:producer_sleep] seq_cst store of our flag (in sleep_unless_changed()), then the
+    // seq_cst load of the read index below: pairs with RingReader::publish_read() (see
+    // [sync:consumer_sleep] for the argument).
+    detail::sleep_unless_changed(
+        ctl_->producer_owner, ctl_->consumer_owner.wake, ctl_->producer_stats, until, [this] {
+          return ctl_->consumer_index.index.load(std::memory_order_seq_cst) == cached_read_;
+        });
   }
 
   void wake_consumer() noexcept {
-    // [sync:data_wake] release: a consumer that acquires the new ticket also sees the index
-    // and the closed flag stored before it. Pairs with the acquire in sleep_for_data().
-    ctl_->producer_owner.wake.fetch_add(1, std::memory_order_release);
-    detail::futex_wake(ctl_->producer_owner.wake);
-    ctl_->producer_stats.wakeups.add_single_writer(1);
+    // [sync:data_wake] release (the increment in wake_other()): a consumer that acquires the new
+    // ticket also sees the index and the closed flag stored before it. Pairs with the acquire
+    // in RingReader::sleep_for_data().
+    detail::wake_other(ctl_->producer_owner, ctl_->producer_stats);
   }
 
   detail::RingControl *ctl_ = nullptr;

@@ -30,12 +30,24 @@
 
 namespace shmpipe {
 
+/// Most fixed-size lanes one segment may hold.
+inline constexpr std::uint32_t kMaxLanes = 1024;
+/// Smallest and largest lane (bytes, a multiple of kCacheLine): the lane's 320-byte control block
+/// and at least the two cache lines of the smallest spsc_queue; the upper bound keeps the
+/// segment size far from overflowing.
+inline constexpr std::uint64_t kMinLaneBytes = 448;
+inline constexpr std::uint64_t kMaxLaneBytes = std::uint64_t{1} << 32;
+
 /// Geometry and access rights of a new segment.
 struct SegmentOptions {
   std::uint64_t ring_capacity = std::uint64_t{1} << 20; ///< data bytes per ring, a power of two
-  std::uint32_t rings = 1;                              ///< rings in the segment
-  std::uint64_t schema_id = 0;                          ///< stored for the application
-  unsigned mode = 0600;                                 ///< permission bits of the object
+  std::uint32_t rings = 1; ///< rings in the segment (0 is allowed when there are lanes)
+  /// Fixed-size lanes after the rings (FixedRing; 0 = none), each `lane_bytes` long, rounded up
+  /// to a cache line. Size them with FixedRing<T, N>::lane_bytes (the largest, for mixed lanes).
+  std::uint32_t lanes = 0;
+  std::uint64_t lane_bytes = 0;
+  std::uint64_t schema_id = 0; ///< stored for the application
+  unsigned mode = 0600;        ///< permission bits of the object
 };
 
 namespace detail {
@@ -48,8 +60,20 @@ struct RingMemory {
   std::uint64_t capacity = 0;
 };
 
+/// Where one fixed-size lane lives inside a mapped segment; `bytes` is a process-local copy, as
+/// in RingMemory.
+struct LaneMemory {
+  LaneControl *control = nullptr;
+  std::byte *base = nullptr; ///< the lane's first byte (its control block)
+  std::uint64_t bytes = 0;
+};
+
 [[nodiscard]] constexpr bool valid_capacity(std::uint64_t c) noexcept {
   return c >= kMinRingCapacity && c <= kMaxRingCapacity && (c & (c - 1)) == 0;
+}
+
+[[nodiscard]] constexpr bool valid_lane_stride(std::uint64_t s) noexcept {
+  return s >= kMinLaneBytes && s <= kMaxLaneBytes && s % kCacheLine == 0;
 }
 
 } // namespace detail
@@ -75,15 +99,31 @@ public:
                   "ring capacity " + std::to_string(options.ring_capacity) +
                       " is not a power of two in [" + std::to_string(kMinRingCapacity) + ", " +
                       std::to_string(kMaxRingCapacity) + "]");
-    if (options.rings == 0 || options.rings > kMaxRings)
+    if ((options.rings == 0 && options.lanes == 0) || options.rings > kMaxRings)
       throw Error(Errc::invalid_argument, checked,
                   "ring count " + std::to_string(options.rings) + " is not in [1, " +
-                      std::to_string(kMaxRings) + "]");
+                      std::to_string(kMaxRings) + "] (or 0 with lanes)");
+    if (options.lanes > kMaxLanes)
+      throw Error(Errc::invalid_argument, checked,
+                  "lane count " + std::to_string(options.lanes) + " is more than " +
+                      std::to_string(kMaxLanes));
+    // Rounded up so that every lane starts on its own cache line; the bound check comes first so
+    // the rounding cannot overflow.
+    const std::uint64_t lane_stride =
+        options.lanes == 0 || options.lane_bytes > kMaxLaneBytes
+            ? options.lane_bytes
+            : (options.lane_bytes + kCacheLine - 1) / kCacheLine * kCacheLine;
+    if (options.lanes != 0 && !detail::valid_lane_stride(lane_stride))
+      throw Error(Errc::invalid_argument, checked,
+                  "lane bytes " + std::to_string(options.lane_bytes) + " are not in [" +
+                      std::to_string(kMinLaneBytes) + ", " + std::to_string(kMaxLaneBytes) +
+                      "] (use FixedRing<T, N>::lane_bytes)");
     if ((options.mode & ~0777u) != 0)
       throw Error(Errc::invalid_argument, checked, "mode has bits outside 0777");
 
     const std::uint64_t stride = sizeof(detail::RingControl) + options.ring_capacity;
-    const std::uint64_t total = sizeof(detail::SegmentHeader) + options.rings * stride;
+    const std::uint64_t lane_offset = sizeof(detail::SegmentHeader) + options.rings * stride;
+    const std::uint64_t total = lane_offset + options.lanes * lane_stride;
 
     Segment seg;
     seg.name_ = checked;
@@ -131,6 +171,10 @@ public:
     h->creator_pid = static_cast<std::uint32_t>(::getpid());
     h->boost_version = BOOST_VERSION;
     h->creator_start_time = detail::process_start_time(::getpid());
+    h->lane_count = options.lanes;
+    // A segment without lanes keeps these zero, as the bytes were before lanes existed.
+    h->lane_offset = options.lanes != 0 ? lane_offset : 0;
+    h->lane_stride = options.lanes != 0 ? lane_stride : 0;
     // [sync:magic] release: every header field above, and the zeroed ring control blocks,
     // are visible before the magic. Pairs with the acquire in open().
     h->magic.store(detail::kSegmentMagic, std::memory_order_release);
@@ -218,6 +262,12 @@ public:
   [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_; }
   [[nodiscard]] std::uint64_t schema_id() const noexcept { return schema_id_; }
   [[nodiscard]] pid_t creator_pid() const noexcept { return creator_pid_; }
+  [[nodiscard]] std::uint32_t lane_count() const noexcept { return lane_count_; }
+  /// Bytes per lane (SegmentOptions::lane_bytes rounded up to a cache line); 0 without lanes.
+  [[nodiscard]] std::uint64_t lane_bytes() const noexcept { return lane_stride_; }
+  /// BOOST_VERSION of the creator: a lane's queue layout is Boost's, so FixedRing endpoints
+  /// refuse a segment made with another version.
+  [[nodiscard]] std::uint32_t boost_version() const noexcept { return boost_version_; }
 
   /// The mapped bytes (header included). For tests and tools; the rings are reached through
   /// RingWriter and RingReader.
@@ -234,6 +284,17 @@ public:
     std::byte *ring_base = base() + sizeof(detail::SegmentHeader) + index * ring_stride_;
     return {reinterpret_cast<detail::RingControl *>(ring_base),
             ring_base + sizeof(detail::RingControl), ring_capacity_};
+  }
+
+  /// Where lane `index` lives; FixedWriter and FixedReader attach to it. Throws
+  /// Error(invalid_argument) for an index out of range.
+  [[nodiscard]] detail::LaneMemory lane(std::uint32_t index) {
+    if (index >= lane_count_)
+      throw Error(Errc::invalid_argument, name_,
+                  "lane " + std::to_string(index) + " does not exist (segment has " +
+                      std::to_string(lane_count_) + ")");
+    std::byte *lane_base = base() + lane_offset_ + index * lane_stride_;
+    return {reinterpret_cast<detail::LaneControl *>(lane_base), lane_base, lane_stride_};
   }
 
 private:
@@ -302,14 +363,26 @@ private:
       throw Error(Errc::layout_mismatch, name_,
                   "header size is " + std::to_string(h.header_size) + ", expected " +
                       std::to_string(sizeof(detail::SegmentHeader)));
-    if (h.ring_count == 0 || h.ring_count > kMaxRings || !detail::valid_capacity(h.ring_capacity) ||
+    if ((h.ring_count == 0 && h.lane_count == 0) || h.ring_count > kMaxRings ||
+        !detail::valid_capacity(h.ring_capacity) ||
         h.ring_stride != sizeof(detail::RingControl) + h.ring_capacity)
       throw Error(Errc::layout_mismatch, name_,
                   "ring geometry is invalid (count " + std::to_string(h.ring_count) +
                       ", capacity " + std::to_string(h.ring_capacity) + ", stride " +
                       std::to_string(h.ring_stride) + ")");
     // No overflow: count <= 64 and stride <= 2^32 + 384.
-    const std::uint64_t expected = sizeof(detail::SegmentHeader) + h.ring_count * h.ring_stride;
+    const std::uint64_t rings_end = sizeof(detail::SegmentHeader) + h.ring_count * h.ring_stride;
+    const bool lanes_ok = h.lane_count == 0
+                              ? h.lane_offset == 0 && h.lane_stride == 0
+                              : h.lane_count <= kMaxLanes && h.lane_offset == rings_end &&
+                                    detail::valid_lane_stride(h.lane_stride);
+    if (!lanes_ok)
+      throw Error(Errc::layout_mismatch, name_,
+                  "lane geometry is invalid (count " + std::to_string(h.lane_count) + ", offset " +
+                      std::to_string(h.lane_offset) + ", stride " + std::to_string(h.lane_stride) +
+                      ")");
+    // No overflow: lane count <= 1024 and lane stride <= 2^32.
+    const std::uint64_t expected = rings_end + std::uint64_t{h.lane_count} * h.lane_stride;
     if (h.segment_size != expected || actual != expected)
       throw Error(Errc::size_mismatch, name_,
                   "header says " + std::to_string(h.segment_size) + " bytes, geometry needs " +
@@ -335,6 +408,10 @@ private:
     size_ = h.segment_size;
     schema_id_ = h.schema_id;
     creator_pid_ = static_cast<pid_t>(h.creator_pid);
+    boost_version_ = h.boost_version;
+    lane_count_ = h.lane_count;
+    lane_offset_ = h.lane_offset;
+    lane_stride_ = h.lane_stride;
   }
 
   std::string name_;
@@ -346,6 +423,10 @@ private:
   std::uint64_t size_ = 0;
   std::uint64_t schema_id_ = 0;
   pid_t creator_pid_ = 0;
+  std::uint32_t boost_version_ = 0;
+  std::uint32_t lane_count_ = 0;
+  std::uint64_t lane_offset_ = 0;
+  std::uint64_t lane_stride_ = 0;
 };
 
 /// Removes a segment name on construction (a leftover from an earlier run) and on destruction.

@@ -60,6 +60,61 @@ TEST(SegmentTest, RingsAreCacheLineAlignedAndDisjoint) {
   EXPECT_THROW((void)seg.ring(4), Error);
 }
 
+TEST(SegmentTest, LanesFollowTheRingsOnWholeCacheLines) {
+  ScopedRemove guard(test::unique_name());
+  Segment created = Segment::create(
+      guard.name(), {.ring_capacity = 4096, .rings = 2, .lanes = 3, .lane_bytes = 1000});
+  Segment opened = Segment::open(guard.name());
+  EXPECT_EQ(opened.lane_count(), 3u);
+  EXPECT_EQ(opened.lane_bytes(), 1024u) << "rounded up to a cache line";
+  EXPECT_EQ(opened.boost_version(), static_cast<std::uint32_t>(BOOST_VERSION));
+  EXPECT_EQ(opened.size_bytes(), 128u + 2u * (384u + 4096u) + 3u * 1024u);
+  const auto *header = reinterpret_cast<const detail::SegmentHeader *>(opened.base());
+  EXPECT_EQ(header->lane_count, 3u);
+  EXPECT_EQ(header->lane_offset, 128u + 2u * (384u + 4096u));
+  EXPECT_EQ(header->lane_stride, 1024u);
+  std::byte *expected = opened.ring(1).data + 4096; // right after the last ring
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    const detail::LaneMemory lane = opened.lane(i);
+    EXPECT_EQ(lane.base, expected);
+    EXPECT_EQ(reinterpret_cast<std::byte *>(lane.control), lane.base);
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(lane.base) % kCacheLine, 0u);
+    EXPECT_EQ(lane.bytes, 1024u);
+    expected += lane.bytes;
+  }
+  EXPECT_EQ(expected, opened.base() + opened.size_bytes());
+  EXPECT_THROW((void)opened.lane(3), Error);
+}
+
+TEST(SegmentTest, LanesWithoutRingsAndRingsWithoutLanes) {
+  ScopedRemove guard(test::unique_name());
+  Segment lanes_only =
+      Segment::create(guard.name(), {.rings = 0, .lanes = 1, .lane_bytes = kMinLaneBytes});
+  EXPECT_EQ(Segment::open(guard.name()).size_bytes(), 128u + kMinLaneBytes);
+  EXPECT_THROW((void)lanes_only.ring(0), Error);
+  ScopedRemove other(test::unique_name());
+  Segment rings_only = Segment::create(other.name(), {.ring_capacity = 4096, .lane_bytes = 4096});
+  const auto *header = reinterpret_cast<const detail::SegmentHeader *>(rings_only.base());
+  EXPECT_EQ(header->lane_count, 0u);
+  EXPECT_EQ(header->lane_offset, 0u) << "no lanes: the fields stay zero";
+  EXPECT_EQ(header->lane_stride, 0u);
+  EXPECT_EQ(rings_only.lane_bytes(), 0u);
+  EXPECT_THROW((void)rings_only.lane(0), Error);
+}
+
+TEST(SegmentTest, InvalidLaneOptionsAreRefusedAndLeaveNothingBehind) {
+  const std::string name = test::unique_name();
+  expect_error([&] { (void)Segment::create(name, {.rings = 0}); }, Errc::invalid_argument, name,
+               "ring count 0");
+  expect_error([&] { (void)Segment::create(name, {.lanes = kMaxLanes + 1, .lane_bytes = 4096}); },
+               Errc::invalid_argument, name, "lane count");
+  for (const std::uint64_t bytes :
+       {std::uint64_t{0}, kMinLaneBytes - 64, kMaxLaneBytes + 1, ~std::uint64_t{0}})
+    expect_error([&] { (void)Segment::create(name, {.lanes = 1, .lane_bytes = bytes}); },
+                 Errc::invalid_argument, name, "lane bytes");
+  EXPECT_FALSE(Segment::remove(name));
+}
+
 TEST(SegmentTest, CreateIsExclusive) {
   ScopedRemove guard(test::unique_name());
   Segment first = Segment::create(guard.name());
@@ -207,6 +262,22 @@ TEST_F(SegmentCorruptionTest, WrongGeometry) {
   header_->ring_capacity = 4096;
   header_->ring_count = 1000;
   expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name());
+}
+
+TEST_F(SegmentCorruptionTest, WrongLaneGeometry) {
+  header_->lane_offset = 128; // lane fields must stay zero without lanes
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "lane geometry");
+  header_->lane_offset = 0;
+  header_->lane_count = 1; // no room for it, and no stride
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "lane geometry");
+  header_->lane_stride = 512;
+  header_->lane_offset = 128 + 384 + 4096;
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::size_mismatch, guard_.name());
+  header_->lane_stride = 500; // not whole cache lines
+  expect_error([&] { (void)Segment::open(guard_.name()); }, Errc::layout_mismatch, guard_.name(),
+               "lane geometry");
 }
 
 TEST_F(SegmentCorruptionTest, HeaderSizeDisagreesWithGeometry) {

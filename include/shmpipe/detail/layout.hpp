@@ -17,9 +17,10 @@ namespace shmpipe::detail {
 // asserted below, so that the layout is the same for every compiler and for programs written
 // in other languages. Fields marked "atomic" are only accessed through SharedAtomic.
 //
-// Segment:  [SegmentHeader 128 B][ring 0][ring 1]...
+// Segment:  [SegmentHeader 128 B][ring 0][ring 1]...[lane 0][lane 1]...
 // Ring:     [RingControl 384 B][data: capacity bytes]
 // Record:   [RecordHeader 16 B][payload, padded to 16 B]
+// Lane:     [LaneControl 320 B][Boost.Lockfree spsc_queue, padded to a cache line][unused]
 
 /// "SHMPIPE1" read as a little-endian integer.
 inline constexpr std::uint64_t kSegmentMagic = 0x3145504950'4D4853ULL;
@@ -38,7 +39,11 @@ struct SegmentHeader {
   std::uint32_t creator_pid;         ///< pid of the creating process
   std::uint32_t boost_version;       ///< BOOST_VERSION of the creator (fixed-size lanes)
   std::uint64_t creator_start_time;  ///< creator's start time, clock ticks since boot
-  std::uint8_t reserved[48];         ///< zero
+  std::uint32_t lane_count;          ///< fixed-size lanes after the rings (0 = none)
+  std::uint32_t reserved0;           ///< zero
+  std::uint64_t lane_offset;         ///< offset of lane 0: the end of the rings (0 without lanes)
+  std::uint64_t lane_stride;         ///< bytes per lane, a multiple of kCacheLine (0 without lanes)
+  std::uint8_t reserved[24];         ///< zero
 };
 
 static_assert(sizeof(SegmentHeader) == 2 * kCacheLine);
@@ -55,6 +60,9 @@ static_assert(offsetof(SegmentHeader, schema_id) == 56);
 static_assert(offsetof(SegmentHeader, creator_pid) == 64);
 static_assert(offsetof(SegmentHeader, boost_version) == 68);
 static_assert(offsetof(SegmentHeader, creator_start_time) == 72);
+static_assert(offsetof(SegmentHeader, lane_count) == 80);
+static_assert(offsetof(SegmentHeader, lane_offset) == 88);
+static_assert(offsetof(SegmentHeader, lane_stride) == 96);
 
 /// Written by one side on every publish (write index) or release (read index).
 struct alignas(kCacheLine) IndexLine {
@@ -117,6 +125,48 @@ static_assert(offsetof(RingControl, consumer_owner) == 192);
 static_assert(offsetof(RingControl, producer_stats) == 256);
 static_assert(offsetof(RingControl, consumer_stats) == 320);
 
+/// "SHMLANE1" read as a little-endian integer: LaneDescriptor::state of a formatted lane. No
+/// owner token can take this value: its pid half would be 0x31454e41, above any pid_max.
+inline constexpr std::uint64_t kLaneMagic = 0x31454E414C'4D4853ULL;
+
+/// First line of a lane: what its queue holds. Written once, by the first endpoint to attach
+/// ("formats" the lane), before it stores `state`; checked by every later one.
+struct alignas(kCacheLine) LaneDescriptor {
+  /// atomic; 0: never formatted; kLaneMagic: formatted; anything else: the owner token of the
+  /// process formatting it right now ([sync:lane_format]).
+  SharedAtomic<std::uint64_t> state;
+  std::uint32_t element_size;  ///< sizeof(T)
+  std::uint32_t element_align; ///< alignof(T)
+  std::uint64_t capacity;      ///< N: elements the queue holds (Boost keeps N + 1 slots)
+  std::uint64_t queue_size;    ///< bytes of the spsc_queue object, from the lane's offset 320
+  std::uint32_t slots_offset;  ///< offset of slot 0 from the start of the lane
+  std::uint32_t boost_version; ///< BOOST_VERSION of the process that formatted the lane
+  std::uint8_t reserved[24];
+};
+
+/// A lane's control block; the spsc_queue follows it. As in RingControl, each line after the
+/// descriptor has one writing side.
+struct LaneControl {
+  LaneDescriptor descriptor; ///< written once, by whichever side formats the lane
+  OwnerLine producer_owner;  ///< producer writes: owner, sleeping, wake word for the consumer
+  OwnerLine consumer_owner;  ///< consumer writes: owner, sleeping, wake word for the producer
+  StatsLine producer_stats;  ///< producer writes
+  StatsLine consumer_stats;  ///< consumer writes
+};
+
+static_assert(sizeof(LaneDescriptor) == kCacheLine);
+static_assert(offsetof(LaneDescriptor, element_size) == 8);
+static_assert(offsetof(LaneDescriptor, element_align) == 12);
+static_assert(offsetof(LaneDescriptor, capacity) == 16);
+static_assert(offsetof(LaneDescriptor, queue_size) == 24);
+static_assert(offsetof(LaneDescriptor, slots_offset) == 32);
+static_assert(offsetof(LaneDescriptor, boost_version) == 36);
+static_assert(sizeof(LaneControl) == 5 * kCacheLine);
+static_assert(offsetof(LaneControl, producer_owner) == 64);
+static_assert(offsetof(LaneControl, consumer_owner) == 128);
+static_assert(offsetof(LaneControl, producer_stats) == 192);
+static_assert(offsetof(LaneControl, consumer_stats) == 256);
+
 /// Flag bits of RecordHeader::flags. All other bits are reserved and must be zero.
 /// Filler the consumer skips: the rest of the data region before a wrap, or the unused front of
 /// a reservation whose message was built back to front (RingWriter::commit_tail()).
@@ -140,7 +190,7 @@ static_assert(offsetof(RecordHeader, seq) == 8);
 template <class T>
 constexpr bool kPlainShared = std::is_trivially_copyable_v<T> &&std::is_standard_layout_v<T>;
 static_assert(kPlainShared<SegmentHeader> && kPlainShared<RingControl> &&
-              kPlainShared<RecordHeader>);
+              kPlainShared<RecordHeader> && kPlainShared<LaneControl>);
 
 /// Bytes a record with `payload` bytes occupies in the ring. 64-bit so it cannot overflow for
 /// any 32-bit length a peer may write.
