@@ -9,23 +9,14 @@
 #include <string>
 
 #include <benchmark/benchmark.h>
-#include <unistd.h>
+
+#include "bench_fixture.hpp"
 
 namespace {
 
 using shmpipe::ReadSlot;
 using shmpipe::WriteSlot;
-
-struct Fixture {
-  explicit Fixture(std::uint64_t capacity)
-      : guard("shmpipe-bench-" + std::to_string(::getpid())),
-        segment(shmpipe::Segment::create(guard.name(), {.ring_capacity = capacity})),
-        writer(segment), reader(segment) {}
-  shmpipe::ScopedRemove guard;
-  shmpipe::Segment segment;
-  shmpipe::RingWriter writer;
-  shmpipe::RingReader reader;
-};
+using shmpipe::bench::Fixture;
 
 // One record: reserve, fill, commit (publish), peek, touch, release.
 void BM_RingRoundTripOneRecord(benchmark::State &state) {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <shmpipe/error.hpp>
+#include <shmpipe/message.hpp>
 #include <shmpipe/ring.hpp>
 #include <shmpipe/segment.hpp>
 #include <shmpipe/wait.hpp>
@@ -23,6 +24,7 @@ struct ChannelOptions {
   unsigned mode = 0600;                            ///< create: permission bits
   std::uint64_t schema_id = 0;                     ///< create: stored in the segment header
   WaitPolicy wait{};                               ///< how blocking calls wait
+  VerifyOptions verify{}; ///< consumer: what typed receives check (turn off for trusted peers)
   /// open: keep retrying a segment that is missing or still being initialized for this long,
   /// so the two processes may start in either order. Zero: fail at once.
   std::chrono::milliseconds open_timeout{0};
@@ -113,6 +115,12 @@ public:
                             std::uint16_t type = 0) noexcept {
     return writer_.write(payload, limit, wait_, type);
   }
+  /// Builds a `Root` message in place in the ring and commits it (see shmpipe::send() in
+  /// message.hpp): `build(builder)` returns the root offset.
+  template <Message Root, class Build>
+  [[nodiscard]] Status send(Build &&build, WaitLimit limit, const SendOptions &options = {}) {
+    return shmpipe::send<Root>(writer_, std::forward<Build>(build), limit, wait_, options);
+  }
   /// Publishes what is staged and tells the consumer the stream has ended.
   void close() noexcept { writer_.close(); }
 
@@ -140,11 +148,11 @@ class Consumer {
 public:
   /// Creates the segment (exclusively) and becomes its consumer.
   static Consumer create(std::string_view name, const ChannelOptions &options = {}) {
-    return Consumer(detail::create_segment(name, options), options.wait);
+    return Consumer(detail::create_segment(name, options), options);
   }
   /// Opens a segment the producer created and becomes its consumer.
   static Consumer open(std::string_view name, const ChannelOptions &options = {}) {
-    return Consumer(detail::open_segment(name, options), options.wait);
+    return Consumer(detail::open_segment(name, options), options);
   }
 
   [[nodiscard]] ReadSlot try_peek() noexcept { return reader_.try_peek(); }
@@ -155,18 +163,28 @@ public:
     return reader_.peek_batch(limit, wait_);
   }
   void release(ReadBatch &&batch) noexcept { reader_.release(std::move(batch)); }
+  /// Waits for the next record and verifies it as a `Root` (see message.hpp); a record that
+  /// fails is released and reported as Status::invalid_message, and the next call goes on.
+  template <Message Root> [[nodiscard]] Received<Root> receive(WaitLimit limit) noexcept {
+    return shmpipe::receive<Root>(reader_, limit, wait_, verify_);
+  }
+  template <Message Root> [[nodiscard]] Received<Root> try_receive() noexcept {
+    return shmpipe::try_receive<Root>(reader_, verify_);
+  }
   void close() noexcept { reader_.close(); }
 
   [[nodiscard]] RingStats stats() const noexcept { return reader_.stats(); }
   [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
 
 private:
-  Consumer(detail::OwnedSegment segment, const WaitPolicy &wait)
-      : segment_(std::move(segment)), reader_(segment_.get(), 0), wait_(wait) {}
+  Consumer(detail::OwnedSegment segment, const ChannelOptions &options)
+      : segment_(std::move(segment)), reader_(segment_.get(), 0), wait_(options.wait),
+        verify_(options.verify) {}
 
   detail::OwnedSegment segment_;
   RingReader reader_;
   WaitPolicy wait_;
+  VerifyOptions verify_;
 };
 
 } // namespace shmpipe

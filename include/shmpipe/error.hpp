@@ -25,6 +25,7 @@ enum class Errc {
   out_of_space,      ///< create: /dev/shm cannot hold the segment
   role_taken,        ///< attach: a live process already holds this producer or consumer role
   corrupt,           ///< attach: the ring's control block violates the protocol
+  handshake,         ///< session: the peer did not say Ready in time, or speaks another protocol
   system,            ///< any other operating-system failure (see Error::native_error())
 };
 
@@ -38,6 +39,9 @@ enum class Status : std::uint8_t {
   closed,    ///< consumer: the producer closed the stream and everything has been read
   too_large, ///< producer: the record can never fit this ring (see RingWriter::max_payload())
   corrupt,   ///< the peer broke the protocol; the ring is unusable from now on
+  /// consumer: a message failed verification (or is of another type); it was released, and
+  /// the next receive goes on with the next record
+  invalid_message,
 };
 
 [[nodiscard]] constexpr std::string_view to_string(Status s) noexcept {
@@ -58,6 +62,8 @@ enum class Status : std::uint8_t {
     return "too_large";
   case Status::corrupt:
     return "corrupt";
+  case Status::invalid_message:
+    return "invalid_message";
   }
   return "unknown";
 }
@@ -93,6 +99,8 @@ public:
       return "role already taken by a live process";
     case Errc::corrupt:
       return "ring control block is corrupt";
+    case Errc::handshake:
+      return "session handshake failed";
     case Errc::system:
       return "system error";
     }

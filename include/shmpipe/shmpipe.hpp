@@ -6,6 +6,9 @@
 #include <shmpipe/channel.hpp>
 #include <shmpipe/config.hpp>
 #include <shmpipe/error.hpp>
+#include <shmpipe/fixed_ring.hpp>
+#include <shmpipe/message.hpp>
+#include <shmpipe/message_traits.hpp>
 #include <shmpipe/ring.hpp>
 #include <shmpipe/segment.hpp>
 #include <shmpipe/version.hpp>

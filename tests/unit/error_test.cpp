@@ -23,8 +23,15 @@ TEST(ErrorTest, CategoryAndStatusNames) {
 }
 
 TEST(ErrorTest, EveryStatusHasAName) {
-  for (int s = 0; s <= static_cast<int>(Status::corrupt); ++s)
+  for (int s = 0; s <= static_cast<int>(Status::invalid_message); ++s)
     EXPECT_NE(to_string(static_cast<Status>(s)), "unknown") << s;
+  EXPECT_EQ(to_string(static_cast<Status>(static_cast<int>(Status::invalid_message) + 1)),
+            "unknown");
+}
+
+TEST(ErrorTest, EveryErrcHasAMessage) {
+  for (int e = static_cast<int>(Errc::invalid_name); e <= static_cast<int>(Errc::system); ++e)
+    EXPECT_NE(make_error_code(static_cast<Errc>(e)).message(), "unknown shmpipe error") << e;
 }
 
 } // namespace

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Typed FlatBuffers messages over a ring: built in place in shared memory, verified on receipt.
+#pragma once
+
+// Design: FlatBuffers builds a buffer back to front, from the end of its memory towards the
+// start. RingAllocator gives the builder a ring reservation as that memory, so the finished
+// buffer lies at the *end* of the reservation; RingWriter::commit_tail() then publishes exactly
+// those bytes where they are, and the unused front goes back to the ring as a padding record.
+//
+//   reservation:  |hdr|prefix|........ unused (scratch) ........|== FlatBuffer (N bytes) ==|
+//   committed:    |PADDING record ..............|hdr|prefix|== FlatBuffer ==|
+//
+// `prefix` is an optional frame of a multiple of 16 bytes that travels right before the
+// buffer (the session's request id); plain channels use none. Both the builder's memory and
+// the finished buffer are 16-aligned and a multiple of 16 long (buffer_minalign and
+// TrackMinAlign), which is what lets the front be a whole padding record.
+//
+// When the message outgrows the reservation, the allocator asks the ring for a larger one
+// without waiting (the builder copies what it built so far, as it would on the heap): the
+// message is then "regrown". If the ring has no room right now, building goes on on the heap
+// and the finished buffer is copied into the ring once ("copied"), waiting for space as the
+// caller's deadline allows. Both are counted in the producer's statistics. Pointers that the
+// builder handed out (CreateUninitializedVector) move with the buffer: fill them before
+// creating anything else, or size the hint so that nothing moves.
+//
+// The consumer trusts nothing: a typed receive runs flatbuffers::Verifier over the record
+// (bounds, alignment, depth and table limits, the root type's file identifier) before it hands
+// out a `const Root *` into shared memory. A record that fails is released at once, counted
+// as rejected, and reported as Status::invalid_message with its sequence number and type; the
+// next receive goes on with the next record.
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <shmpipe/config.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/message_traits.hpp>
+#include <shmpipe/ring_reader.hpp>
+#include <shmpipe/ring_writer.hpp>
+#include <shmpipe/wait.hpp>
+
+namespace shmpipe {
+
+/// How a message is built into the ring.
+struct SendOptions {
+  /// Bytes reserved before building (rounded up to 16, at most what the ring accepts). About
+  /// the message's size is best: less makes it regrow or copy, more holds ring space while
+  /// building (it is handed back at commit).
+  std::size_t size_hint = 1024;
+  std::uint16_t type = 0; ///< the record's type field, for the application
+};
+
+/// What a typed receive checks. The defaults suit an untrusted peer.
+struct VerifyOptions {
+  /// false: trust the producer and skip flatbuffers::Verifier. The size and the file
+  /// identifier are still checked, which costs nothing.
+  bool verify = true;
+  flatbuffers::uoffset_t max_depth = 64;       ///< nesting of tables, vectors and unions
+  flatbuffers::uoffset_t max_tables = 1000000; ///< tables in one message
+};
+
+/// The 4-byte file identifier of the FlatBuffer in `buffer`, or empty if it is too short to
+/// have one. Peer data: only a hint for dispatch; verification decides.
+[[nodiscard]] inline std::string_view file_identifier(std::span<const std::byte> buffer) noexcept {
+  if (buffer.size() < sizeof(flatbuffers::uoffset_t) + flatbuffers::kFileIdentifierLength)
+    return {};
+  return {reinterpret_cast<const char *>(buffer.data()) + sizeof(flatbuffers::uoffset_t),
+          flatbuffers::kFileIdentifierLength};
+}
+
+/// Checks that `buffer` is a well-formed FlatBuffer of root type `Root` and returns its root,
+/// or nullptr. With options.verify == false only the size and identifier are checked.
+template <Message Root>
+[[nodiscard]] const Root *verify_message(std::span<const std::byte> buffer,
+                                         const VerifyOptions &options = {}) noexcept {
+  if (file_identifier(buffer) != std::string_view(MessageTraits<Root>::identifier))
+    return nullptr;
+  const auto *bytes = reinterpret_cast<const std::uint8_t *>(buffer.data());
+  if (options.verify) {
+    flatbuffers::Verifier verifier(bytes, buffer.size(), options.max_depth, options.max_tables);
+    if (!verifier.template VerifyBuffer<Root>(MessageTraits<Root>::identifier))
+      return nullptr;
+  } else if (flatbuffers::ReadScalar<flatbuffers::uoffset_t>(bytes) >= buffer.size()) {
+    return nullptr; // the one offset every read starts from
+  }
+  return flatbuffers::GetRoot<Root>(bytes);
+}
+
+/// A received message: `const Root *` into shared memory, valid while the handle holds the
+/// record. Move-only; releases the record when dropped (or on release()). One message at a
+/// time per reader: release it before receiving the next. The reader must outlive it.
+template <Message Root> class Received {
+public:
+  Received() noexcept = default;
+  Received(Received &&other) noexcept { *this = std::move(other); }
+  Received &operator=(Received &&other) noexcept {
+    if (this != &other) {
+      release();
+      reader_ = std::exchange(other.reader_, nullptr);
+      slot_ = std::move(other.slot_);
+      root_ = std::exchange(other.root_, nullptr);
+      prefix_ = other.prefix_;
+      status_ = std::exchange(other.status_, Status::closed);
+      seq_ = other.seq_;
+      type_ = other.type_;
+    }
+    return *this;
+  }
+  Received(const Received &) = delete;
+  Received &operator=(const Received &) = delete;
+  ~Received() { release(); }
+
+  /// True when a verified message is held (status() == Status::ok).
+  explicit operator bool() const noexcept { return root_ != nullptr; }
+  /// ok; invalid_message for a record that failed verification (already released: seq() and
+  /// type() say which one); or why there was no record (empty, timeout, closed, ...).
+  [[nodiscard]] Status status() const noexcept { return status_; }
+  [[nodiscard]] const Root *get() const noexcept { return root_; }
+  const Root *operator->() const noexcept { return root_; }
+  const Root &operator*() const noexcept { return *root_; }
+  /// The FlatBuffer, in shared memory.
+  [[nodiscard]] std::span<const std::byte> buffer() const noexcept {
+    return root_ != nullptr ? slot_.bytes().subspan(prefix_) : std::span<const std::byte>{};
+  }
+  /// The frame in front of the buffer (sessions); empty for plain channels.
+  [[nodiscard]] std::span<const std::byte> prefix() const noexcept {
+    return root_ != nullptr ? slot_.bytes().first(prefix_) : std::span<const std::byte>{};
+  }
+  /// Sequence number and type of the record, also for an invalid_message.
+  [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
+  [[nodiscard]] std::uint16_t type() const noexcept { return type_; }
+
+  /// Gives the record back to the ring now; the handle becomes empty (status closed).
+  void release() noexcept {
+    if (reader_ != nullptr && slot_)
+      reader_->release(std::move(slot_));
+    reader_ = nullptr;
+    root_ = nullptr;
+    if (status_ == Status::ok)
+      status_ = Status::closed;
+  }
+
+  /// A handle holding nothing, with status `why`.
+  static Received failed(Status why) noexcept {
+    Received out;
+    out.status_ = why;
+    return out;
+  }
+
+  /// Verifies a record peeked from `reader` as a `Root` whose buffer starts `prefix` bytes into
+  /// the payload. On failure the record is rejected (released, counted) and the handle says
+  /// invalid_message. An empty slot gives a handle with its status.
+  static Received accept(RingReader &reader, ReadSlot &&slot, const VerifyOptions &options,
+                         std::size_t prefix = 0) noexcept {
+    Received out;
+    out.status_ = slot.status();
+    if (!slot)
+      return out;
+    out.seq_ = slot.seq();
+    out.type_ = slot.type();
+    const std::span<const std::byte> payload = slot.bytes();
+    const Root *root =
+        payload.size() >= prefix ? verify_message<Root>(payload.subspan(prefix), options) : nullptr;
+    if (root == nullptr) {
+      reader.reject(std::move(slot));
+      out.status_ = Status::invalid_message;
+      return out;
+    }
+    out.reader_ = &reader;
+    out.slot_ = std::move(slot);
+    out.root_ = root;
+    out.prefix_ = prefix;
+    return out;
+  }
+
+private:
+  RingReader *reader_ = nullptr;
+  ReadSlot slot_;
+  const Root *root_ = nullptr;
+  std::size_t prefix_ = 0;
+  Status status_ = Status::closed;
+  std::uint64_t seq_ = 0;
+  std::uint16_t type_ = 0;
+};
+
+/// Waits for the next record (as RingReader::peek) and verifies it as a `Root`.
+template <Message Root>
+[[nodiscard]] Received<Root> receive(RingReader &reader, WaitLimit limit,
+                                     const WaitPolicy &policy = {},
+                                     const VerifyOptions &options = {}) noexcept {
+  return Received<Root>::accept(reader, reader.peek(limit, policy), options);
+}
+
+/// The next record if there is one now (as RingReader::try_peek), verified as a `Root`.
+template <Message Root>
+[[nodiscard]] Received<Root> try_receive(RingReader &reader,
+                                         const VerifyOptions &options = {}) noexcept {
+  return Received<Root>::accept(reader, reader.try_peek(), options);
+}
+
+namespace detail {
+
+/// The memory of one FlatBufferBuilder: a ring reservation while the message fits in one the
+/// ring can give at once, the heap after that. See the design note at the top of the file.
+class RingAllocator final : public flatbuffers::Allocator {
+public:
+  /// `first`: the reservation made before building; its first `prefix` bytes are kept for the
+  /// frame, the rest is the builder's.
+  RingAllocator(RingWriter &writer, WriteSlot &&first, std::size_t prefix) noexcept
+      : writer_(writer), slot_(std::move(first)), prefix_(prefix) {}
+  RingAllocator(const RingAllocator &) = delete;
+  RingAllocator &operator=(const RingAllocator &) = delete;
+  ~RingAllocator() override { std::free(heap_); }
+
+  std::uint8_t *allocate(std::size_t size) override {
+    // The builder's first allocation takes the reservation, trimmed so that the builder's end
+    // is the reservation's end (the finished buffer must end there).
+    if (slot_ && heap_ == nullptr && prefix_ + size <= slot_.bytes().size()) {
+      slot_.shrink(prefix_ + size);
+      return ring_memory();
+    }
+    return move_to(nullptr, 0, size, 0, 0);
+  }
+
+  void deallocate(std::uint8_t *p, std::size_t) override {
+    if (p != nullptr && p == heap_) {
+      std::free(heap_);
+      heap_ = nullptr;
+    } // Ring memory is not freed: an uncommitted reservation simply publishes nothing.
+  }
+
+  std::uint8_t *reallocate_downward(std::uint8_t *old_p, std::size_t old_size, std::size_t new_size,
+                                    std::size_t in_use_back, std::size_t in_use_front) override {
+    return move_to(old_p, old_size, new_size, in_use_back, in_use_front);
+  }
+
+  [[nodiscard]] bool in_ring() const noexcept { return heap_ == nullptr && slot_; }
+  [[nodiscard]] bool regrown() const noexcept { return regrown_; }
+  [[nodiscard]] bool on_heap() const noexcept { return heap_ != nullptr; }
+  /// The reservation, for commit_tail(); only while in_ring().
+  [[nodiscard]] WriteSlot take_slot() noexcept { return std::move(slot_); }
+  /// Where the builder's memory ends (the reservation's end while in_ring()).
+  [[nodiscard]] const std::byte *ring_end() const noexcept {
+    return slot_.bytes().data() + slot_.bytes().size();
+  }
+
+private:
+  std::uint8_t *ring_memory() const noexcept {
+    return reinterpret_cast<std::uint8_t *>(slot_.bytes().data() + prefix_);
+  }
+
+  /// Moves the builder to `new_size` bytes: a larger ring reservation if the ring has room now,
+  /// the heap otherwise. The builder's used back and scratch front are carried over.
+  std::uint8_t *move_to(std::uint8_t *old_p, std::size_t old_size, std::size_t new_size,
+                        std::size_t in_use_back, std::size_t in_use_front) {
+    std::uint8_t *new_p = nullptr;
+    if (heap_ == nullptr && prefix_ + new_size <= writer_.max_payload()) {
+      // Never waits: the builder cannot be told "later", and the heap is the better answer to
+      // a full ring than stalling the build. A reservation at the same start (or at offset 0
+      // after the wrap) may overlap the old one, hence memmove, front first (see below).
+      WriteSlot larger = writer_.try_reserve(prefix_ + new_size);
+      if (larger) {
+        slot_ = std::move(larger);
+        new_p = ring_memory();
+        regrown_ = true;
+      }
+    }
+    if (new_p == nullptr) {
+      new_p = static_cast<std::uint8_t *>(std::malloc(new_size));
+      if (new_p == nullptr)
+        throw std::bad_alloc();
+      slot_ = WriteSlot(); // a stale reservation publishes nothing
+    }
+    if (old_p != nullptr) {
+      // Front first: the new front never overlaps the old back (front + back <= old_size and
+      // both regions lie in one ring pass), while the new back may overlap the old front.
+      std::memmove(new_p, old_p, in_use_front);
+      std::memmove(new_p + new_size - in_use_back, old_p + old_size - in_use_back, in_use_back);
+    }
+    if (old_p != nullptr && old_p == heap_)
+      std::free(heap_);
+    heap_ = slot_ ? nullptr : new_p;
+    return new_p;
+  }
+
+  RingWriter &writer_;
+  WriteSlot slot_;
+  std::size_t prefix_;
+  std::uint8_t *heap_ = nullptr;
+  bool regrown_ = false;
+};
+
+[[nodiscard]] constexpr std::size_t round_up_16(std::size_t n) noexcept {
+  return (n + kRecordAlign - 1) & ~std::size_t{kRecordAlign - 1};
+}
+
+} // namespace detail
+
+/// Builds a `Root` message directly in the ring and commits it: `build(builder)` creates the
+/// message with the flatbuffers::FlatBufferBuilder it is given and returns its root offset;
+/// shmpipe finishes it with the root's file identifier. `prefix` (a multiple of 16 bytes, or
+/// empty) is written right before the buffer. Waits for the first reservation (and for the
+/// copy, when one is needed) as `policy` says, until `limit`. Returns ok, or the status of the
+/// reservation that failed (timeout, peer_dead, closed, too_large, corrupt); nothing is
+/// published then. Throws only what `build` throws (and std::bad_alloc from the heap
+/// fallback); the ring is left as it was.
+template <Message Root, class Build>
+requires std::is_invocable_r_v<flatbuffers::Offset<Root>, Build &,
+                               flatbuffers::FlatBufferBuilder &> [[nodiscard]] Status
+send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &policy = {},
+     const SendOptions &options = {}, std::span<const std::byte> prefix = {}) {
+  assert(prefix.size() % kRecordAlign == 0 && "the prefix must be a multiple of 16 bytes");
+  const std::size_t max = writer.max_payload();
+  if (prefix.size() % kRecordAlign != 0 || prefix.size() + kRecordAlign > max)
+    return Status::too_large;
+  const std::size_t hint = std::clamp<std::size_t>(detail::round_up_16(options.size_hint),
+                                                   kRecordAlign, max - prefix.size());
+  WriteSlot first = writer.reserve(prefix.size() + hint, limit, policy);
+  if (!first)
+    return first.status();
+  detail::RingAllocator memory(writer, std::move(first), prefix.size());
+  flatbuffers::FlatBufferBuilder builder(hint, &memory, false, kRecordAlign);
+  // A 16-aligned, 16-long buffer, so that the unused front is whole 16-byte units.
+  builder.TrackMinAlign(kRecordAlign);
+  const flatbuffers::Offset<Root> root = build(builder);
+  builder.Finish(root, MessageTraits<Root>::identifier);
+  const std::size_t size = builder.GetSize();
+  const auto *buffer = reinterpret_cast<const std::byte *>(builder.GetBufferPointer());
+  if (memory.in_ring()) {
+    assert(buffer + size == memory.ring_end());
+    if (!prefix.empty())
+      std::memcpy(const_cast<std::byte *>(buffer) - prefix.size(), prefix.data(), prefix.size());
+    writer.count_build(memory.regrown(), false);
+    writer.commit_tail(memory.take_slot(), prefix.size() + size, options.type);
+    return Status::ok;
+  }
+  // Built on the heap: one copy into the ring.
+  WriteSlot slot = writer.reserve(prefix.size() + size, limit, policy);
+  if (!slot)
+    return slot.status();
+  if (!prefix.empty())
+    std::memcpy(slot.bytes().data(), prefix.data(), prefix.size());
+  std::memcpy(slot.bytes().data() + prefix.size(), buffer, size);
+  writer.count_build(memory.regrown(), true);
+  writer.commit(std::move(slot), options.type);
+  return Status::ok;
+}
+
+} // namespace shmpipe
