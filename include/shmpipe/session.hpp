@@ -1,0 +1,522 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Session: a core and one worker process, both directions in one segment, with a handshake,
+// request ids, per-request deadlines, health checks and shutdown.
+#pragma once
+
+// Design: the core creates the segment: ring 0 carries requests (core -> worker), ring 1
+// responses (worker -> core). Every record on a session is a 16-byte Frame followed by a
+// FlatBuffer built in place (message.hpp, `prefix`): the frame carries the request id, so that
+// responses to pipelined requests can be matched whatever schema they use, and a `final` flag
+// on a request's last response. The record type names the schema family for the application;
+// the session's own messages (schemas/envelope.fbs) are found by their file identifier.
+//
+//   core                                   worker
+//   create(name)  ......................>  attach(name)
+//   await_ready() <---- Ready (id 0) ----  (sent by attach)
+//   request()     ---- Extract (id 1) --->  receive()
+//   receive()     <--- PageText (id 1) ---  reply(1, ..., final = false)
+//   receive()     <--- Ledger (id 1, final) reply(1, ..., final = true)
+//   health()      -- HealthRequest (id 2) > (answered inside receive(): a hung worker doesn't)
+//   receive()     <- HealthReply (id 2, final)
+//   shutdown()    ---- Shutdown (id 3) --->  receive() returns it; the worker exits
+//
+// The handshake: the worker's first message is Ready (protocol version, pid and start time,
+// capabilities, schema ids). The core refuses a worker that speaks another protocol version
+// or lacks a schema id it needs: it answers with an Error (request id 0) and throws
+// Error(Errc::handshake) naming both sides' values.
+//
+// Per-request deadlines: each request may carry a deadline; receive() wakes up for the
+// earliest one and reports a request whose final response has not come by then as an
+// Incoming with status timeout and that request's id. Responses that come later are still
+// delivered (nothing is dropped), marked late().
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+#include <shmpipe/channel.hpp>
+#include <shmpipe/detail/process.hpp>
+#include <shmpipe/error.hpp>
+#include <shmpipe/message.hpp>
+#include <shmpipe/ring.hpp>
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/segment.hpp>
+#include <shmpipe/wait.hpp>
+
+namespace shmpipe {
+
+/// Version of the session protocol: the Frame below, the handshake and the rules of this file.
+inline constexpr std::uint32_t kSessionProtocol = 1;
+
+/// Error codes the session itself puts in schema::Error messages.
+enum class SessionError : std::int32_t {
+  handshake_rejected = 1, ///< the core refused the worker's Ready
+  invalid_request = 2,    ///< the worker could not verify a request (see record_type/seq)
+};
+
+namespace detail {
+
+/// In front of every FlatBuffer on a session. Plain, 16 bytes, so the buffer stays 16-aligned.
+struct Frame {
+  std::uint64_t request_id; ///< 1, 2, ... per session; 0 = not about a request (Ready)
+  std::uint32_t flags;      ///< kFrameFinal, or 0
+  std::uint32_t reserved;   ///< zero
+};
+inline constexpr std::uint32_t kFrameFinal = 1; ///< the last response to its request
+static_assert(sizeof(Frame) == 16 && offsetof(Frame, flags) == 8 && kPlainShared<Frame>);
+
+[[nodiscard]] inline std::uint64_t now_ns() noexcept {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+          .count());
+}
+
+/// This process's resident set size, from /proc/self/statm (0 if unreadable).
+[[nodiscard]] inline std::uint64_t resident_bytes() noexcept {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident))
+    return 0;
+  return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+} // namespace detail
+
+struct SessionOptions {
+  std::uint64_t capacity = std::uint64_t{1} << 22; ///< bytes of each ring (a power of two)
+  unsigned mode = 0600;                            ///< permission bits of the segment
+  WaitPolicy wait{};                               ///< how blocking calls wait
+  VerifyOptions verify{};                          ///< what receives check
+  /// Worker: how long attach() retries a segment that is missing or not ready yet.
+  std::chrono::milliseconds open_timeout{5000};
+  /// Core: schema ids the worker must offer. Worker: schema ids it offers.
+  std::vector<std::uint64_t> schema_ids{};
+  std::vector<std::string> capabilities{}; ///< worker: optional features it offers
+  std::string worker_name{};               ///< worker: for logs and error messages
+  /// What this side speaks; differs from kSessionProtocol only in tests of the handshake.
+  std::uint32_t protocol_version = kSessionProtocol;
+};
+
+/// What the worker said in its Ready.
+struct WorkerInfo {
+  std::uint32_t protocol_version = 0;
+  pid_t pid = 0;
+  std::uint64_t start_time = 0;
+  std::string name;
+  std::vector<std::string> capabilities;
+  std::vector<std::uint64_t> schema_ids;
+};
+
+/// The outcome of sending a request: its id when status is ok.
+struct Sent {
+  Status status = Status::closed;
+  std::uint64_t request_id = 0;
+};
+
+/// One message received on a session, not yet interpreted: frame, record type and the
+/// FlatBuffer's identifier are readable; as<Root>() verifies it. Move-only; releases the record
+/// when dropped. Status timeout with a request_id(): that request's deadline passed.
+class Incoming {
+public:
+  Incoming() noexcept = default;
+  Incoming(Incoming &&other) noexcept { *this = std::move(other); }
+  Incoming &operator=(Incoming &&other) noexcept {
+    if (this != &other) {
+      release();
+      reader_ = std::exchange(other.reader_, nullptr);
+      slot_ = std::move(other.slot_);
+      frame_ = other.frame_;
+      status_ = std::exchange(other.status_, Status::closed);
+      late_ = other.late_;
+      verify_ = other.verify_;
+    }
+    return *this;
+  }
+  Incoming(const Incoming &) = delete;
+  Incoming &operator=(const Incoming &) = delete;
+  ~Incoming() { release(); }
+
+  explicit operator bool() const noexcept { return status_ == Status::ok; }
+  [[nodiscard]] Status status() const noexcept { return status_; }
+  [[nodiscard]] std::uint64_t request_id() const noexcept { return frame_.request_id; }
+  /// The last response to its request.
+  [[nodiscard]] bool final() const noexcept { return (frame_.flags & detail::kFrameFinal) != 0; }
+  /// A response to a request already reported as timed out.
+  [[nodiscard]] bool late() const noexcept { return late_; }
+  [[nodiscard]] std::uint16_t type() const noexcept { return slot_.type(); }
+  [[nodiscard]] std::uint64_t seq() const noexcept { return slot_.seq(); }
+  /// The FlatBuffer (after the frame), unverified.
+  [[nodiscard]] std::span<const std::byte> buffer() const noexcept {
+    return slot_ ? slot_.bytes().subspan(sizeof(detail::Frame)) : std::span<const std::byte>();
+  }
+  /// The FlatBuffer's file identifier: a hint for dispatch (as<Root>() decides).
+  [[nodiscard]] std::string_view identifier() const noexcept { return file_identifier(buffer()); }
+  template <Message Root> [[nodiscard]] bool is() const noexcept {
+    return identifier() == std::string_view(MessageTraits<Root>::identifier);
+  }
+
+  /// Verifies the message as a `Root`; the record moves into the result. On failure the
+  /// record is rejected (released, counted) and the result says invalid_message.
+  template <Message Root> [[nodiscard]] Received<Root> as() &&noexcept {
+    if (reader_ == nullptr || !slot_)
+      return Received<Root>::failed(status_ == Status::ok ? Status::closed : status_);
+    RingReader &reader = *std::exchange(reader_, nullptr);
+    status_ = Status::closed;
+    return Received<Root>::accept(reader, std::move(slot_), verify_, sizeof(detail::Frame));
+  }
+
+  void release() noexcept {
+    if (reader_ != nullptr && slot_)
+      reader_->release(std::move(slot_));
+    reader_ = nullptr;
+  }
+
+private:
+  friend class SessionEnd;
+  RingReader *reader_ = nullptr;
+  ReadSlot slot_;
+  detail::Frame frame_{};
+  Status status_ = Status::closed;
+  bool late_ = false;
+  VerifyOptions verify_{};
+};
+
+/// What both ends of a session share: the segment, one ring in each direction, the framing.
+class SessionEnd {
+public:
+  SessionEnd(SessionEnd &&) noexcept = default;
+  SessionEnd &operator=(SessionEnd &&) noexcept = delete;
+  SessionEnd(const SessionEnd &) = delete;
+  SessionEnd &operator=(const SessionEnd &) = delete;
+  ~SessionEnd() = default;
+
+  [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
+  [[nodiscard]] RingStats sent_stats() const noexcept { return writer_.stats(); }
+  [[nodiscard]] RingStats received_stats() const noexcept { return reader_.stats(); }
+
+protected:
+  SessionEnd(detail::OwnedSegment segment, std::uint32_t read_ring, std::uint32_t write_ring,
+             const SessionOptions &options)
+      : segment_(std::move(segment)), reader_(segment_.get(), read_ring),
+        writer_(segment_.get(), write_ring), options_(options) {}
+
+  /// Builds `Root` in place behind a frame and commits it.
+  template <Message Root, class Build>
+  Status send_framed(Build &&build, std::uint64_t request_id, std::uint32_t flags, WaitLimit limit,
+                     const SendOptions &options) {
+    const detail::Frame frame{request_id, flags, 0};
+    return shmpipe::send<Root>(writer_, std::forward<Build>(build), limit, options_.wait, options,
+                               std::as_bytes(std::span(&frame, 1)));
+  }
+
+  /// The next record with its frame checked (a record too short for one, or with unknown
+  /// flags, is rejected as invalid_message).
+  Incoming next(WaitLimit limit) noexcept {
+    Incoming in;
+    in.verify_ = options_.verify;
+    ReadSlot slot = reader_.peek(limit, options_.wait);
+    in.status_ = slot.status();
+    if (!slot)
+      return in;
+    if (slot.bytes().size() < sizeof(detail::Frame)) {
+      reader_.reject(std::move(slot));
+      in.status_ = Status::invalid_message;
+      return in;
+    }
+    std::memcpy(&in.frame_, slot.bytes().data(), sizeof(detail::Frame)); // once: peer data
+    if ((in.frame_.flags & ~detail::kFrameFinal) != 0 || in.frame_.reserved != 0) {
+      reader_.reject(std::move(slot));
+      in.status_ = Status::invalid_message;
+      return in;
+    }
+    in.reader_ = &reader_;
+    in.slot_ = std::move(slot);
+    return in;
+  }
+
+  static void mark_late(Incoming &in) noexcept { in.late_ = true; }
+  static Incoming timed_out(std::uint64_t request_id) noexcept {
+    Incoming in;
+    in.status_ = Status::timeout;
+    in.frame_.request_id = request_id;
+    return in;
+  }
+
+  detail::OwnedSegment segment_;
+  RingReader reader_;
+  RingWriter writer_;
+  SessionOptions options_;
+};
+
+/// The core's end: creates the session and sends requests. Setup throws Error; the rest
+/// returns statuses. One thread at a time.
+class Core : public SessionEnd {
+public:
+  /// Creates the segment (exclusively). The worker attaches with Worker::attach(name); call
+  /// await_ready() before anything else.
+  static Core create(std::string_view name, const SessionOptions &options = {}) {
+    return Core(detail::OwnedSegment(Segment::create(name, {.ring_capacity = options.capacity,
+                                                            .rings = 2,
+                                                            .mode = options.mode}),
+                                     true),
+                options);
+  }
+
+  /// Waits for the worker's Ready and checks it. Throws Error(Errc::handshake) when none came
+  /// by `limit` (or the worker died or left first), or when the worker speaks another protocol
+  /// version or lacks one of options.schema_ids; the worker is told why (an Error message).
+  const WorkerInfo &await_ready(WaitLimit limit) {
+    const std::string &name = segment().name();
+    Incoming in = next(limit);
+    if (!in)
+      throw Error(Errc::handshake, name,
+                  "no Ready from the worker: " + std::string(to_string(in.status())));
+    Received<schema::Envelope> ready = std::move(in).as<schema::Envelope>();
+    const schema::Ready *r = ready ? ready->body_as_Ready() : nullptr;
+    if (r == nullptr)
+      throw Error(Errc::handshake, name, "the worker's first message is not a valid Ready");
+    worker_.protocol_version = r->protocol_version();
+    worker_.pid = static_cast<pid_t>(r->pid());
+    worker_.start_time = r->process_start_time();
+    worker_.name = r->worker_name() != nullptr ? r->worker_name()->str() : std::string();
+    if (r->capabilities() != nullptr)
+      for (const flatbuffers::String *c : *r->capabilities())
+        worker_.capabilities.push_back(c != nullptr ? c->str() : std::string());
+    if (r->schema_ids() != nullptr)
+      worker_.schema_ids.assign(r->schema_ids()->begin(), r->schema_ids()->end());
+    ready.release();
+    std::string why;
+    if (worker_.protocol_version != options_.protocol_version)
+      why = "worker '" + worker_.name + "' (pid " + std::to_string(worker_.pid) +
+            ") speaks session protocol " + std::to_string(worker_.protocol_version) +
+            ", this core speaks " + std::to_string(options_.protocol_version);
+    for (std::uint64_t id : options_.schema_ids)
+      if (why.empty() && std::find(worker_.schema_ids.begin(), worker_.schema_ids.end(), id) ==
+                             worker_.schema_ids.end())
+        why = "worker '" + worker_.name + "' (pid " + std::to_string(worker_.pid) +
+              ") does not offer schema id " + std::to_string(id);
+    if (!why.empty()) {
+      static_cast<void>(send_error(0, SessionError::handshake_rejected, why, limit));
+      writer_.close();
+      throw Error(Errc::handshake, name, why);
+    }
+    ready_ = true;
+    return worker_;
+  }
+
+  [[nodiscard]] const WorkerInfo &worker() const noexcept { return worker_; }
+
+  /// Builds a request of type `Root` in place and sends it with a new request id. `deadline`:
+  /// when receive() should report it as timed out if its final response has not come (none:
+  /// never).
+  template <Message Root, class Build>
+  [[nodiscard]] Sent request(Build &&build, WaitLimit limit, std::optional<Deadline> deadline = {},
+                             const SendOptions &options = {}) {
+    const std::uint64_t id = next_id_;
+    const Status status = send_framed<Root>(std::forward<Build>(build), id, 0, limit, options);
+    if (status != Status::ok)
+      return {status, 0};
+    ++next_id_;
+    pending_.emplace(id, deadline.value_or(Deadline::max()));
+    return {Status::ok, id};
+  }
+
+  /// Asks the worker for a HealthReply (answered inside the worker's receive(), so a worker
+  /// that is stuck in a request does not answer). The reply arrives through receive().
+  [[nodiscard]] Sent health(WaitLimit limit, std::optional<Deadline> deadline = {}) {
+    return request<schema::Envelope>(
+        [](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(b, schema::Control::HealthRequest,
+                                        schema::CreateHealthRequest(b, detail::now_ns()).Union());
+        },
+        limit, deadline, {.size_hint = 64});
+  }
+
+  /// Tells the worker to finish and exit, then closes the request direction.
+  [[nodiscard]] Status shutdown(std::string_view reason, WaitLimit limit) {
+    const Sent sent = request<schema::Envelope>(
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(
+              b, schema::Control::Shutdown,
+              schema::CreateShutdown(b, b.CreateString(reason.data(), reason.size())).Union());
+        },
+        limit, {}, {.size_hint = 64 + reason.size()});
+    pending_.erase(sent.request_id); // no answer expected
+    writer_.close();
+    return sent.status;
+  }
+
+  /// The next response, or a request whose deadline passed (status timeout), or why there is
+  /// none (timeout of `limit`, peer_dead, closed, invalid_message).
+  [[nodiscard]] Incoming receive(WaitLimit limit) noexcept {
+    const Deadline earliest = earliest_deadline();
+    // No clock read unless some request has a deadline.
+    Incoming in = next(earliest == Deadline::max()
+                           ? limit
+                           : WaitLimit(std::min(limit.resolve(Clock::now()), earliest)));
+    if (!in) {
+      if (in.status() == Status::timeout || in.status() == Status::empty)
+        if (std::optional<std::uint64_t> expired = take_expired())
+          return timed_out(*expired);
+      return in;
+    }
+    const auto it = pending_.find(in.request_id());
+    if (it == pending_.end())
+      mark_late(in);
+    else if (in.final())
+      pending_.erase(it);
+    return in;
+  }
+
+  /// Requests sent whose final response has not arrived (nor their deadline passed).
+  [[nodiscard]] std::size_t in_flight() const noexcept { return pending_.size(); }
+
+private:
+  Core(detail::OwnedSegment segment, const SessionOptions &options)
+      : SessionEnd(std::move(segment), 1, 0, options) {}
+
+  Status send_error(std::uint64_t request_id, SessionError code, const std::string &message,
+                    WaitLimit limit) {
+    return send_framed<schema::Envelope>(
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(b, schema::Control::Error,
+                                        schema::CreateError(b, static_cast<std::int32_t>(code),
+                                                            b.CreateString(message), request_id)
+                                            .Union());
+        },
+        request_id, detail::kFrameFinal, limit, {.size_hint = 128 + message.size()});
+  }
+
+  [[nodiscard]] Deadline earliest_deadline() const noexcept {
+    Deadline earliest = Deadline::max();
+    for (const auto &[id, deadline] : pending_)
+      earliest = std::min(earliest, deadline);
+    return earliest;
+  }
+
+  std::optional<std::uint64_t> take_expired() {
+    const Deadline now = Clock::now();
+    for (auto it = pending_.begin(); it != pending_.end(); ++it)
+      if (it->second <= now) {
+        const std::uint64_t id = it->first;
+        pending_.erase(it);
+        return id;
+      }
+    return std::nullopt;
+  }
+
+  WorkerInfo worker_;
+  bool ready_ = false;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Deadline> pending_; // request id -> deadline of its final response
+};
+
+/// The worker's end: attaches to a session a core created, says Ready, serves requests.
+class Worker : public SessionEnd {
+public:
+  /// Opens the session (retrying for options.open_timeout while the core is still creating
+  /// it), takes the worker's roles and sends Ready. Throws Error.
+  static Worker attach(std::string_view name, const SessionOptions &options = {}) {
+    Worker worker(detail::open_segment(name, {.open_timeout = options.open_timeout}), options);
+    const Status status = worker.send_ready(deadline_after(options.open_timeout));
+    if (status != Status::ok)
+      throw Error(Errc::handshake, std::string(name),
+                  "could not send Ready: " + std::string(to_string(status)));
+    return worker;
+  }
+
+  /// The next request. HealthRequests are answered here and not returned; a Shutdown is
+  /// returned like any request (then stop: the core sends nothing more).
+  [[nodiscard]] Incoming receive(WaitLimit limit) noexcept {
+    for (;;) {
+      Incoming in = next(limit);
+      if (!in || !in.is<schema::Envelope>())
+        return finish(std::move(in));
+      // Peek at the body without consuming: only health requests are handled here.
+      const auto *root = verify_message<schema::Envelope>(in.buffer(), options_.verify);
+      if (root == nullptr || root->body_type() != schema::Control::HealthRequest)
+        return finish(std::move(in));
+      const std::uint64_t id = in.request_id();
+      const std::uint64_t sent_ns = root->body_as_HealthRequest()->sent_ns();
+      in.release();
+      static_cast<void>(answer_health(id, sent_ns, limit));
+    }
+  }
+
+  /// Builds a response of type `Root` in place for request `request_id`; `final`: it is the
+  /// last one for that request.
+  template <Message Root, class Build>
+  [[nodiscard]] Status reply(std::uint64_t request_id, Build &&build, WaitLimit limit,
+                             bool final = true, const SendOptions &options = {}) {
+    return send_framed<Root>(std::forward<Build>(build), request_id,
+                             final ? detail::kFrameFinal : 0, limit, options);
+  }
+
+  /// Answers request `request_id` (0: none) with an Error, as its final response.
+  [[nodiscard]] Status error(std::uint64_t request_id, std::int32_t code, std::string_view message,
+                             WaitLimit limit) {
+    return reply<schema::Envelope>(
+        request_id,
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(
+              b, schema::Control::Error,
+              schema::CreateError(b, code, b.CreateString(message.data(), message.size()),
+                                  request_id)
+                  .Union());
+        },
+        limit, true, {.size_hint = 128 + message.size()});
+  }
+
+  /// Closes the response direction: the core's receive() ends with closed once it has read
+  /// everything.
+  void close() noexcept { writer_.close(); }
+
+private:
+  Worker(detail::OwnedSegment segment, const SessionOptions &options)
+      : SessionEnd(std::move(segment), 0, 1, options) {}
+
+  Incoming finish(Incoming &&in) noexcept {
+    if (in && in.request_id() != 0)
+      ++served_;
+    return std::move(in);
+  }
+
+  Status send_ready(WaitLimit limit) {
+    const pid_t pid = ::getpid();
+    return send_framed<schema::Envelope>(
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          const auto ready = schema::CreateReady(
+              b, options_.protocol_version, static_cast<std::uint32_t>(pid),
+              detail::process_start_time(pid), b.CreateString(options_.worker_name),
+              b.CreateVectorOfStrings(options_.capabilities), b.CreateVector(options_.schema_ids));
+          return schema::CreateEnvelope(b, schema::Control::Ready, ready.Union());
+        },
+        0, 0, limit, {.size_hint = 256});
+  }
+
+  Status answer_health(std::uint64_t request_id, std::uint64_t sent_ns, WaitLimit limit) {
+    return reply<schema::Envelope>(
+        request_id,
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(
+              b, schema::Control::HealthReply,
+              schema::CreateHealthReply(b, sent_ns, detail::resident_bytes(), served_).Union());
+        },
+        limit, true, {.size_hint = 64});
+  }
+
+  std::uint64_t served_ = 0;
+};
+
+} // namespace shmpipe

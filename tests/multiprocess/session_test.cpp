@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Tests of session.hpp with the worker in a forked process: handshake (accepted, wrong
+// protocol, missing schema, no worker, dead worker), pipelined requests matched by id, health,
+// per-request deadlines, shutdown, and the segment's removal at the end.
+#include <shmpipe/session.hpp>
+
+#include <gtest/gtest.h>
+
+#include "../support/schema_samples.hpp"
+#include "../support/test_support.hpp"
+
+namespace shmpipe {
+namespace {
+
+using namespace std::chrono_literals;
+namespace sc = shmpipe::schema;
+namespace fb = flatbuffers;
+
+constexpr std::uint64_t kExtractionSchema = 0x5345;
+
+fb::Offset<sc::Extraction> extract_request(fb::FlatBufferBuilder &b, std::uint32_t page) {
+  const auto r = sc::CreateExtractRequest(b, b.CreateString("/doc.pdf"), page);
+  return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
+}
+
+/// A worker that answers each ExtractRequest for page p with a PageText ("page p") and a
+/// final LedgerBatch of p rows, until Shutdown. `delay`: how long it works on each request.
+int serve(const std::string &name, SessionOptions options, std::chrono::milliseconds delay = 0ms) {
+  Worker worker = Worker::attach(name, options);
+  for (;;) {
+    Incoming in = worker.receive(10s);
+    if (!in)
+      return 10 + static_cast<int>(in.status());
+    if (in.is<sc::Envelope>()) {
+      const Received<sc::Envelope> control = std::move(in).as<sc::Envelope>();
+      return control && control->body_type() == sc::Control::Shutdown ? 0 : 2;
+    }
+    const std::uint64_t id = in.request_id();
+    const Received<sc::Extraction> request = std::move(in).as<sc::Extraction>();
+    if (!request || request->body_as_ExtractRequest() == nullptr)
+      return 3;
+    const std::uint32_t page = request->body_as_ExtractRequest()->page();
+    std::this_thread::sleep_for(delay);
+    const std::string text = "page " + std::to_string(page);
+    if (worker.reply<sc::Extraction>(
+            id,
+            [&](fb::FlatBufferBuilder &b) {
+              const auto t = sc::CreatePageText(b, page, b.CreateString(text));
+              return sc::CreateExtraction(b, id, sc::ExtractionBody::PageText, t.Union());
+            },
+            10s, /*final=*/false) != Status::ok)
+      return 4;
+    if (worker.reply<sc::Extraction>(
+            id, [&](fb::FlatBufferBuilder &b) { return test::build_ledger_batch(b, page, 0, id); },
+            10s) != Status::ok)
+      return 5;
+  }
+}
+
+TEST(SessionTest, HandshakeRequestsHealthAndShutdown) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name, {.schema_ids = {kExtractionSchema}});
+  test::Child child([&] {
+    return serve(name, {.schema_ids = {1, kExtractionSchema},
+                        .capabilities = {"ledger"},
+                        .worker_name = "pdf-worker"});
+  });
+  const WorkerInfo &info = core.await_ready(10s);
+  EXPECT_EQ(info.pid, child.pid());
+  EXPECT_EQ(info.name, "pdf-worker");
+  EXPECT_EQ(info.protocol_version, kSessionProtocol);
+  EXPECT_EQ(info.capabilities, std::vector<std::string>{"ledger"});
+  EXPECT_NE(info.start_time, 0u);
+
+  // Three requests in flight at once; each gets a PageText then a final LedgerBatch.
+  std::vector<std::uint64_t> ids;
+  for (std::uint32_t page = 1; page <= 3; ++page) {
+    const Sent sent = core.request<sc::Extraction>(
+        [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 5s);
+    ASSERT_EQ(sent.status, Status::ok);
+    ids.push_back(sent.request_id);
+  }
+  EXPECT_EQ(ids, (std::vector<std::uint64_t>{1, 2, 3}));
+  EXPECT_EQ(core.in_flight(), 3u);
+  for (std::uint32_t page = 1; page <= 3; ++page) {
+    Incoming text = core.receive(10s);
+    ASSERT_TRUE(text) << to_string(text.status());
+    EXPECT_EQ(text.request_id(), ids[page - 1]);
+    EXPECT_FALSE(text.final());
+    {
+      const Received<sc::Extraction> t = std::move(text).as<sc::Extraction>();
+      ASSERT_TRUE(t && t->body_as_PageText());
+      EXPECT_EQ(t->body_as_PageText()->text()->str(), "page " + std::to_string(page));
+    } // released: one message at a time
+    Incoming rows = core.receive(10s);
+    ASSERT_TRUE(rows);
+    EXPECT_TRUE(rows.final());
+    EXPECT_FALSE(rows.late());
+    const Received<sc::Extraction> batch = std::move(rows).as<sc::Extraction>();
+    ASSERT_TRUE(batch);
+    EXPECT_EQ(test::check_ledger_batch(*batch, page), "");
+  }
+  EXPECT_EQ(core.in_flight(), 0u);
+
+  const Sent health = core.health(5s);
+  ASSERT_EQ(health.status, Status::ok);
+  Incoming reply = core.receive(10s);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply.request_id(), health.request_id);
+  const Received<sc::Envelope> h = std::move(reply).as<sc::Envelope>();
+  ASSERT_TRUE(h && h->body_as_HealthReply());
+  EXPECT_GT(h->body_as_HealthReply()->rss_bytes(), 0u);
+  EXPECT_EQ(h->body_as_HealthReply()->requests_served(), 3u);
+
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+TEST(SessionTest, WrongProtocolVersionIsRefusedOnBothSides) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] {
+    Worker worker = Worker::attach(name, {.worker_name = "old", .protocol_version = 99});
+    Incoming in = worker.receive(10s);
+    const Received<sc::Envelope> error = std::move(in).as<sc::Envelope>();
+    if (!error || error->body_as_Error() == nullptr)
+      return 1;
+    // The worker learns why, with the session's code.
+    return error->body_as_Error()->code() ==
+                       static_cast<std::int32_t>(SessionError::handshake_rejected) &&
+                   error->body_as_Error()->message()->string_view().find("protocol 99") !=
+                       std::string_view::npos
+               ? 0
+               : 2;
+  });
+  try {
+    core.await_ready(10s);
+    ADD_FAILURE() << "a worker speaking protocol 99 was accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::handshake);
+    EXPECT_NE(std::string(e.what()).find("speaks session protocol 99, this core speaks 1"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+TEST(SessionTest, MissingSchemaIdIsRefused) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name, {.schema_ids = {kExtractionSchema, 77}});
+  test::Child child([&] {
+    Worker worker = Worker::attach(name, {.schema_ids = {kExtractionSchema}});
+    return worker.receive(10s).status() == Status::ok ? 0 : 1;
+  });
+  try {
+    core.await_ready(10s);
+    ADD_FAILURE() << "a worker without schema 77 was accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::handshake);
+    EXPECT_NE(std::string(e.what()).find("does not offer schema id 77"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+TEST(SessionTest, NoWorkerTimesOut) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  try {
+    core.await_ready(100ms);
+    ADD_FAILURE() << "Ready from nobody";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::handshake);
+    EXPECT_NE(std::string(e.what()).find("no Ready from the worker: timeout"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(SessionTest, WorkerThatDiesBeforeReadyIsReported) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] {
+    Segment segment = Segment::open(name);
+    RingWriter responses(segment, 1); // attached as the worker, then dies without a word
+    ::_exit(0);
+    return 0;
+  });
+  ASSERT_EQ(child.wait(10s), 0);
+  try {
+    core.await_ready(10s);
+    ADD_FAILURE() << "Ready from a dead worker";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::handshake);
+    EXPECT_NE(std::string(e.what()).find("peer_dead"), std::string::npos) << e.what();
+  }
+}
+
+// A request with a deadline the worker misses is reported once, with its id, when the
+// deadline passes; its responses still arrive afterwards, marked late; nothing is lost.
+TEST(SessionTest, PerRequestDeadlines) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] { return serve(name, {}, 300ms); });
+  core.await_ready(10s);
+  const Sent slow = core.request<sc::Extraction>(
+      [](fb::FlatBufferBuilder &b) { return extract_request(b, 2); }, 5s, deadline_after(50ms));
+  ASSERT_EQ(slow.status, Status::ok);
+  const auto start = Clock::now();
+  Incoming expired = core.receive(10s);
+  EXPECT_EQ(expired.status(), Status::timeout);
+  EXPECT_EQ(expired.request_id(), slow.request_id);
+  EXPECT_LT(Clock::now() - start, 250ms); // the deadline, not the worker's answer, woke us
+  EXPECT_EQ(core.in_flight(), 0u);
+  for (int i = 0; i < 2; ++i) {
+    Incoming late = core.receive(10s);
+    ASSERT_TRUE(late) << to_string(late.status());
+    EXPECT_EQ(late.request_id(), slow.request_id);
+    EXPECT_TRUE(late.late());
+  }
+  // A receive with nothing pending simply times out on its own limit.
+  EXPECT_EQ(core.receive(20ms).status(), Status::timeout);
+  ASSERT_EQ(core.shutdown("bye", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+TEST(SessionTest, TheCoreRemovesTheSegmentWhenItGoesAway) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  {
+    Core core = Core::create(name);
+    EXPECT_NO_THROW(static_cast<void>(Segment::open(name)));
+  }
+  try {
+    static_cast<void>(Segment::open(name));
+    ADD_FAILURE() << "the segment outlived its session";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::segment_missing);
+  }
+}
+
+} // namespace
+} // namespace shmpipe
