@@ -3,6 +3,7 @@
 // Forward declarations of the public types.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace shmpipe {
@@ -25,4 +26,17 @@ class RingReader;
 struct ChannelOptions;
 class Producer;
 class Consumer;
+template <class Root> struct MessageTraits;
+struct SendOptions;
+struct VerifyOptions;
+template <class Root> class Received;
+template <class T, std::size_t N> struct FixedRing;
+template <class T, std::size_t N> class FixedWriter;
+template <class T, std::size_t N> class FixedReader;
+struct SessionOptions;
+struct WorkerInfo;
+struct Sent;
+class Incoming;
+class Core;
+class Worker;
 } // namespace shmpipe

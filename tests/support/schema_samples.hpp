@@ -22,23 +22,33 @@ namespace shmpipe::test {
 namespace sc = shmpipe::schema;
 namespace fb = flatbuffers;
 
-/// A string column of `values`, Arrow style (offsets + one bytes vector), filled in place.
-/// Each vector is filled before the next is created: creating one may move the buffer.
-inline fb::Offset<sc::StringColumn> string_column(fb::FlatBufferBuilder &b,
-                                                  const std::vector<std::string> &values) {
+/// A string column of `n` strings, string i being `at(i)` (a string_view), Arrow style
+/// (offsets + one bytes vector), filled in place. Each vector is filled before the next is
+/// created: creating one may move the buffer.
+template <class At>
+fb::Offset<sc::StringColumn> string_column(fb::FlatBufferBuilder &b, std::size_t n, At at) {
   std::size_t total = 0;
-  for (const std::string &v : values)
-    total += v.size();
+  for (std::size_t i = 0; i < n; ++i)
+    total += std::string_view(at(i)).size();
   std::uint8_t *bytes = nullptr;
   const auto bytes_vec = b.CreateUninitializedVector(total, 1, &bytes);
-  for (std::size_t i = 0, at = 0; i < values.size(); at += values[i].size(), ++i)
-    std::memcpy(bytes + at, values[i].data(), values[i].size());
+  for (std::size_t i = 0, pos = 0; i < n; ++i) {
+    const std::string_view v = at(i);
+    std::memcpy(bytes + pos, v.data(), v.size());
+    pos += v.size();
+  }
   std::uint32_t *offsets = nullptr;
-  const auto offsets_vec = b.CreateUninitializedVector(values.size() + 1, &offsets);
+  const auto offsets_vec = b.CreateUninitializedVector(n + 1, &offsets);
   offsets[0] = 0;
-  for (std::size_t i = 0; i < values.size(); ++i)
-    offsets[i + 1] = offsets[i] + static_cast<std::uint32_t>(values[i].size());
+  for (std::size_t i = 0; i < n; ++i)
+    offsets[i + 1] = offsets[i] + static_cast<std::uint32_t>(std::string_view(at(i)).size());
   return sc::CreateStringColumn(b, offsets_vec, fb::Offset<fb::Vector<std::uint8_t>>(bytes_vec));
+}
+
+inline fb::Offset<sc::StringColumn> string_column(fb::FlatBufferBuilder &b,
+                                                  const std::vector<std::string> &values) {
+  return string_column(b, values.size(),
+                       [&](std::size_t i) { return std::string_view(values[i]); });
 }
 
 /// String i of a column, after checking the column's invariants (empty view if broken).
@@ -73,19 +83,24 @@ inline LedgerRow ledger_row(std::uint64_t i) {
           125000.0 + 1000.0 * static_cast<double>(i % 9)};
 }
 
-/// An Extraction/LedgerBatch of `rows` rows starting at `first_row`, every column filled in
-/// place. 12 rows make about 1 KiB.
-inline fb::Offset<sc::Extraction> build_ledger_batch(fb::FlatBufferBuilder &b, std::size_t rows,
-                                                     std::uint64_t first_row = 0,
-                                                     std::uint64_t request_id = 1) {
+/// `rows` rows of the sample ledger, starting at row `first_row`.
+inline std::vector<LedgerRow> ledger_rows(std::size_t rows, std::uint64_t first_row = 0) {
   std::vector<LedgerRow> r;
+  r.reserve(rows);
   for (std::size_t i = 0; i < rows; ++i)
     r.push_back(ledger_row(first_row + i));
-  auto column = [&](auto field) {
-    std::vector<std::string> v;
-    for (const LedgerRow &row : r)
-      v.push_back(row.*field);
-    return string_column(b, v);
+  return r;
+}
+
+/// An Extraction/LedgerBatch of the rows `r` (the first being row `first_row`), every column
+/// filled in place. 8 rows make about 1 KiB.
+inline fb::Offset<sc::Extraction> build_ledger_batch(fb::FlatBufferBuilder &b,
+                                                     const std::vector<LedgerRow> &r,
+                                                     std::uint64_t first_row,
+                                                     std::uint64_t request_id = 1) {
+  const std::size_t rows = r.size();
+  auto column = [&](std::string LedgerRow::*field) {
+    return string_column(b, rows, [&](std::size_t i) { return std::string_view(r[i].*field); });
   };
   const auto stt = column(&LedgerRow::stt);
   const auto code = column(&LedgerRow::code);
@@ -116,6 +131,13 @@ inline fb::Offset<sc::Extraction> build_ledger_batch(fb::FlatBufferBuilder &b, s
       b, first_row, page_vec, stt, code, name, unit, quantity_vec, unit_price_vec, amount_vec,
       fb::Offset<fb::Vector<std::uint8_t>>(flags_vec), boxes_vec);
   return sc::CreateExtraction(b, request_id, sc::ExtractionBody::LedgerBatch, batch.Union());
+}
+
+/// build_ledger_batch() of `rows` sample rows starting at `first_row`.
+inline fb::Offset<sc::Extraction> build_ledger_batch(fb::FlatBufferBuilder &b, std::size_t rows,
+                                                     std::uint64_t first_row = 0,
+                                                     std::uint64_t request_id = 1) {
+  return build_ledger_batch(b, ledger_rows(rows, first_row), first_row, request_id);
 }
 
 /// Empty string when `m` is the batch build_ledger_batch(rows, first_row) made, else what
