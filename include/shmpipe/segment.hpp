@@ -262,6 +262,8 @@ public:
   [[nodiscard]] std::uint64_t size_bytes() const noexcept { return size_; }
   [[nodiscard]] std::uint64_t schema_id() const noexcept { return schema_id_; }
   [[nodiscard]] pid_t creator_pid() const noexcept { return creator_pid_; }
+  /// The creator's start time (clock ticks since boot): with the pid, names the process.
+  [[nodiscard]] std::uint64_t creator_start_time() const noexcept { return creator_start_time_; }
   [[nodiscard]] std::uint32_t lane_count() const noexcept { return lane_count_; }
   /// Bytes per lane (SegmentOptions::lane_bytes rounded up to a cache line); 0 without lanes.
   [[nodiscard]] std::uint64_t lane_bytes() const noexcept { return lane_stride_; }
@@ -408,6 +410,7 @@ private:
     size_ = h.segment_size;
     schema_id_ = h.schema_id;
     creator_pid_ = static_cast<pid_t>(h.creator_pid);
+    creator_start_time_ = h.creator_start_time;
     boost_version_ = h.boost_version;
     lane_count_ = h.lane_count;
     lane_offset_ = h.lane_offset;
@@ -423,6 +426,7 @@ private:
   std::uint64_t size_ = 0;
   std::uint64_t schema_id_ = 0;
   pid_t creator_pid_ = 0;
+  std::uint64_t creator_start_time_ = 0;
   std::uint32_t boost_version_ = 0;
   std::uint32_t lane_count_ = 0;
   std::uint64_t lane_offset_ = 0;
