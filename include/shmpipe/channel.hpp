@@ -23,7 +23,10 @@ struct ChannelOptions {
   std::uint64_t capacity = std::uint64_t{1} << 20; ///< create: ring data bytes, a power of two
   unsigned mode = 0600;                            ///< create: permission bits
   std::uint64_t schema_id = 0;                     ///< create: stored in the segment header
-  WaitPolicy wait{};                               ///< how blocking calls wait
+  /// create: replace a segment of the same name whose processes all died (see
+  /// SegmentOptions::replace_abandoned) instead of failing with segment_exists.
+  bool replace_abandoned = false;
+  WaitPolicy wait{};      ///< how blocking calls wait
   VerifyOptions verify{}; ///< consumer: what typed receives check (turn off for trusted peers)
   /// open: keep retrying a segment that is missing or still being initialized for this long,
   /// so the two processes may start in either order. Zero: fail at once.
@@ -59,7 +62,8 @@ inline OwnedSegment create_segment(std::string_view name, const ChannelOptions &
   return {Segment::create(name, {.ring_capacity = options.capacity,
                                  .rings = 1,
                                  .schema_id = options.schema_id,
-                                 .mode = options.mode}),
+                                 .mode = options.mode,
+                                 .replace_abandoned = options.replace_abandoned}),
           true};
 }
 

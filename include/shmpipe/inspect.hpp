@@ -72,7 +72,8 @@ struct SegmentInfo {
   /// owner, ...); empty when it was.
   std::string error;
 
-  /// The creator is dead and no live process holds any role in it.
+  /// The creator is dead and no live process holds any role in it (Segment::abandoned(), as
+  /// of this snapshot).
   [[nodiscard]] bool stale() const noexcept {
     if (!error.empty() || creator_alive)
       return false;

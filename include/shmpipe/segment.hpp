@@ -48,6 +48,11 @@ struct SegmentOptions {
   std::uint64_t lane_bytes = 0;
   std::uint64_t schema_id = 0; ///< stored for the application
   unsigned mode = 0600;        ///< permission bits of the object
+  /// When a segment of that name exists but is abandoned (its creator and every endpoint died,
+  /// as kill -9 leaves it), remove it and create a new one instead of failing with
+  /// segment_exists. A segment any live process still uses is never replaced, and processes
+  /// that still map the old one keep it: the two generations never share memory.
+  bool replace_abandoned = false;
 };
 
 namespace detail {
@@ -92,6 +97,46 @@ public:
   /// it (no page faults later, in the middle of a transfer), and writes the header. Throws
   /// Error.
   static Segment create(std::string_view name, const SegmentOptions &options = {}) {
+    try {
+      return create_exclusive(name, options);
+    } catch (const Error &e) {
+      if (e.code() != Errc::segment_exists || !options.replace_abandoned)
+        throw;
+    }
+    {
+      Segment old = open(name); // throws if it is not a segment of this layout: left alone
+      if (!old.abandoned())
+        throw Error(Errc::segment_exists, old.name(),
+                    "exists and is in use by a live process (creator pid " +
+                        std::to_string(old.creator_pid()) + ")");
+    }
+    remove(name);
+    // Exclusive again: if another process replaced it meanwhile, this fails with
+    // segment_exists rather than sharing its segment.
+    return create_exclusive(name, options);
+  }
+
+  /// True when the creator and every ring and lane endpoint have died (pid and start time):
+  /// nobody can be using the segment any more. A snapshot: a process may attach right after.
+  [[nodiscard]] bool abandoned() noexcept {
+    if (detail::owner_alive(detail::make_owner_token(creator_pid_, creator_start_time_)))
+      return false;
+    auto alive = [](const detail::OwnerLine &line) {
+      // relaxed: a snapshot; the owner word is only compared with live processes.
+      const std::uint64_t token = line.owner.load(std::memory_order_relaxed);
+      return token != 0 && detail::owner_alive(token);
+    };
+    for (std::uint32_t i = 0; i < ring_count_; ++i)
+      if (alive(ring(i).control->producer_owner) || alive(ring(i).control->consumer_owner))
+        return false;
+    for (std::uint32_t i = 0; i < lane_count_; ++i)
+      if (alive(lane(i).control->producer_owner) || alive(lane(i).control->consumer_owner))
+        return false;
+    return true;
+  }
+
+private:
+  static Segment create_exclusive(std::string_view name, const SegmentOptions &options) {
     namespace bip = boost::interprocess;
     const std::string checked = checked_name(name);
     if (!detail::valid_capacity(options.ring_capacity))
@@ -183,6 +228,7 @@ public:
     return seg;
   }
 
+public:
   /// Opens and validates an existing segment, then maps all of it. Throws Error naming the
   /// mismatch when the object is missing, not permitted, not yet initialized, or not a segment
   /// of this layout.

@@ -96,8 +96,10 @@ static_assert(sizeof(Frame) == 16 && offsetof(Frame, flags) == 8 && kPlainShared
 struct SessionOptions {
   std::uint64_t capacity = std::uint64_t{1} << 22; ///< bytes of each ring (a power of two)
   unsigned mode = 0600;                            ///< permission bits of the segment
-  WaitPolicy wait{};                               ///< how blocking calls wait
-  VerifyOptions verify{};                          ///< what receives check
+  /// Core: replace an abandoned segment of the same name (a core killed with -9 left it).
+  bool replace_abandoned = false;
+  WaitPolicy wait{};      ///< how blocking calls wait
+  VerifyOptions verify{}; ///< what receives check
   /// Worker: how long attach() retries a segment that is missing or not ready yet.
   std::chrono::milliseconds open_timeout{5000};
   /// Core: schema ids the worker must offer. Worker: schema ids it offers.
@@ -266,10 +268,12 @@ public:
   /// Creates the segment (exclusively). The worker attaches with Worker::attach(name); call
   /// await_ready() before anything else.
   static Core create(std::string_view name, const SessionOptions &options = {}) {
-    return Core(detail::OwnedSegment(Segment::create(name, {.ring_capacity = options.capacity,
-                                                            .rings = 2,
-                                                            .mode = options.mode}),
-                                     true),
+    return Core(detail::OwnedSegment(
+                    Segment::create(name, {.ring_capacity = options.capacity,
+                                           .rings = 2,
+                                           .mode = options.mode,
+                                           .replace_abandoned = options.replace_abandoned}),
+                    true),
                 options);
   }
 

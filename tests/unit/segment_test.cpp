@@ -2,6 +2,7 @@
 // Copyright (c) 2026 the shmpipe authors
 // Tests of segment.hpp: exclusive create, open, remove, names, permissions, and every way an
 // object can fail validation.
+#include <shmpipe/ring.hpp>
 #include <shmpipe/segment.hpp>
 
 #include <fcntl.h>
@@ -27,6 +28,40 @@ void expect_error(F &&f, Errc code, const std::string &name, const std::string &
     EXPECT_EQ(e.code(), code) << e.what();
     EXPECT_EQ(e.segment(), name.substr(0, kMaxNameLength));
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// kill -9 leaves a segment behind. Creating the same name again fails (create is exclusive)
+// unless asked to replace an abandoned one; then the new segment is a new object: a process
+// still mapping the old one sees none of the new one's data.
+TEST(SegmentTest, AnAbandonedSegmentIsReplacedOnlyWhenAsked) {
+  using namespace std::chrono_literals;
+  ScopedRemove guard(test::unique_name());
+  test::Child child([&] {
+    Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+    RingWriter writer(segment);
+    static_cast<void>(writer.try_write(std::vector<std::byte>(8)));
+    ::kill(::getpid(), SIGKILL);
+    return 0;
+  });
+  ASSERT_EQ(child.wait(10s), -SIGKILL);
+  Segment old = Segment::open(guard.name());
+  EXPECT_TRUE(old.abandoned());
+  EXPECT_THROW(static_cast<void>(Segment::create(guard.name(), {.ring_capacity = 4096})), Error);
+  Segment fresh = Segment::create(guard.name(), {.ring_capacity = 4096, .replace_abandoned = true});
+  EXPECT_FALSE(fresh.abandoned()); // we created it and live
+  EXPECT_EQ(fresh.creator_pid(), ::getpid());
+  EXPECT_NE(old.base(), fresh.base());
+  RingReader reader(fresh);
+  EXPECT_EQ(reader.try_peek().status(), Status::empty); // nothing of the old generation
+  // A live segment is never replaced.
+  try {
+    static_cast<void>(
+        Segment::create(guard.name(), {.ring_capacity = 4096, .replace_abandoned = true}));
+    ADD_FAILURE() << "a live segment was replaced";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::segment_exists);
+    EXPECT_NE(std::string(e.what()).find("in use by a live process"), std::string::npos);
   }
 }
 
