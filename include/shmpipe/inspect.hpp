@@ -113,7 +113,8 @@ namespace detail {
 /// Reads what segment `name` holds. Throws Error when it cannot be opened (missing, not a
 /// segment, another layout, no permission).
 [[nodiscard]] inline SegmentInfo inspect_segment(std::string_view name) {
-  Segment segment = Segment::open(name);
+  // Any owner: this only reads and shows what is there (root cleans up every user's segments).
+  Segment segment = Segment::open(name, /*allow_other_owner=*/true);
   SegmentInfo info;
   info.name = segment.name();
   info.size = segment.size_bytes();

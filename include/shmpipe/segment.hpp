@@ -231,8 +231,9 @@ private:
 public:
   /// Opens and validates an existing segment, then maps all of it. Throws Error naming the
   /// mismatch when the object is missing, not permitted, not yet initialized, or not a segment
-  /// of this layout.
-  static Segment open(std::string_view name) {
+  /// of this layout. A segment owned by another user is refused (permission_denied) unless
+  /// `allow_other_owner`: whoever owns it controls every byte this process will read.
+  static Segment open(std::string_view name, bool allow_other_owner = false) {
     namespace bip = boost::interprocess;
     const std::string checked = checked_name(name);
     Segment seg;
@@ -242,6 +243,15 @@ public:
     } catch (const bip::interprocess_exception &e) {
       throw translate(e, checked, "open");
     }
+    struct stat st {};
+    if (::fstat(seg.object_.get_mapping_handle().handle, &st) != 0)
+      throw Error(Errc::system, checked, "cannot stat the object", errno);
+    if (st.st_uid != ::geteuid() && !allow_other_owner)
+      throw Error(Errc::permission_denied, checked,
+                  "owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
+                      std::to_string(::geteuid()) +
+                      "); open it with allow_other_owner to trust "
+                      "that user");
     bip::offset_t size = 0;
     if (!seg.object_.get_size(size))
       throw Error(Errc::system, checked, "cannot read the object's size", errno);

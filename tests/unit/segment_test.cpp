@@ -65,6 +65,31 @@ TEST(SegmentTest, AnAbandonedSegmentIsReplacedOnlyWhenAsked) {
   }
 }
 
+// The owner of a segment writes everything its peers read: one owned by another user is
+// opened only when the caller says it trusts that user. (Runs as any user: the object is
+// handed to another uid with fchown, which needs root; otherwise the test is skipped.)
+TEST(SegmentTest, ASegmentOfAnotherUserIsRefusedUnlessAllowed) {
+  ScopedRemove guard(test::unique_name());
+  static_cast<void>(Segment::create(guard.name(), {.ring_capacity = 4096}));
+  const uid_t other = ::geteuid() == 65534 ? 65533 : 65534;
+  const int fd = ::shm_open(("/" + guard.name()).c_str(), O_RDWR, 0);
+  ASSERT_GE(fd, 0);
+  const int changed = ::fchown(fd, other, static_cast<gid_t>(-1));
+  ::close(fd);
+  if (changed != 0)
+    GTEST_SKIP() << "cannot give the object to another user here (not root)";
+  try {
+    static_cast<void>(Segment::open(guard.name()));
+    ADD_FAILURE() << "a segment of uid " << other << " was opened";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::permission_denied);
+    EXPECT_NE(std::string(e.what()).find("owned by uid " + std::to_string(other)),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_NO_THROW(static_cast<void>(Segment::open(guard.name(), /*allow_other_owner=*/true)));
+}
+
 TEST(SegmentTest, CreateThenOpenSeesTheSameGeometry) {
   ScopedRemove guard(test::unique_name());
   Segment created =
