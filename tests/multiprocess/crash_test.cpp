@@ -357,11 +357,17 @@ private:
   std::string failure_;
 };
 
-TEST(Crash, ProducerKilled) {
-  const std::uint64_t rounds = kill_rounds();
+/// The seed of this run, printed so that a failure can be replayed with SHMPIPE_CRASH_SEED.
+std::uint64_t announced_seed(std::uint64_t rounds) {
   const std::uint64_t s = seed();
   std::printf("SHMPIPE_CRASH_SEED=%llu rounds=%llu\n", static_cast<unsigned long long>(s),
               static_cast<unsigned long long>(rounds));
+  return s;
+}
+
+TEST(Crash, ProducerKilled) {
+  const std::uint64_t rounds = kill_rounds();
+  const std::uint64_t s = announced_seed(rounds);
   SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(s));
   std::mt19937_64 rng(s);
   const std::string name = test::unique_name();
@@ -579,9 +585,7 @@ private:
 
 TEST(Crash, ConsumerKilled) {
   const std::uint64_t rounds = kill_rounds();
-  const std::uint64_t s = seed();
-  std::printf("SHMPIPE_CRASH_SEED=%llu rounds=%llu\n", static_cast<unsigned long long>(s),
-              static_cast<unsigned long long>(rounds));
+  const std::uint64_t s = announced_seed(rounds);
   SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(s));
   std::mt19937_64 rng(s);
   const std::string name = test::unique_name();
