@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <span>
 #include <string_view>
@@ -69,6 +70,10 @@ struct VerifyOptions {
   bool verify = true;
   flatbuffers::uoffset_t max_depth = 64;       ///< nesting of tables, vectors and unions
   flatbuffers::uoffset_t max_tables = 1000000; ///< tables in one message
+  /// Copy the record into private memory, give it back to the ring at once, and verify and
+  /// read the copy. For producers that could rewrite a record after the consumer verified it
+  /// (reads in place see such changes); costs one copy and one allocation per message.
+  bool copy = false;
 };
 
 /// The 4-byte file identifier of the FlatBuffer in `buffer`, or empty if it is too short to
@@ -111,6 +116,8 @@ public:
       reader_ = std::exchange(other.reader_, nullptr);
       slot_ = std::move(other.slot_);
       root_ = std::exchange(other.root_, nullptr);
+      bytes_ = other.bytes_;
+      copy_ = std::move(other.copy_);
       prefix_ = other.prefix_;
       status_ = std::exchange(other.status_, Status::closed);
       seq_ = other.seq_;
@@ -130,13 +137,13 @@ public:
   [[nodiscard]] const Root *get() const noexcept { return root_; }
   const Root *operator->() const noexcept { return root_; }
   const Root &operator*() const noexcept { return *root_; }
-  /// The FlatBuffer, in shared memory.
+  /// The FlatBuffer, in shared memory (or in the private copy, with VerifyOptions::copy).
   [[nodiscard]] std::span<const std::byte> buffer() const noexcept {
-    return root_ != nullptr ? slot_.bytes().subspan(prefix_) : std::span<const std::byte>{};
+    return root_ != nullptr ? bytes_.subspan(prefix_) : std::span<const std::byte>{};
   }
   /// The frame in front of the buffer (sessions); empty for plain channels.
   [[nodiscard]] std::span<const std::byte> prefix() const noexcept {
-    return root_ != nullptr ? slot_.bytes().first(prefix_) : std::span<const std::byte>{};
+    return root_ != nullptr ? bytes_.first(prefix_) : std::span<const std::byte>{};
   }
   /// Sequence number and type of the record, also for an invalid_message.
   [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
@@ -148,6 +155,7 @@ public:
       reader_->release(std::move(slot_));
     reader_ = nullptr;
     root_ = nullptr;
+    copy_.reset();
     if (status_ == Status::ok)
       status_ = Status::closed;
   }
@@ -170,24 +178,49 @@ public:
       return out;
     out.seq_ = slot.seq();
     out.type_ = slot.type();
-    const std::span<const std::byte> payload = slot.bytes();
+    std::span<const std::byte> payload = slot.bytes();
+    if (options.copy) {
+      // Copied once, before anything is checked: the producer can no longer change what is
+      // verified and read. 16-aligned like the ring, for the verifier's alignment checks.
+      out.copy_.reset(static_cast<std::byte *>(::operator new[](
+          std::max<std::size_t>(payload.size(), 1), std::align_val_t{kRecordAlign}, std::nothrow)));
+      if (out.copy_ == nullptr) {
+        out.status_ = Status::too_large; // no memory for the copy; the record stays unread
+        return out;
+      }
+      std::memcpy(out.copy_.get(), payload.data(), payload.size());
+      payload = {out.copy_.get(), payload.size()};
+    }
     const Root *root =
         payload.size() >= prefix ? verify_message<Root>(payload.subspan(prefix), options) : nullptr;
     if (root == nullptr) {
       reader.reject(std::move(slot));
+      out.copy_.reset();
       out.status_ = Status::invalid_message;
       return out;
     }
-    out.reader_ = &reader;
+    if (options.copy)
+      reader.release(std::move(slot)); // the ring's space is free again at once
+    else
+      out.reader_ = &reader;
     out.slot_ = std::move(slot);
+    out.bytes_ = payload;
     out.root_ = root;
     out.prefix_ = prefix;
     return out;
   }
 
 private:
+  struct AlignedDelete {
+    void operator()(std::byte *p) const noexcept {
+      ::operator delete[](p, std::align_val_t{kRecordAlign});
+    }
+  };
+
   RingReader *reader_ = nullptr;
   ReadSlot slot_;
+  std::span<const std::byte> bytes_;                 // the payload: in the ring or in copy_
+  std::unique_ptr<std::byte[], AlignedDelete> copy_; // VerifyOptions::copy
   const Root *root_ = nullptr;
   std::size_t prefix_ = 0;
   Status status_ = Status::closed;

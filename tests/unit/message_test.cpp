@@ -309,6 +309,34 @@ TEST_F(MessageTest, DepthAndTableLimitsAreEnforced) {
   EXPECT_TRUE(try_receive<sc::Extraction>(*reader_, {.max_depth = 2, .max_tables = 2}));
 }
 
+// With VerifyOptions::copy the record is verified and read in a private copy and its ring
+// space is free at once: a producer rewriting the ring afterwards changes nothing seen.
+TEST_F(MessageTest, CopyOnReceiveIsImmuneToLaterRewrites) {
+  make(4096);
+  ASSERT_EQ(send_evidence(200, 1, 512), Status::ok);
+  ReadSlot peeked = reader_->try_peek();
+  ASSERT_TRUE(peeked);
+  auto *record = const_cast<std::byte *>(peeked.bytes().data());
+  const std::size_t size = peeked.bytes().size();
+  Received<sc::Extraction> m =
+      Received<sc::Extraction>::accept(*reader_, std::move(peeked), {.copy = true});
+  ASSERT_TRUE(m) << to_string(m.status());
+  EXPECT_FALSE(in_ring(m.get()));
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.buffer().data()) % kRecordAlign, 0u);
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty); // released already
+  std::memset(record, 0xff, size);                        // a producer rewrites the record
+  expect_evidence(*m, 200, 1);
+  // A corrupted record is still rejected, and counted.
+  ASSERT_EQ(send_evidence(10, 2, 64), Status::ok);
+  ReadSlot victim = reader_->try_peek();
+  ASSERT_TRUE(victim);
+  std::memset(const_cast<std::byte *>(victim.bytes().data()), 0x7f, 8);
+  EXPECT_EQ(Received<sc::Extraction>::accept(*reader_, std::move(victim), {.copy = true}).status(),
+            Status::invalid_message);
+  EXPECT_EQ(reader_->stats().consumer.regrown_or_rejected, 1u);
+  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+}
+
 TEST_F(MessageTest, PrefixTravelsInFrontOfTheBuffer) {
   make(4096);
   alignas(16) std::array<std::byte, 16> frame{};
