@@ -4,6 +4,7 @@
 // endpoints dead, as after kill -9) from live ones, and removing only the stale ones.
 #include <shmpipe/inspect.hpp>
 #include <shmpipe/ring.hpp>
+#include <shmpipe/session.hpp>
 
 #include <algorithm>
 
@@ -71,6 +72,32 @@ TEST(InspectTest, SegmentsLeftByKilledProcessesAreStaleAndRemoved) {
   EXPECT_EQ(std::find(removed.begin(), removed.end(), live_guard.name()), removed.end());
   EXPECT_THROW(static_cast<void>(Segment::open(dead_name)), Error);
   EXPECT_NO_THROW(static_cast<void>(Segment::open(live_guard.name())));
+}
+
+// What `shmpipe ls` shows for a running session: both rings with the core and the worker
+// (another process) attached and alive, and the handshake's records counted.
+TEST(InspectTest, ALiveSessionShowsCoreAndWorker) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name, {.capacity = 4096});
+  test::Child child([&] {
+    Worker worker = Worker::attach(name, {.worker_name = "inspected"});
+    const Incoming shutdown = worker.receive(10s);
+    return shutdown && shutdown.is<schema::Envelope>() ? 0 : 1;
+  });
+  core.await_ready(10s);
+  const SegmentInfo info = inspect_segment(name);
+  ASSERT_EQ(info.rings.size(), 2u);
+  EXPECT_TRUE(info.creator_alive);
+  EXPECT_EQ(info.rings[0].producer.pid, ::getpid()); // requests: core -> worker
+  EXPECT_EQ(info.rings[0].consumer.pid, child.pid());
+  EXPECT_TRUE(info.rings[0].consumer.alive);
+  EXPECT_EQ(info.rings[1].producer.pid, child.pid()); // responses: worker -> core
+  EXPECT_EQ(info.rings[1].consumer.pid, ::getpid());
+  EXPECT_EQ(info.rings[1].stats.producer.records, 1u); // the Ready
+  EXPECT_FALSE(info.stale());
+  ASSERT_EQ(core.shutdown("inspected", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
 }
 
 TEST(InspectTest, OtherObjectsInDevShmAreLeftAlone) {
