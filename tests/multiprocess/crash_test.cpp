@@ -164,11 +164,6 @@ int child_fail(SharedPage &page, int code, const std::string &what) {
 }
 
 /// Removes the segment when the test ends, also when it fails.
-struct SegmentGuard {
-  std::string name;
-  ~SegmentGuard() { Segment::remove(name); }
-};
-
 std::uint64_t kill_rounds() { return test::records_from_env("SHMPIPE_KILL_ROUNDS", 200); }
 
 std::uint64_t seed() {
@@ -365,15 +360,25 @@ std::uint64_t announced_seed(std::uint64_t rounds) {
   return s;
 }
 
-TEST(Crash, ProducerKilled) {
-  const std::uint64_t rounds = kill_rounds();
-  const std::uint64_t s = announced_seed(rounds);
-  SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(s));
-  std::mt19937_64 rng(s);
-  const std::string name = test::unique_name();
-  const SegmentGuard guard{name};
-  Segment seg = Segment::create(name, {.ring_capacity = kCapacity});
+/// What both directions set up: the round count and a seed (printed, for replay), one ring,
+/// and the page the processes share.
+struct KillRun {
+  std::uint64_t rounds = kill_rounds();
+  std::uint64_t seed = announced_seed(rounds);
+  std::mt19937_64 rng{seed};
+  ScopedRemove guard{test::unique_name()};
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = kCapacity});
   SharedMapping page;
+};
+
+TEST(Crash, ProducerKilled) {
+  KillRun run;
+  SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(run.seed));
+  const std::uint64_t rounds = run.rounds;
+  std::mt19937_64 &rng = run.rng;
+  const std::string &name = run.guard.name();
+  Segment &seg = run.segment;
+  SharedMapping &page = run.page;
   CheckingReader rx(seg);
 
   std::uint64_t early_kills = 0;
@@ -584,14 +589,13 @@ private:
 };
 
 TEST(Crash, ConsumerKilled) {
-  const std::uint64_t rounds = kill_rounds();
-  const std::uint64_t s = announced_seed(rounds);
-  SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(s));
-  std::mt19937_64 rng(s);
-  const std::string name = test::unique_name();
-  const SegmentGuard guard{name};
-  Segment seg = Segment::create(name, {.ring_capacity = kCapacity});
-  SharedMapping page;
+  KillRun run;
+  SCOPED_TRACE("SHMPIPE_CRASH_SEED=" + std::to_string(run.seed));
+  const std::uint64_t rounds = run.rounds;
+  std::mt19937_64 &rng = run.rng;
+  const std::string &name = run.guard.name();
+  Segment &seg = run.segment;
+  SharedMapping &page = run.page;
   CountingWriter tx(seg);
 
   std::uint64_t early_kills = 0;
