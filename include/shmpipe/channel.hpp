@@ -28,6 +28,9 @@ struct ChannelOptions {
   bool replace_abandoned = false;
   WaitPolicy wait{};      ///< how blocking calls wait
   VerifyOptions verify{}; ///< consumer: what typed receives check (turn off for trusted peers)
+  /// consumer: how the ring is read; `.read_only_data = true` makes a write into a received
+  /// record fault (see ReaderOptions).
+  ReaderOptions reader{};
   /// open: keep retrying a segment that is missing or still being initialized for this long,
   /// so the two processes may start in either order. Zero: fail at once.
   std::chrono::milliseconds open_timeout{0};
@@ -182,8 +185,8 @@ public:
 
 private:
   Consumer(detail::OwnedSegment segment, const ChannelOptions &options)
-      : segment_(std::move(segment)), reader_(segment_.get(), 0), wait_(options.wait),
-        verify_(options.verify) {}
+      : segment_(std::move(segment)), reader_(segment_.get(), 0, options.reader),
+        wait_(options.wait), verify_(options.verify) {}
 
   detail::OwnedSegment segment_;
   RingReader reader_;

@@ -131,18 +131,42 @@ private:
   std::uint64_t wraps_ = 0;
 };
 
+/// How a RingReader reads its ring.
+struct ReaderOptions {
+  /// Read the records through a read-only mapping of the ring's data region of the reader's
+  /// own (one more mmap, held until the reader is destroyed): a stray write by this process
+  /// into a record it holds then faults with SIGSEGV instead of corrupting it. The control
+  /// block stays in the segment's read-write mapping (the reader stores its index there), and
+  /// the segment itself stays mapped read-write: this catches bugs, it does not stop code
+  /// that means to write. ThreadSanitizer sees the producer's writes and the reader's reads
+  /// at different addresses, so it cannot check these bytes against each other.
+  bool read_only_data = false;
+};
+
 /// The consumer end of ring `index` of a segment. Claims the consumer role on construction
 /// (one live consumer per ring, across all processes) and gives it back on destruction.
 /// Move-only; the Segment must outlive it. Consumer only: one thread at a time.
 class RingReader {
 public:
   /// Throws Error: role_taken if a live process is the consumer; corrupt if the control block
-  /// is inconsistent; invalid_argument for a bad ring index.
-  explicit RingReader(Segment &segment, std::uint32_t ring = 0) {
+  /// is inconsistent; invalid_argument for a bad ring index; what mmap failed with for
+  /// `options.read_only_data`.
+  explicit RingReader(Segment &segment, std::uint32_t ring = 0, const ReaderOptions &options = {}) {
     const detail::RingMemory mem = segment.ring(ring);
     ctl_ = mem.control;
     data_ = mem.data;
     capacity_ = mem.capacity;
+    if (options.read_only_data) {
+      // Mapped before the role is claimed, so a failure has nothing to give back. Both
+      // mappings are MAP_SHARED views of the same pages of the object: the producer's stores
+      // through its read-write mapping (in another process or in this one) are the bytes read
+      // here, and [sync:write_index] orders them as it does through a single mapping (the
+      // data caches of x86-64 and AArch64 do not alias: two virtual addresses of one page are
+      // one location). The mapping moves with the reader; its address does not.
+      data_view_ =
+          segment.map_read_only(static_cast<std::uint64_t>(mem.data - segment.base()), capacity_);
+      data_ = data_view_.data();
+    }
     mask_ = capacity_ - 1;
     token_ = detail::claim_role(ctl_->consumer_owner, "consumer", segment.name(), ring);
     // acquire: the read index comes with what the last consumer stored before it, also when
@@ -311,6 +335,7 @@ private:
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
     peer_ = std::move(other.peer_);
+    data_view_ = std::move(other.data_view_); // unmaps ours, if any; data_ points into it
     other.closed_ = true; // a moved-from reader is closed: every call is a no-op or `closed`
   }
 
@@ -524,6 +549,9 @@ private:
   bool corrupt_ = false;
   bool closed_ = false;    // close() was called: the role is given back, stats() still work
   detail::PeerWatch peer_; // the producer process, for peer_dead
+  // ReaderOptions::read_only_data: what data_ points into, else empty. Kept past close() so
+  // that slots handed out before stay readable, as they are in the read-write mapping.
+  detail::ReadOnlyMapping data_view_;
 };
 
 inline ReadSlot ReadBatch::next() noexcept {

@@ -30,6 +30,8 @@
 
 namespace shmpipe {
 
+class Segment;
+
 /// Most fixed-size lanes one segment may hold.
 inline constexpr std::uint32_t kMaxLanes = 1024;
 /// Smallest and largest lane (bytes, a multiple of kCacheLine): the lane's 320-byte control block
@@ -80,6 +82,33 @@ struct LaneMemory {
 [[nodiscard]] constexpr bool valid_lane_stride(std::uint64_t s) noexcept {
   return s >= kMinLaneBytes && s <= kMaxLaneBytes && s % kCacheLine == 0;
 }
+
+/// A read-only view of part of a segment's object, mapped apart from the segment's read-write
+/// mapping (Segment::map_read_only). Move-only; unmaps on destruction. A store through data()
+/// faults (SIGSEGV). The pages are the object's own (MAP_SHARED), the same ones the read-write
+/// mapping shows: what a peer or this process writes there is what data() reads.
+class ReadOnlyMapping {
+public:
+  ReadOnlyMapping() noexcept = default;
+  ReadOnlyMapping(ReadOnlyMapping &&) noexcept = default;
+  ReadOnlyMapping &operator=(ReadOnlyMapping &&) noexcept = default;
+  ReadOnlyMapping(const ReadOnlyMapping &) = delete;
+  ReadOnlyMapping &operator=(const ReadOnlyMapping &) = delete;
+  ~ReadOnlyMapping() = default;
+
+  /// The first byte of the requested range (not of the page it lies in); null when empty.
+  [[nodiscard]] const std::byte *data() const noexcept {
+    return static_cast<const std::byte *>(region_.get_address());
+  }
+  [[nodiscard]] std::uint64_t size() const noexcept { return region_.get_size(); }
+
+private:
+  friend class shmpipe::Segment;
+  explicit ReadOnlyMapping(boost::interprocess::mapped_region region) noexcept
+      : region_(std::move(region)) {}
+
+  boost::interprocess::mapped_region region_;
+};
 
 } // namespace detail
 
@@ -342,6 +371,31 @@ public:
     std::byte *ring_base = base() + sizeof(detail::SegmentHeader) + index * ring_stride_;
     return {reinterpret_cast<detail::RingControl *>(ring_base),
             ring_base + sizeof(detail::RingControl), ring_capacity_};
+  }
+
+  /// Maps bytes [offset, offset + length) of the object a second time, read-only (PROT_READ,
+  /// MAP_SHARED, prefaulted), for a consumer that must not be able to write what it reads
+  /// (ReaderOptions::read_only_data). mmap takes page-aligned offsets only and the regions of a
+  /// segment are not page-aligned, so the mapping starts at the page boundary at or below
+  /// `offset` and data() points at `offset` itself. Throws Error: invalid_argument for an
+  /// empty range or one that does not lie inside the object; what mmap failed with otherwise.
+  [[nodiscard]] detail::ReadOnlyMapping map_read_only(std::uint64_t offset,
+                                                      std::uint64_t length) const {
+    namespace bip = boost::interprocess;
+    if (length == 0 || offset > size_ || length > size_ - offset)
+      throw Error(Errc::invalid_argument, name_,
+                  "cannot map " + std::to_string(length) + " bytes at offset " +
+                      std::to_string(offset) + " read-only: the object has " +
+                      std::to_string(size_) + " bytes");
+    try {
+      // Boost maps from offset rounded down to a page (mmap's rule) and hands back the
+      // address of `offset`; unmapping covers the whole page range again.
+      return detail::ReadOnlyMapping(
+          bip::mapped_region(object_, bip::read_only, static_cast<bip::offset_t>(offset),
+                             static_cast<std::size_t>(length), nullptr, MAP_POPULATE));
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, name_, "map read-only");
+    }
   }
 
   /// Where lane `index` lives; FixedWriter and FixedReader attach to it. Throws

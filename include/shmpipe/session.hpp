@@ -102,6 +102,9 @@ struct SessionOptions {
   VerifyOptions verify{}; ///< what receives check
   /// Worker: how long attach() retries a segment that is missing or not ready yet.
   std::chrono::milliseconds open_timeout{5000};
+  /// How this side reads its incoming ring; `.read_only_data = true` makes a write into a
+  /// received message fault (see ReaderOptions).
+  ReaderOptions reader{};
   /// Core: schema ids the worker must offer. Worker: schema ids it offers.
   std::vector<std::uint64_t> schema_ids{};
   std::vector<std::string> capabilities{}; ///< worker: optional features it offers
@@ -210,7 +213,7 @@ public:
 protected:
   SessionEnd(detail::OwnedSegment segment, std::uint32_t read_ring, std::uint32_t write_ring,
              const SessionOptions &options)
-      : segment_(std::move(segment)), reader_(segment_.get(), read_ring),
+      : segment_(std::move(segment)), reader_(segment_.get(), read_ring, options.reader),
         writer_(segment_.get(), write_ring), options_(options) {}
 
   /// Builds `Root` in place behind a frame and commits it.

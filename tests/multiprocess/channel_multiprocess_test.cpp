@@ -27,8 +27,10 @@ constexpr std::uint64_t kCapacity = 16 * 1024;
 
 /// The consumer side, run in the child: every record must have the next sequence number, the
 /// size that sequence number implies, and the bytes that sequence number implies.
-int consume_stream(const std::string &name, WaitMode mode, std::uint64_t records) {
-  Consumer rx = Consumer::open(name, {.wait = {.mode = mode}, .open_timeout = 30s});
+int consume_stream(const std::string &name, WaitMode mode, std::uint64_t records,
+                   const ReaderOptions &reader = {}) {
+  Consumer rx =
+      Consumer::open(name, {.wait = {.mode = mode}, .reader = reader, .open_timeout = 30s});
   const std::size_t max = kCapacity - 16;
   std::uint64_t seq = 0;
   while (seq < records) {
@@ -303,3 +305,60 @@ TEST(ChannelMultiprocessTest, CreatorRemovesTheNameWhenItGoesAway) {
 
 } // namespace
 } // namespace shmpipe
+// ReaderOptions::read_only_data through the channel, consumer in the child: the stream test's
+// checks (every byte, size, type and sequence number; batches and single records) hold when
+// the consumer reads through its read-only mapping.
+TEST(ChannelMultiprocessTest, ReadOnlyConsumerGetsTheWholeStream) {
+  const std::uint64_t records = test::records_from_env("SHMPIPE_TEST_RECORDS", 1'000'000);
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Producer tx = Producer::create(name, {.capacity = kCapacity});
+  test::Child child(
+      [&] { return consume_stream(name, WaitMode::blocking, records, {.read_only_data = true}); });
+  for (std::uint64_t seq = 0; seq < records; ++seq) {
+    WriteSlot slot = tx.reserve(test::record_size_for(seq, tx.max_payload()), deadline_after(60s));
+    ASSERT_TRUE(slot) << "record " << seq << ": " << to_string(slot.status());
+    test::fill_pattern(slot.bytes(), seq);
+    tx.commit(std::move(slot), static_cast<std::uint16_t>(seq));
+  }
+  tx.close();
+  EXPECT_EQ(child.wait(600s), 0);
+}
+
+// The same the other way round: the consumer creates the channel (so it maps the segment
+// read-write and its ring a second time read-only), the producer in the child opens it.
+TEST(ChannelMultiprocessTest, ReadOnlyConsumerThatCreatedTheChannel) {
+  constexpr std::uint64_t kRecords = 20'000;
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Consumer rx = Consumer::create(name, {.capacity = 4096, .reader = {.read_only_data = true}});
+  test::Child child([&] {
+    Producer tx = Producer::open(name);
+    for (std::uint64_t seq = 0; seq < kRecords; ++seq) {
+      WriteSlot slot = tx.reserve(test::record_size_for(seq, 1000), deadline_after(60s));
+      if (!slot)
+        return 1;
+      test::fill_pattern(slot.bytes(), seq);
+      tx.commit(std::move(slot));
+    }
+    tx.close();
+    return 0;
+  });
+  std::uint64_t seq = 0;
+  for (;;) {
+    ReadSlot rec = rx.peek(deadline_after(60s));
+    if (!rec) {
+      EXPECT_EQ(rec.status(), Status::closed);
+      break;
+    }
+    ASSERT_EQ(rec.seq(), seq);
+    ASSERT_EQ(rec.bytes().size(), test::record_size_for(seq, 1000));
+    ASSERT_TRUE(test::check_pattern(rec.bytes(), seq)) << "record " << seq;
+    rx.release(std::move(rec));
+    ++seq;
+  }
+  EXPECT_EQ(seq, kRecords);
+  EXPECT_GT(rx.stats().consumer.wraps, 0u);
+  EXPECT_EQ(child.wait(60s), 0);
+}
+

@@ -4,7 +4,10 @@
 // full and empty rings, roles, statistics, and a two-thread stream (run under TSan in CI).
 #include <shmpipe/ring.hpp>
 
+#include <csignal>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -27,11 +30,11 @@ std::string as_string(std::span<const std::byte> b) {
 
 class RingTest : public ::testing::Test {
 protected:
-  void make(std::uint64_t capacity) {
+  void make(std::uint64_t capacity, const ReaderOptions &reader = {}) {
     guard_.emplace(test::unique_name());
     segment_.emplace(Segment::create(guard_->name(), {.ring_capacity = capacity}));
     writer_.emplace(*segment_);
-    reader_.emplace(*segment_);
+    reader_.emplace(*segment_, 0, reader);
   }
   /// Writes and reads one record of `payload` bytes, to move both indices forward.
   void advance(std::size_t payload) {
@@ -642,15 +645,186 @@ TEST_F(RingTest, BadRingIndexThrows) {
   EXPECT_THROW(RingWriter(*segment_, 1), Error);
 }
 
+// ReaderOptions::read_only_data: the reader reads through a read-only mapping of its own; the
+// writer (here in the same process) keeps writing through the segment's read-write mapping.
+
+/// The permissions ("r--s", "rw-s", ...) of this process's mapping that holds `address`, from
+/// /proc/self/maps; empty when nothing is mapped there.
+std::string permissions_at(const void *address) {
+  const auto at = reinterpret_cast<std::uintptr_t>(address);
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream fields(line);
+    std::uintptr_t begin = 0;
+    std::uintptr_t end = 0;
+    char dash = 0;
+    std::string permissions;
+    fields >> std::hex >> begin >> dash >> end >> permissions;
+    if (at >= begin && at < end)
+      return permissions;
+  }
+  return {};
+}
+
+/// How many read-only views (PROT_READ, MAP_SHARED) of segment `name` this process maps.
+int read_only_views(const std::string &name) {
+  const std::string path = "/dev/shm/" + name;
+  std::ifstream maps("/proc/self/maps");
+  int views = 0;
+  for (std::string line; std::getline(maps, line);) {
+    std::istringstream fields(line);
+    std::string range, permissions, offset, device, inode, file;
+    fields >> range >> permissions >> offset >> device >> inode >> file;
+    views += file == path && permissions == "r--s" ? 1 : 0;
+  }
+  return views;
+}
+
+TEST_F(RingTest, ReadOnlyDataReadsEveryRecordAcrossWraps) {
+  // 256 bytes: a wrap every few records. Single records and batches take turns.
+  make(256, {.read_only_data = true});
+  const std::byte *rw_begin = segment_->base();
+  const std::byte *rw_end = rw_begin + segment_->size_bytes();
+  EXPECT_EQ(read_only_views(guard_->name()), 1);
+  std::uint64_t written = 0;
+  std::uint64_t read = 0;
+  auto check = [&](const ReadSlot &rec) {
+    ASSERT_TRUE(rec) << to_string(rec.status());
+    EXPECT_EQ(rec.seq(), read);
+    ASSERT_EQ(rec.bytes().size(), test::record_size_for(read, 100));
+    EXPECT_TRUE(test::check_pattern(rec.bytes(), read)) << "record " << read;
+    const std::byte *at = rec.bytes().data();
+    EXPECT_TRUE(at < rw_begin || at >= rw_end) << "read through the read-write mapping";
+    ++read;
+  };
+  for (int round = 0; round < 300; ++round) {
+    while (WriteSlot slot = writer_->try_reserve(test::record_size_for(written, 100))) {
+      test::fill_pattern(slot.bytes(), written++);
+      writer_->commit(std::move(slot));
+    }
+    if (round % 2 == 0) {
+      ReadBatch batch = reader_->try_peek_batch();
+      ASSERT_EQ(batch.status(), Status::ok);
+      while (ReadSlot rec = batch.next())
+        check(rec);
+      reader_->release(std::move(batch));
+    } else {
+      while (ReadSlot rec = reader_->try_peek()) {
+        check(rec);
+        reader_->release(std::move(rec));
+      }
+    }
+    ASSERT_EQ(read, written) << "round " << round;
+  }
+  EXPECT_GT(reader_->stats().consumer.wraps, 100u);
+}
+
+/// SIGSEGV handler for the death test below: says whether the fault is the one expected, a
+/// write denied by the protection (SEGV_ACCERR) at exactly `g_fault_address`, and exits.
+const void *g_fault_address = nullptr;
+void report_fault(int, siginfo_t *info, void *) {
+  static constexpr char kExpected[] = "write into the record faulted: SEGV_ACCERR at its address\n";
+  static constexpr char kOther[] = "some other SIGSEGV\n";
+  const bool expected = info->si_code == SEGV_ACCERR && info->si_addr == g_fault_address;
+  const char *text = expected ? kExpected : kOther;
+  const std::size_t size = expected ? sizeof kExpected - 1 : sizeof kOther - 1;
+  if (::write(STDERR_FILENO, text, size) < 0) {
+  }
+  ::_exit(expected ? 3 : 4);
+}
+
+/// Writes one byte at `target` (in a death test's child), reporting the fault it should cause.
+void write_one_byte(std::byte *target) {
+  g_fault_address = target;
+  struct sigaction action {};
+  action.sa_sigaction = report_fault;
+  action.sa_flags = SA_SIGINFO;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGSEGV, &action, nullptr);
+  *static_cast<volatile std::byte *>(target) = std::byte{0x5a};
+}
+
+TEST_F(RingTest, ReadOnlyDataFaultsOnAWriteIntoARecord) {
+  make(4096, {.read_only_data = true});
+  ASSERT_EQ(writer_->try_write(as_bytes("untouchable")), Status::ok);
+  ReadSlot rec = reader_->try_peek();
+  ASSERT_TRUE(rec);
+  auto *target = const_cast<std::byte *>(rec.bytes().data());
+  EXPECT_EQ(permissions_at(target), "r--s");
+  EXPECT_EQ(permissions_at(segment_->ring(0).data), "rw-s");
+  // The child (fork) inherits the mapping. A sanitizer that keeps SIGSEGV to itself reports
+  // it instead of our handler ("SEGV on unknown address ... WRITE memory access").
+  EXPECT_DEATH(write_one_byte(target), "write into the record faulted|SEGV on unknown address");
+  EXPECT_EQ(as_string(rec.bytes()), "untouchable");
+  // The first record's payload is at offset 16 of the region in both mappings: a write
+  // through the read-write one is what the read-only one shows (the same pages).
+  std::memcpy(segment_->ring(0).data + 16, "UN", 2);
+  EXPECT_EQ(as_string(rec.bytes()), "UNtouchable");
+}
+
+// The mapping belongs to the reader: moved with it (a held record stays readable), unmapped
+// when a move assignment replaces the reader that owned it or when the reader is destroyed,
+// kept after close() (records handed out before stay readable).
+TEST(RingReadOnlyTest, TheMappingMovesWithTheReaderAndGoesWithIt) {
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096, .rings = 2});
+  RingWriter writer0(segment, 0);
+  RingWriter writer1(segment, 1);
+  ASSERT_EQ(writer0.try_write(as_bytes("zero")), Status::ok);
+  ASSERT_EQ(writer1.try_write(as_bytes("one")), Status::ok);
+  {
+    RingReader plain(segment, 0);
+    EXPECT_EQ(read_only_views(guard.name()), 0) << "the option is off by default";
+  }
+  std::optional<RingReader> reader0(std::in_place, segment, 0,
+                                    ReaderOptions{.read_only_data = true});
+  RingReader reader1(segment, 1, {.read_only_data = true});
+  EXPECT_EQ(read_only_views(guard.name()), 2);
+
+  ReadSlot zero = reader0->try_peek();
+  ASSERT_TRUE(zero);
+  const std::byte *view0 = zero.bytes().data();
+  std::optional<RingReader> sut(std::in_place, std::move(*reader0));
+  reader0.reset(); // the moved-from reader owns nothing
+  EXPECT_EQ(read_only_views(guard.name()), 2);
+  EXPECT_EQ(permissions_at(view0), "r--s");
+  EXPECT_EQ(as_string(zero.bytes()), "zero") << "a held record survives the move";
+  sut->release(std::move(zero));
+  ASSERT_EQ(writer0.try_write(as_bytes("again")), Status::ok);
+  ReadSlot again = sut->try_peek();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(as_string(again.bytes()), "again");
+  EXPECT_EQ(permissions_at(again.bytes().data()), "r--s");
+  sut->release(std::move(again));
+
+  ReadSlot one = reader1.try_peek();
+  ASSERT_TRUE(one);
+  *sut = std::move(reader1); // ring 0's view goes, ring 1's comes
+  EXPECT_EQ(read_only_views(guard.name()), 1);
+  EXPECT_NE(permissions_at(view0), "r--s");
+  EXPECT_EQ(reader1.try_peek().status(), Status::closed);
+  EXPECT_EQ(as_string(one.bytes()), "one");
+  sut->release(std::move(one));
+  ASSERT_EQ(writer1.try_write(as_bytes("more")), Status::ok);
+  ReadSlot more = sut->try_peek();
+  ASSERT_TRUE(more);
+  sut->close();
+  EXPECT_EQ(as_string(more.bytes()), "more") << "still mapped after close()";
+  EXPECT_EQ(read_only_views(guard.name()), 1);
+  sut.reset();
+  EXPECT_EQ(read_only_views(guard.name()), 0) << "the destroyed reader unmapped its view";
+}
+
 // Two threads, one process: the stream arrives complete and in order. Under ThreadSanitizer this
 // checks the release/acquire pairs on the indices.
-void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records) {
+void stream_between_threads(WaitMode mode, bool batches, std::uint64_t records,
+                            const ReaderOptions &reader_options = {}) {
   ScopedRemove guard(test::unique_name());
   Segment segment = Segment::create(guard.name(), {.ring_capacity = 8192});
   const WaitPolicy policy{.mode = mode};
   std::atomic<bool> ok{true};
   std::thread consumer([&] {
-    RingReader reader(segment);
+    RingReader reader(segment, 0, reader_options);
     std::uint64_t seq = 0;
     while (seq < records) {
       if (batches) {
@@ -752,6 +926,12 @@ TEST(RingThreadsTest, StreamYielding) {
 }
 TEST(RingThreadsTest, StreamBatchesBlocking) {
   stream_between_threads(WaitMode::blocking, true, 200000);
+}
+// The writer writes through the segment's read-write mapping, the reader reads through its own
+// read-only one, in the same process.
+TEST(RingThreadsTest, StreamReadOnlyData) {
+  stream_between_threads(WaitMode::blocking, false, 100000, {.read_only_data = true});
+  stream_between_threads(WaitMode::spin_then_yield, true, 100000, {.read_only_data = true});
 }
 
 } // namespace

@@ -282,6 +282,43 @@ TEST(SegmentTest, MappingOutlivesRemoval) {
   EXPECT_EQ(peer.base()[200], std::byte{1});
 }
 
+// A second, read-only mapping of part of the object (what ReaderOptions::read_only_data uses):
+// from an offset that is not page-aligned it still points at that offset and shows the same
+// pages as the read-write mapping. Ranges outside the object are refused.
+TEST(SegmentTest, MapReadOnlyShowsTheSameBytesFromAnyOffset) {
+  ScopedRemove guard(test::unique_name());
+  Segment sut = Segment::create(guard.name(), {.ring_capacity = 8192, .rings = 3});
+  for (std::uint64_t i = 0; i < sut.size_bytes(); ++i)
+    sut.base()[i] = static_cast<std::byte>(i * 7 + i / 251);
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const auto data1 = static_cast<std::uint64_t>(sut.ring(1).data - sut.base());
+  ASSERT_NE(data1 % page, 0u) << "the case this is about: a region that is not page-aligned";
+  for (const std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{1}, data1, page - 1, page}) {
+    const detail::ReadOnlyMapping view = sut.map_read_only(offset, 8192);
+    ASSERT_NE(view.data(), nullptr);
+    EXPECT_EQ(view.size(), 8192u);
+    EXPECT_EQ(std::memcmp(view.data(), sut.base() + offset, 8192), 0) << "offset " << offset;
+    sut.base()[offset + 100] ^= std::byte{0xff}; // one set of pages: the view sees it
+    EXPECT_EQ(view.data()[100], sut.base()[offset + 100]);
+  }
+  const detail::ReadOnlyMapping whole = sut.map_read_only(0, sut.size_bytes());
+  EXPECT_EQ(whole.size(), sut.size_bytes());
+  const std::uint64_t size = sut.size_bytes();
+  expect_error([&] { static_cast<void>(sut.map_read_only(0, 0)); }, Errc::invalid_argument,
+               guard.name(), "read-only");
+  expect_error([&] { static_cast<void>(sut.map_read_only(size, 1)); }, Errc::invalid_argument,
+               guard.name(), "the object has");
+  expect_error([&] { static_cast<void>(sut.map_read_only(1, size)); }, Errc::invalid_argument,
+               guard.name());
+  expect_error([&] { static_cast<void>(sut.map_read_only(16, ~std::uint64_t{0} - 8)); },
+               Errc::invalid_argument, guard.name());
+  detail::ReadOnlyMapping moved = sut.map_read_only(data1, 64);
+  const std::byte *at = moved.data();
+  detail::ReadOnlyMapping target = std::move(moved);
+  EXPECT_EQ(target.data(), at);
+  EXPECT_EQ(moved.data(), nullptr);
+}
+
 class SegmentCorruptionTest : public ::testing::Test {
 protected:
   SegmentCorruptionTest()
