@@ -434,7 +434,7 @@ private:
     // the seq_cst load of the read index below: pairs with the read-modify-write of the read
     // index and the load of our flag in FixedReader::pop_once() (finish()).
     detail::sleep_unless_changed(
-        this->mine(), this->theirs().wake, this->my_stats(), until, [this] {
+        this->mine(), this->theirs(), this->peer_, this->my_stats(), until, [this] {
           return this->queue().read_index().load(std::memory_order_seq_cst) == this->other_;
         });
   }
@@ -534,7 +534,7 @@ private:
     // [sync:lane_consumer_sleep] seq_cst store of our flag (in sleep_unless_changed()), then
     // the seq_cst load of the write index below: pairs with FixedWriter::push_once().
     detail::sleep_unless_changed(
-        this->mine(), this->theirs().wake, this->my_stats(), until, [this] {
+        this->mine(), this->theirs(), this->peer_, this->my_stats(), until, [this] {
           // acquire: as in empty_or_closed() ([sync:lane_closed]).
           return this->queue().write_index().load(std::memory_order_seq_cst) == this->other_ &&
                  this->theirs().closed.load(std::memory_order_acquire) == 0;

@@ -511,7 +511,7 @@ private:
     // seq_cst load of the write index below: pairs with RingWriter::publish(). Either we see its
     // index here, or it sees our flag and wakes us.
     detail::sleep_unless_changed(
-        ctl_->consumer_owner, ctl_->producer_owner.wake, ctl_->consumer_stats, until, [this] {
+        ctl_->consumer_owner, ctl_->producer_owner, peer_, ctl_->consumer_stats, until, [this] {
           // acquire: pairs with the release store of `closed` in RingWriter::close().
           return ctl_->producer_index.index.load(std::memory_order_seq_cst) == cached_write_ &&
                  ctl_->producer_owner.closed.load(std::memory_order_acquire) == 0;

@@ -449,7 +449,7 @@ private:
     // seq_cst load of the read index below: pairs with RingReader::publish_read() (see
     // [sync:consumer_sleep] for the argument).
     detail::sleep_unless_changed(
-        ctl_->producer_owner, ctl_->consumer_owner.wake, ctl_->producer_stats, until, [this] {
+        ctl_->producer_owner, ctl_->consumer_owner, peer_, ctl_->producer_stats, until, [this] {
           return ctl_->consumer_index.index.load(std::memory_order_seq_cst) == cached_read_;
         });
   }

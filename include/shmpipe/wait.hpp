@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <utility>
 
 #include <sched.h>
 
@@ -71,9 +72,10 @@ struct WaitPolicy {
   std::chrono::nanoseconds spin_for = std::chrono::microseconds(50);
   std::chrono::nanoseconds yield_for = std::chrono::microseconds(200); ///< after spin_for
   /// How often a waiting side checks that the peer process still lives (and once more at the
-  /// deadline). A sleeper wakes up this often to look; on the development VM each such wake
-  /// costs ~55 us of CPU, so 500 ms keeps an idle endpoint under 0.05% while a crash is still
-  /// noticed within half a second.
+  /// deadline, and after every sleep). A sleeping side is woken the moment the peer exits
+  /// (detail/death_alarm.hpp); this interval is the fallback where that cannot work (no pidfd,
+  /// kernel < 5.3) and bounds how long a spinning side takes to notice. Each timed wake costs
+  /// ~60 us of CPU on the development VM: 500 ms keeps an idle endpoint near 0.01%.
   std::chrono::milliseconds liveness_interval = std::chrono::milliseconds(500);
 };
 
@@ -123,6 +125,7 @@ public:
       return Step::retry;
     }
     phase_ = Phase::sleep;
+    slept_ = true;
     return Step::sleep;
   }
 
@@ -132,10 +135,12 @@ public:
     return check < deadline_ ? check : deadline_;
   }
 
-  /// True at most once per liveness interval (judged by the clock reading of the last step, so
-  /// it costs nothing while spinning): time to ask whether the peer process still runs.
+  /// True after a sleep (it may have been the death alarm that ended it) and at most once per
+  /// liveness interval otherwise (judged by the clock reading of the last step, so it costs
+  /// nothing while spinning): time to ask whether the peer process still runs.
   [[nodiscard]] bool liveness_due() noexcept {
-    if (now_ - last_liveness_ < policy_.liveness_interval)
+    const bool after_sleep = std::exchange(slept_, false);
+    if (!after_sleep && now_ - last_liveness_ < policy_.liveness_interval)
       return false;
     last_liveness_ = now_;
     return true;
@@ -151,6 +156,7 @@ private:
   Clock::time_point last_liveness_;
   std::uint32_t rounds_ = 0;
   Phase phase_ = Phase::spin;
+  bool slept_ = false; // the last step was a sleep: look at the peer before the next one
 };
 
 } // namespace detail

@@ -8,9 +8,11 @@
 
 #include <csignal>
 #include <cstdio>
+#include <future>
 #include <thread>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -184,6 +186,75 @@ TEST(ChannelMultiprocessTest, ProducerSeesDeadConsumerInsteadOfWaitingForSpace) 
   EXPECT_EQ(tx.reserve(1000, deadline_after(20s)).status(), Status::peer_dead);
 }
 
+/// Kills `pid` once `delay` has passed (the other side is asleep by then: it spins for 50 us
+/// and yields for 200 us before it sleeps) and returns when it did so.
+std::future<Clock::time_point> kill_after(pid_t pid, std::chrono::milliseconds delay) {
+  return std::async(std::launch::async, [pid, delay] {
+    std::this_thread::sleep_for(delay);
+    const Clock::time_point killed = Clock::now();
+    ::kill(pid, SIGKILL);
+    return killed;
+  });
+}
+
+// With an hour between liveness checks, only the death alarm (detail/death_alarm.hpp) can end
+// these sleeps: a dead peer ends a blocking call at once, not at the next check. How quickly is
+// measured by bench/ (shmpipe_bench); here "long before the hour" is the pass mark.
+const WaitPolicy kNoPolling{.liveness_interval = std::chrono::hours(1)};
+
+TEST(ChannelMultiprocessTest, PeerDeathWakesASleepingConsumer) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Consumer rx = Consumer::create(name, {.capacity = 4096, .wait = kNoPolling});
+  test::Child child([&] {
+    Producer tx = Producer::open(name);
+    if (tx.send(std::vector<std::byte>(10), deadline_after(10s)) != Status::ok)
+      return 1;
+    ::pause(); // alive, silent, until killed
+    return 2;
+  });
+  ReadSlot first = rx.peek(deadline_after(20s));
+  ASSERT_TRUE(first);
+  rx.release(std::move(first));
+  auto killed = kill_after(child.pid(), 300ms);
+  EXPECT_EQ(rx.peek(deadline_after(60s)).status(), Status::peer_dead);
+  const auto noticed = Clock::now() - killed.get();
+  std::printf("dead producer noticed by a sleeping consumer after %.3f ms\n",
+              std::chrono::duration<double, std::milli>(noticed).count());
+  EXPECT_LT(noticed, 20s);
+  EXPECT_EQ(child.wait(30s), -SIGKILL);
+}
+
+TEST(ChannelMultiprocessTest, PeerDeathWakesAProducerWaitingForSpace) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Producer tx = Producer::create(name, {.capacity = 4096, .wait = kNoPolling});
+  int attached[2];
+  ASSERT_EQ(::pipe(attached), 0);
+  test::Child child([&] {
+    Consumer rx = Consumer::open(name);
+    const char byte = 1;
+    if (::write(attached[1], &byte, 1) != 1)
+      return 1;
+    ::pause();
+    return 2;
+  });
+  // Fill the ring once the consumer is there, then wait for space it will never make.
+  char byte = 0;
+  ASSERT_EQ(::read(attached[0], &byte, 1), 1);
+  ::close(attached[0]);
+  ::close(attached[1]);
+  while (WriteSlot slot = tx.try_reserve(1000))
+    tx.commit(std::move(slot));
+  auto killed = kill_after(child.pid(), 300ms);
+  EXPECT_EQ(tx.reserve(1000, deadline_after(60s)).status(), Status::peer_dead);
+  const auto noticed = Clock::now() - killed.get();
+  std::printf("dead consumer noticed by a sleeping producer after %.3f ms\n",
+              std::chrono::duration<double, std::milli>(noticed).count());
+  EXPECT_LT(noticed, 20s);
+  EXPECT_EQ(child.wait(30s), -SIGKILL);
+}
+
 // The parent consumes while its child producer crashes: the child is a zombie until reaped,
 // and must count as dead all the same.
 TEST(ChannelMultiprocessTest, UnreapedCrashedChildIsDead) {
@@ -294,17 +365,6 @@ TEST(ChannelMultiprocessTest, OpenWithoutTimeoutFailsAtOnce) {
   EXPECT_GE(Clock::now() - start, 50ms);
 }
 
-TEST(ChannelMultiprocessTest, CreatorRemovesTheNameWhenItGoesAway) {
-  const std::string name = test::unique_name();
-  {
-    Producer tx = Producer::create(name);
-    Consumer rx = Consumer::open(name);
-  }
-  EXPECT_FALSE(Segment::remove(name));
-}
-
-} // namespace
-} // namespace shmpipe
 // ReaderOptions::read_only_data through the channel, consumer in the child: the stream test's
 // checks (every byte, size, type and sequence number; batches and single records) hold when
 // the consumer reads through its read-only mapping.
@@ -362,3 +422,14 @@ TEST(ChannelMultiprocessTest, ReadOnlyConsumerThatCreatedTheChannel) {
   EXPECT_EQ(child.wait(60s), 0);
 }
 
+TEST(ChannelMultiprocessTest, CreatorRemovesTheNameWhenItGoesAway) {
+  const std::string name = test::unique_name();
+  {
+    Producer tx = Producer::create(name);
+    Consumer rx = Consumer::open(name);
+  }
+  EXPECT_FALSE(Segment::remove(name));
+}
+
+} // namespace
+} // namespace shmpipe

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <future>
 #include <limits>
 #include <memory>
 #include <thread>
@@ -799,6 +800,40 @@ TEST(FixedRingProcessTest, WriterSeesDeadReaderInsteadOfWaitingForSpace) {
   const auto start = Clock::now();
   EXPECT_EQ(writer.push(tick(0), 20s, {.liveness_interval = 20ms}), Status::peer_dead);
   EXPECT_LT(Clock::now() - start, 10s);
+}
+
+// With an hour between liveness checks, only the death alarm can end this sleep.
+TEST(FixedRingProcessTest, ReaderAsleepIsWokenWhenTheWriterDies) {
+  OneLane<> lane;
+  Lane::Reader reader(lane.segment, 0);
+  int pushed[2];
+  ASSERT_EQ(::pipe(pushed), 0);
+  test::Child child([&] {
+    Segment mine = lane.open();
+    Lane::Writer writer(mine, 0);
+    const char byte = writer.try_push(tick(0)) == Status::ok ? 1 : 0;
+    if (::write(pushed[1], &byte, 1) != 1)
+      return 1;
+    ::pause();
+    return 2;
+  });
+  char byte = 0;
+  ASSERT_EQ(::read(pushed[0], &byte, 1), 1);
+  ASSERT_EQ(byte, 1);
+  ::close(pushed[0]);
+  ::close(pushed[1]);
+  const WaitPolicy policy{.liveness_interval = std::chrono::hours(1)};
+  Tick t{};
+  ASSERT_EQ(reader.pop(t, 10s, policy), Status::ok);
+  auto killer = std::async(std::launch::async, [&] {
+    std::this_thread::sleep_for(300ms); // the reader sleeps by then
+    ::kill(child.pid(), SIGKILL);
+  });
+  const auto start = Clock::now();
+  EXPECT_EQ(reader.pop(t, 60s, policy), Status::peer_dead);
+  EXPECT_LT(Clock::now() - start, 30s) << "woken by the death alarm, not the deadline";
+  killer.get();
+  EXPECT_EQ(child.wait(30s), -SIGKILL);
 }
 
 TEST(FixedRingProcessTest, SecondWriterInAnotherProcessIsRefused) {

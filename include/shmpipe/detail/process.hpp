@@ -137,6 +137,9 @@ public:
     return dead_;
   }
 
+  /// The pidfd of the holder last asked about (-1: none), for DeathAlarm.
+  [[nodiscard]] int fd() const noexcept { return dead_ ? -1 : fd_; }
+
 private:
   void reset() noexcept {
     if (fd_ >= 0)

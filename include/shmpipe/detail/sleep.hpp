@@ -6,8 +6,10 @@
 
 #include <cstdint>
 
+#include <shmpipe/detail/death_alarm.hpp>
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/process.hpp>
 #include <shmpipe/detail/shared_atomic.hpp>
 #include <shmpipe/wait.hpp>
 
@@ -24,24 +26,35 @@ namespace shmpipe::detail {
 // The callers tag both ends of each pair with their own [sync:...] names; the accesses marked
 // "caller's pair" below are the halves that live here.
 
-/// Sleeps until `word` changes or `until`, unless `unchanged()` (which must re-read what the
-/// wait is for, with a seq_cst load of the other side's index) says something already happened.
-/// `mine` is this side's owner line, `stats` its statistics line.
+/// Sleeps until the other side's wake word changes, the other side's process dies, or `until`,
+/// unless `unchanged()` (which must re-read what the wait is for, with a seq_cst load of the
+/// other side's index) says something already happened. `mine`/`theirs`: the two owner lines;
+/// `peer` watches the holder of `theirs`; `stats`: this side's statistics line. After it
+/// returns, the caller asks `peer` whether the holder died (Backoff::liveness_due() says so).
 template <class Unchanged>
-void sleep_unless_changed(OwnerLine &mine, SharedAtomic<std::uint32_t> &word, StatsLine &stats,
+void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, StatsLine &stats,
                           Deadline until, Unchanged &&unchanged) noexcept {
+  SharedAtomic<std::uint32_t> &word = theirs.wake;
+  // acquire: a takeover's owner word comes with that process's state (as in holder_dead()).
+  const std::uint64_t holder = theirs.owner.load(std::memory_order_acquire);
+  if (peer.dead(holder))
+    return;
+  // Armed before the last look at the pidfd below (see death_alarm.hpp, "Lost wakes").
+  DeathAlarm &alarm = DeathAlarm::instance();
+  const DeathAlarm::Handle armed = alarm.arm(peer.fd(), word);
   // acquire, caller's pair (the ticket): pairs with the release increment in wake_other(); a
   // ticket that already includes a wake comes with the index or flag that caused it.
   const std::uint32_t ticket = word.load(std::memory_order_acquire);
   // seq_cst, caller's pair (Dekker): the store before unchanged()'s seq_cst load; pairs with the
   // publisher's seq_cst index store followed by the seq_cst load in wake_if_sleeping().
   mine.sleeping.store(1, std::memory_order_seq_cst);
-  if (unchanged()) {
+  if (unchanged() && !peer.dead(holder)) {
     stats.sleeps.add_single_writer(1);
     futex_wait(word, ticket, until);
   }
   // relaxed: a late clear only costs the other side one needless wake.
   mine.sleeping.store(0, std::memory_order_relaxed);
+  alarm.disarm(armed);
 }
 
 /// Wakes the other side, asleep on `mine.wake` (or about to be). `stats`: this side's line.
