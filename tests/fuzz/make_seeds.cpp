@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
 // Writes the seed corpora of the fuzz targets from real data: control blocks and data regions of
-// rings after real traffic, every sample message of schemas/, and real segments.
+// rings after real traffic, every sample message of schemas/, real segments, and lanes after
+// real traffic.
 //
-//   make_seeds <dir>   writes <dir>/{ring_reader_fuzz,message_fuzz,segment_fuzz}/*
+//   make_seeds <dir>   writes <dir>/{ring_reader_fuzz,message_fuzz,segment_fuzz,lane_fuzz}/*
 //
 // The seeds are checked in under tests/fuzz/corpus/; run this again after a layout change.
 
@@ -19,6 +20,7 @@
 
 #include <unistd.h>
 
+#include <shmpipe/fixed_ring.hpp>
 #include <shmpipe/message.hpp>
 #include <shmpipe/ring.hpp>
 #include <shmpipe/session.hpp>
@@ -146,6 +148,131 @@ void segment_seeds(const fs::path &dir) {
   segment_seed(dir, "header_only", {.ring_capacity = 1024}, sizeof(detail::SegmentHeader));
 }
 
+// --- lane_fuzz ------------------------------------------------------------------------------
+// The input format, element type and operation kinds of lane_fuzz.cpp (keep them in step).
+
+struct LaneItem {
+  std::uint64_t seq;
+  std::uint64_t check;
+  std::uint64_t tag;
+};
+using FuzzLane = FixedRing<LaneItem, 5>;
+constexpr std::size_t kLaneImageBytes = sizeof(detail::LaneControl) + sizeof(FuzzLane::Queue);
+
+constexpr std::uint8_t kLaneNoWriter = 1;
+constexpr std::uint8_t kLaneRawDescriptor = 4;
+constexpr std::uint8_t kLaneReaderFirst = 8;
+
+enum LaneKind : std::uint8_t {
+  kTryPush,
+  kPush,
+  kTryPushSome,
+  kPushAll,
+  kTryPop,
+  kPop,
+  kTryPopSome,
+  kPopSome,
+  kClose,
+  kAttach,
+  kAttachOther,
+  kAttachBadLane,
+  kMove,
+  kInspect,
+  kPeerWriteIndex,
+  kPeerReadIndex,
+  kPeerStep,
+  kPeerSlot,
+  kPeerFlags,
+  kPeerOwner,
+  kPeerDescriptor,
+  kPeerLine,
+  kWindowPush,
+  kWindowPop,
+};
+
+struct LaneOp {
+  std::uint8_t kind, a, b;
+};
+
+// The third byte of a waiting operation: bits 0-2 the wait (5: 20 us, 6: 200 us, 7: 1 ms, else
+// none), bit 3 absolute deadline, bits 4-5 the mode (0 busy_spin, 1 spin_then_yield, else
+// blocking), bit 6 spin and yield 10 us each, bit 7 liveness every 1 ms.
+const std::vector<LaneOp> kHonestLaneOps = {
+    {kTryPush, 0, 0},    {kTryPush, 0, 0}, {kTryPush, 0, 0},     {kTryPopSome, 2, 0},
+    {kPushAll, 4, 0x25}, {kInspect, 0, 0}, {kPopSome, 7, 0x26},  {kTryPop, 0, 0},
+    {kPush, 0, 0x15},    {kPop, 0, 0xa6},  {kTryPushSome, 7, 0}, {kPushAll, 3, 0x0d},
+    {kPopSome, 5, 0x65}, {kClose, 0, 0},   {kTryPopSome, 7, 0},  {kTryPop, 0, 0},
+    {kAttach, 0, 0},     {kTryPush, 0, 0}, {kAttach, 1, 0},      {kTryPop, 0, 0},
+};
+
+const std::vector<LaneOp> kHostileLaneOps = {
+    {kTryPush, 0, 0},        {kTryPushSome, 3, 0},     {kTryPop, 0, 0},
+    {kTryPopSome, 2, 0},     {kPeerWriteIndex, 20, 0}, {kTryPop, 0, 0},
+    {kAttach, 1, 0},         {kPeerReadIndex, 3, 0},   {kTryPush, 0, 0},
+    {kAttach, 0, 0},         {kWindowPush, 9, 2},      {kWindowPop, 17, 1},
+    {kAttach, 0, 0},         {kAttach, 1, 0},          {kMove, 0, 0},
+    {kMove, 1, 1},           {kPeerStep, 0, 0xff},     {kTryPush, 0, 0},
+    {kAttach, 0, 0},         {kPeerSlot, 5, 7},        {kPeerFlags, 0, 1},
+    {kTryPopSome, 7, 0},     {kPeerOwner, 1, 1},       {kPush, 0, 0xa6},
+    {kPeerLine, 1, 200},     {kPeerDescriptor, 0, 1},  {kAttach, 1, 1},
+    {kAttachOther, 0, 1},    {kAttachOther, 3, 0},     {kAttachBadLane, 0, 0},
+    {kPeerDescriptor, 0, 0}, {kPeerDescriptor, 17, 9}, {kAttach, 1, 0},
+    {kInspect, 0, 0},        {kClose, 0, 0},           {kPop, 0, 0x07},
+    {kClose, 1, 0},          {kTryPop, 0, 0},
+};
+
+LaneItem lane_item(std::uint64_t seq) { return {seq, ~seq * 0x9e3779b97f4a7c15ULL, seq ^ 0x5a5a}; }
+
+/// Lane 0 after `script` ran on a real segment, saved in lane_fuzz's format.
+template <class Script>
+void lane_seed(const fs::path &dir, const char *name, std::uint8_t flags, std::uint8_t state,
+               std::uint8_t owners, const std::vector<LaneOp> &ops, Script script) {
+  const std::string seg_name = unique("lane");
+  ScopedRemove remove(seg_name);
+  Segment seg =
+      Segment::create(seg_name, {.rings = 0, .lanes = 1, .lane_bytes = FuzzLane::lane_bytes});
+  script(seg);
+  std::vector<std::uint8_t> bytes{flags, state, owners, static_cast<std::uint8_t>(ops.size())};
+  for (const LaneOp &op : ops)
+    bytes.insert(bytes.end(), {op.kind, op.a, op.b});
+  const auto *lane = reinterpret_cast<const std::uint8_t *>(seg.lane(0).base);
+  bytes.insert(bytes.end(), lane, lane + kLaneImageBytes);
+  save(dir / "lane_fuzz" / name, bytes.data(), bytes.size());
+}
+
+/// A writer pushes `pushes`, a reader pops `pops`, then `more` pushes; both detach.
+auto traffic(std::size_t pushes, std::size_t pops, std::size_t more) {
+  return [=](Segment &seg) {
+    FuzzLane::Writer writer(seg, 0);
+    FuzzLane::Reader reader(seg, 0);
+    std::uint64_t seq = 0;
+    for (std::size_t i = 0; i < pushes; ++i)
+      (void)writer.try_push(lane_item(seq++));
+    LaneItem out{};
+    for (std::size_t i = 0; i < pops; ++i)
+      (void)reader.try_pop(out);
+    for (std::size_t i = 0; i < more; ++i)
+      (void)writer.try_push(lane_item(seq++));
+  };
+}
+
+void lane_seeds(const fs::path &dir) {
+  const auto none = [](Segment &) {};
+  lane_seed(dir, "empty", 0, 0, 0, kHonestLaneOps, traffic(0, 0, 0));
+  lane_seed(dir, "three_unread", kLaneReaderFirst, 0, 0, kHonestLaneOps, traffic(3, 0, 0));
+  lane_seed(dir, "wrapped", 0, 0, 0, kHostileLaneOps, traffic(5, 4, 3));
+  lane_seed(dir, "full_closed_reader_only", kLaneNoWriter, 0, 0, kHonestLaneOps, traffic(5, 0, 0));
+  lane_seed(dir, "unformatted", 0, 1, 0, kHonestLaneOps, none);
+  // A crash: a dead formatter's token and dead holders of both roles over a used lane.
+  lane_seed(dir, "dead_formatter_and_owners", 0, 2, 1 | 1 << 2, kHostileLaneOps, traffic(4, 1, 0));
+  // Formatted for another element type and capacity: refused at attach as it stands.
+  lane_seed(dir, "other_type", kLaneRawDescriptor, 0, 0, kHostileLaneOps, [](Segment &seg) {
+    FixedRing<std::uint64_t, 3>::Writer writer(seg, 0);
+    (void)writer.try_push(7);
+    (void)writer.try_push(8);
+  });
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -159,5 +286,6 @@ int main(int argc, char **argv) {
   message_seeds<schema::Extraction>(dir, 1, test::extraction_samples());
   message_seeds<schema::Claims>(dir, 2, test::claims_samples());
   segment_seeds(dir);
+  lane_seeds(dir);
   return 0;
 }
