@@ -27,6 +27,7 @@ enum class Errc {
   corrupt,           ///< attach: the ring's control block violates the protocol
   handshake,         ///< session: the peer did not say Ready in time, or speaks another protocol
   system,            ///< any other operating-system failure (see Error::native_error())
+  worker_failed,     ///< supervisor: the worker could not be started or did not become ready
 };
 
 /// Outcome of a hot-path call. Hot-path calls never throw.
@@ -103,6 +104,8 @@ public:
       return "session handshake failed";
     case Errc::system:
       return "system error";
+    case Errc::worker_failed:
+      return "worker failed to start";
     }
     return "unknown shmpipe error";
   }

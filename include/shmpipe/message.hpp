@@ -42,6 +42,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <flatbuffers/flatbuffers.h>
 
@@ -61,6 +62,10 @@ struct SendOptions {
   /// building (it is handed back at commit).
   std::size_t size_hint = 1024;
   std::uint16_t type = 0; ///< the record's type field, for the application
+  /// When set, also receives a copy of the finished buffer (one memcpy, made before the
+  /// commit), e.g. to send the message again after the worker that got it died
+  /// (Supervisor, OnWorkerLoss::retry_once). Unset: no copy.
+  std::vector<std::byte> *keep = nullptr;
 };
 
 /// What a typed receive checks. The defaults suit an untrusted peer.
@@ -339,6 +344,21 @@ private:
   return (n + kRecordAlign - 1) & ~std::size_t{kRecordAlign - 1};
 }
 
+/// One record of `prefix` then `buffer`, copied in and committed.
+inline Status copy_in(RingWriter &writer, std::span<const std::byte> buffer, WaitLimit limit,
+                      const WaitPolicy &policy, std::uint16_t type,
+                      std::span<const std::byte> prefix) noexcept {
+  WriteSlot slot = writer.reserve(prefix.size() + buffer.size(), limit, policy);
+  if (!slot)
+    return slot.status();
+  if (!prefix.empty())
+    std::memcpy(slot.bytes().data(), prefix.data(), prefix.size());
+  if (!buffer.empty())
+    std::memcpy(slot.bytes().data() + prefix.size(), buffer.data(), buffer.size());
+  writer.commit(std::move(slot), type);
+  return Status::ok;
+}
+
 } // namespace detail
 
 /// Builds a `Root` message directly in the ring and commits it: `build(builder)` creates the
@@ -371,6 +391,8 @@ send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &polic
   builder.Finish(root, MessageTraits<Root>::identifier);
   const std::size_t size = builder.GetSize();
   const auto *buffer = reinterpret_cast<const std::byte *>(builder.GetBufferPointer());
+  if (options.keep != nullptr)
+    options.keep->assign(buffer, buffer + size);
   if (memory.in_ring()) {
     assert(buffer + size == memory.ring_end());
     if (!prefix.empty())
@@ -380,15 +402,23 @@ send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &polic
     return Status::ok;
   }
   // Built on the heap: one copy into the ring.
-  WriteSlot slot = writer.reserve(prefix.size() + size, limit, policy);
-  if (!slot)
-    return slot.status();
-  if (!prefix.empty())
-    std::memcpy(slot.bytes().data(), prefix.data(), prefix.size());
-  std::memcpy(slot.bytes().data() + prefix.size(), buffer, size);
-  writer.count_build(memory.regrown(), true);
-  writer.commit(std::move(slot), options.type);
-  return Status::ok;
+  const Status copied =
+      detail::copy_in(writer, {buffer, size}, limit, policy, options.type, prefix);
+  if (copied == Status::ok)
+    writer.count_build(memory.regrown(), true);
+  return copied;
+}
+
+/// Sends a finished FlatBuffer again, as it is (one copy into the ring): one kept with
+/// SendOptions::keep, say. `buffer` must be a whole finished buffer whose size is a multiple of
+/// 16 (send() makes them so); `prefix` as in send(). Returns ok or the reservation's status.
+[[nodiscard]] inline Status send_buffer(RingWriter &writer, std::span<const std::byte> buffer,
+                                        WaitLimit limit, const WaitPolicy &policy = {},
+                                        std::uint16_t type = 0,
+                                        std::span<const std::byte> prefix = {}) noexcept {
+  if (buffer.size() % kRecordAlign != 0 || prefix.size() % kRecordAlign != 0)
+    return Status::too_large; // not something send() produced: its alignment would break
+  return detail::copy_in(writer, buffer, limit, policy, type, prefix);
 }
 
 } // namespace shmpipe

@@ -82,9 +82,11 @@ static_assert(sizeof(Frame) == 16 && offsetof(Frame, flags) == 8 && kPlainShared
           .count());
 }
 
-/// This process's resident set size, from /proc/self/statm (0 if unreadable).
-[[nodiscard]] inline std::uint64_t resident_bytes() noexcept {
-  std::ifstream statm("/proc/self/statm");
+/// The resident set size of process `pid` (0: this one), from /proc/<pid>/statm; 0 if
+/// unreadable (no such process, no /proc).
+[[nodiscard]] inline std::uint64_t resident_bytes(pid_t pid = 0) noexcept {
+  std::ifstream statm(pid == 0 ? std::string("/proc/self/statm")
+                               : "/proc/" + std::to_string(pid) + "/statm");
   std::uint64_t pages = 0, resident = 0;
   if (!(statm >> pages >> resident))
     return 0;
@@ -100,11 +102,11 @@ struct SessionOptions {
   bool replace_abandoned = false;
   WaitPolicy wait{};      ///< how blocking calls wait
   VerifyOptions verify{}; ///< what receives check
-  /// Worker: how long attach() retries a segment that is missing or not ready yet.
-  std::chrono::milliseconds open_timeout{5000};
   /// How this side reads its incoming ring; `.read_only_data = true` makes a write into a
   /// received message fault (see ReaderOptions).
   ReaderOptions reader{};
+  /// Worker: how long attach() retries a segment that is missing or not ready yet.
+  std::chrono::milliseconds open_timeout{5000};
   /// Core: schema ids the worker must offer. Worker: schema ids it offers.
   std::vector<std::uint64_t> schema_ids{};
   std::vector<std::string> capabilities{}; ///< worker: optional features it offers
@@ -189,6 +191,7 @@ public:
 
 private:
   friend class SessionEnd;
+  friend class Supervisor; // renumbers requests across worker restarts
   RingReader *reader_ = nullptr;
   ReadSlot slot_;
   detail::Frame frame_{};
@@ -215,6 +218,14 @@ protected:
              const SessionOptions &options)
       : segment_(std::move(segment)), reader_(segment_.get(), read_ring, options.reader),
         writer_(segment_.get(), write_ring), options_(options) {}
+
+  /// A finished FlatBuffer, copied in behind a frame.
+  Status send_buffer_framed(std::span<const std::byte> buffer, std::uint16_t type,
+                            std::uint64_t request_id, WaitLimit limit) noexcept {
+    const detail::Frame frame{request_id, 0, 0};
+    return shmpipe::send_buffer(writer_, buffer, limit, options_.wait, type,
+                                std::as_bytes(std::span(&frame, 1)));
+  }
 
   /// Builds `Root` in place behind a frame and commits it.
   template <Message Root, class Build>
@@ -284,8 +295,20 @@ public:
   /// by `limit` (or the worker died or left first), or when the worker speaks another protocol
   /// version or lacks one of options.schema_ids; the worker is told why (an Error message).
   const WorkerInfo &await_ready(WaitLimit limit) {
+    if (const WorkerInfo *worker = poll_ready(limit))
+      return *worker;
+    throw Error(Errc::handshake, segment().name(), "no Ready from the worker: timeout");
+  }
+
+  /// As await_ready(), but returns nullptr when nothing came by `limit`, for a caller that
+  /// watches the worker process meanwhile (Supervisor). Throws what await_ready() throws.
+  const WorkerInfo *poll_ready(WaitLimit limit) {
     const std::string &name = segment().name();
+    if (ready_)
+      return &worker_;
     Incoming in = next(limit);
+    if (in.status() == Status::timeout)
+      return nullptr;
     if (!in)
       throw Error(Errc::handshake, name,
                   "no Ready from the worker: " + std::string(to_string(in.status())));
@@ -319,7 +342,7 @@ public:
       throw Error(Errc::handshake, name, why);
     }
     ready_ = true;
-    return worker_;
+    return &worker_;
   }
 
   [[nodiscard]] const WorkerInfo &worker() const noexcept { return worker_; }
@@ -330,13 +353,15 @@ public:
   template <Message Root, class Build>
   [[nodiscard]] Sent request(Build &&build, WaitLimit limit, std::optional<Deadline> deadline = {},
                              const SendOptions &options = {}) {
-    const std::uint64_t id = next_id_;
-    const Status status = send_framed<Root>(std::forward<Build>(build), id, 0, limit, options);
-    if (status != Status::ok)
-      return {status, 0};
-    ++next_id_;
-    pending_.emplace(id, deadline.value_or(Deadline::max()));
-    return {Status::ok, id};
+    return track(send_framed<Root>(std::forward<Build>(build), next_id_, 0, limit, options),
+                 deadline);
+  }
+
+  /// Sends a finished FlatBuffer (one kept with SendOptions::keep, say) as a new request: one
+  /// copy into the ring. `type`: the record type it had.
+  [[nodiscard]] Sent request_buffer(std::span<const std::byte> buffer, WaitLimit limit,
+                                    std::optional<Deadline> deadline = {}, std::uint16_t type = 0) {
+    return track(send_buffer_framed(buffer, type, next_id_, limit), deadline);
   }
 
   /// Asks the worker for a HealthReply (answered inside the worker's receive(), so a worker
@@ -403,6 +428,15 @@ private:
                                             .Union());
         },
         request_id, detail::kFrameFinal, limit, {.size_hint = 128 + message.size()});
+  }
+
+  /// After sending request next_id_: its id, now awaited until `deadline`.
+  Sent track(Status sent, std::optional<Deadline> deadline) {
+    if (sent != Status::ok)
+      return {sent, 0};
+    const std::uint64_t id = next_id_++;
+    pending_.emplace(id, deadline.value_or(Deadline::max()));
+    return {Status::ok, id};
   }
 
   [[nodiscard]] Deadline earliest_deadline() const noexcept {

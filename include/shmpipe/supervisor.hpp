@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Supervisor: runs a worker executable on a session and keeps it running ("let it crash"):
+// Ready deadline, health checks, memory limits, restarts with backoff, and an answer for every
+// request that was in flight when a worker went.
+#pragma once
+
+// Design: the supervisor owns a Core (session.hpp) and the worker process. It is driven by the
+// caller's receive() calls (no thread of its own): each call also sends the periodic
+// HealthRequest, reads the worker's resident set size, and restarts a worker that died, hung
+// (no HealthReply within health_timeout) or crossed the hard memory limit. A restart kills and
+// reaps the old process, removes its segment and creates a fresh one under the same name, so
+// two generations never share a ring.
+//
+// Request ids are the supervisor's own, stable across restarts (each Core numbers from 1).
+// When a worker goes, each request it had not answered finally is either reported lost (an
+// Incoming with status peer_dead and the request's id) or, with OnWorkerLoss::retry_once,
+// sent once more to the next worker, from a copy taken when it was built
+// (SendOptions::keep): a request that kills its worker cannot kill every worker after it.
+//
+// Why not Boost.Process: in Boost 1.74 it needs the compiled Boost.Filesystem library, which a
+// header-only library cannot impose on its users; fork/exec is the few lines below.
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmpipe/error.hpp>
+#include <shmpipe/session.hpp>
+
+extern char **environ; // NOLINT: POSIX declares it nowhere
+
+namespace shmpipe {
+
+/// The environment variable through which a supervised worker learns its session's name.
+inline constexpr const char *kSessionEnv = "SHMPIPE_SESSION";
+
+/// For a worker started by a Supervisor: attaches to the session named in SHMPIPE_SESSION.
+/// Throws Error (invalid_name when the variable is unset) or what Worker::attach throws.
+inline Worker attach_supervised(const SessionOptions &options = {}) {
+  const char *name = std::getenv(kSessionEnv);
+  if (name == nullptr || *name == '\0')
+    throw Error(Errc::invalid_name, "",
+                std::string(kSessionEnv) + " is not set: not started by a Supervisor?");
+  return Worker::attach(name, options);
+}
+
+/// What happens to requests in flight when their worker dies, hangs or is killed.
+enum class OnWorkerLoss : std::uint8_t {
+  fail,       ///< each is answered with status peer_dead and its id
+  retry_once, ///< each is sent once more to the next worker (one copy kept per request)
+};
+
+/// What happened to the worker, for logs (SupervisorOptions::on_event).
+struct SupervisorEvent {
+  enum class Kind : std::uint8_t {
+    started,        ///< a worker said Ready
+    exited,         ///< it died or exited on its own (detail: exit status or signal)
+    hung,           ///< no HealthReply within health_timeout: killed
+    over_memory,    ///< resident set above rss_hard_limit: killed
+    memory_warning, ///< resident set above rss_soft_limit (once per crossing)
+    start_failed,   ///< a restart did not produce a ready worker
+    gave_up,        ///< max_failed_starts in a row: no more restarts
+  };
+  Kind kind;
+  pid_t pid;          ///< the worker concerned (0 when none was started)
+  std::string detail; ///< human-readable
+};
+
+[[nodiscard]] inline std::string_view to_string(SupervisorEvent::Kind kind) noexcept {
+  switch (kind) {
+  case SupervisorEvent::Kind::started:
+    return "started";
+  case SupervisorEvent::Kind::exited:
+    return "exited";
+  case SupervisorEvent::Kind::hung:
+    return "hung";
+  case SupervisorEvent::Kind::over_memory:
+    return "over_memory";
+  case SupervisorEvent::Kind::memory_warning:
+    return "memory_warning";
+  case SupervisorEvent::Kind::start_failed:
+    return "start_failed";
+  case SupervisorEvent::Kind::gave_up:
+    return "gave_up";
+  }
+  return "unknown";
+}
+
+struct SupervisorOptions {
+  /// The worker's executable (looked up in PATH when it has no '/') and its arguments. The
+  /// session name reaches it in the environment (kSessionEnv): see attach_supervised().
+  std::vector<std::string> command{};
+  SessionOptions session{};                        ///< the core's side of each session
+  std::chrono::milliseconds ready_timeout{10000};  ///< from start to Ready
+  std::chrono::milliseconds health_interval{1000}; ///< between HealthRequests; 0: none
+  std::chrono::milliseconds health_timeout{3000};  ///< no reply by then: the worker hangs
+  /// Resident set size limits in bytes, checked every health_interval (every second when
+  /// health checks are off); 0: none. The environment overrides them, in MiB:
+  /// SHMPIPE_RSS_SOFT_MB and SHMPIPE_RSS_HARD_MB.
+  std::uint64_t rss_soft_limit = 0;               ///< above it: a memory_warning event
+  std::uint64_t rss_hard_limit = 0;               ///< above it: the worker is killed and restarted
+  std::chrono::milliseconds backoff_initial{100}; ///< before the first restart; doubles
+  std::chrono::milliseconds backoff_max{5000};    ///< and stays at most this
+  /// Restarts that fail in a row (no Ready) before the supervisor gives up: requests fail
+  /// with peer_dead from then on.
+  unsigned max_failed_starts = 5;
+  OnWorkerLoss on_worker_loss = OnWorkerLoss::fail;
+  /// SIGKILL the worker when the thread that started it exits (PR_SET_PDEATHSIG: the kernel
+  /// ties it to the thread, not the process), so that no worker outlives its core. Turn it
+  /// off when the supervisor is created on a short-lived thread.
+  bool kill_with_parent = true;
+  std::function<void(const SupervisorEvent &)> on_event{}; ///< called on the caller's thread
+};
+
+/// Runs one worker process on a session. Setup throws Error; send and receive return
+/// statuses. Neither copyable nor movable (the worker process is tied to it); one thread at a
+/// time.
+class Supervisor {
+public:
+  /// Creates session `name`, starts the worker and waits for its Ready. Throws
+  /// Error(worker_failed) when it cannot be run, exits or does not say Ready within
+  /// ready_timeout, and what Core::create / Core::await_ready throw.
+  Supervisor(std::string_view name, SupervisorOptions options)
+      : name_(name), options_(std::move(options)), backoff_(options_.backoff_initial) {
+    if (options_.command.empty())
+      throw Error(Errc::invalid_argument, name_, "SupervisorOptions::command is empty");
+    options_.rss_soft_limit = limit_from_env("SHMPIPE_RSS_SOFT_MB", options_.rss_soft_limit);
+    options_.rss_hard_limit = limit_from_env("SHMPIPE_RSS_HARD_MB", options_.rss_hard_limit);
+    start_worker(); // throws: a command that cannot start at all is a setup error
+  }
+
+  Supervisor(const Supervisor &) = delete;
+  Supervisor &operator=(const Supervisor &) = delete;
+
+  /// Asks the worker to shut down (a second at most), then kills whatever is left.
+  ~Supervisor() {
+    if (core_)
+      static_cast<void>(shutdown("supervisor destroyed", std::chrono::seconds(1)));
+    stop_worker(SIGKILL);
+  }
+
+  /// Builds a request of type `Root` in place (see Core::request) with a new id, stable
+  /// across restarts. When the worker is down, first starts the next one (after its backoff,
+  /// if `limit` allows: else timeout). peer_dead: no worker could be started, or the
+  /// supervisor gave up; nothing was sent.
+  template <Message Root, class Build>
+  [[nodiscard]] Sent request(Build &&build, WaitLimit limit, std::optional<Deadline> deadline = {},
+                             SendOptions options = {}) {
+    const Deadline until = limit.resolve(Clock::now());
+    if (const Status up = ensure_worker(until); up != Status::ok)
+      return {up, 0};
+    Pending pending{0, deadline, {}, options.type, false};
+    if (options_.on_worker_loss == OnWorkerLoss::retry_once)
+      options.keep = &pending.bytes;
+    const Sent sent = core_->request<Root>(std::forward<Build>(build), until, deadline, options);
+    return track(sent, std::move(pending));
+  }
+
+  /// The next response (request ids as request() gave them), or a request that will get none:
+  /// status peer_dead (its worker went and it is not retried) or timeout (its deadline
+  /// passed), with its id; or why nothing came by `limit` (timeout with id 0; peer_dead with
+  /// id 0 once the supervisor gave up). Restarts happen inside this call.
+  [[nodiscard]] Incoming receive(WaitLimit limit) {
+    const Deadline until = limit.resolve(Clock::now());
+    for (;;) {
+      if (!lost_.empty()) {
+        const std::uint64_t id = lost_.front();
+        lost_.pop_front();
+        return about(id, Status::peer_dead);
+      }
+      if (gave_up_)
+        return about(0, Status::peer_dead);
+      if (!core_) {
+        if (ensure_worker(until) == Status::timeout)
+          return about(0, Status::timeout);
+        continue; // started, failed (then lost_ or gave_up_ say so) or tries again
+      }
+      supervise(Clock::now());
+      if (!core_)
+        continue;
+      Incoming in = core_->receive(std::min(until, next_check_));
+      if (in) {
+        if (std::optional<Incoming> answer = translate(std::move(in)))
+          return std::move(*answer);
+        continue;
+      }
+      switch (in.status()) {
+      case Status::timeout:
+        if (in.request_id() != 0) // that request's deadline passed
+          return expired(in.request_id());
+        if (Clock::now() >= until)
+          return about(0, Status::timeout);
+        continue;
+      case Status::peer_dead:
+      case Status::closed:
+      case Status::corrupt:
+        lose_worker(SupervisorEvent::Kind::exited, std::string(to_string(in.status())));
+        continue;
+      default: // invalid_message: one bad response, the stream goes on
+        return in;
+      }
+    }
+  }
+
+  /// Tells the worker to finish, waits for it to exit until `limit`, then kills it. Requests
+  /// still in flight are reported lost by receive().
+  [[nodiscard]] Status shutdown(std::string_view reason, WaitLimit limit) {
+    if (!core_)
+      return Status::closed;
+    const Deadline until = limit.resolve(Clock::now());
+    const Status sent = core_->shutdown(reason, until);
+    while (pid_ > 0 && Clock::now() < until && !reap(false))
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    stop_worker(SIGKILL);
+    core_.reset(); // removes the segment
+    for (auto &[id, pending] : pending_)
+      lost_.push_back(id);
+    pending_.clear();
+    gave_up_ = true; // no restarts after a shutdown
+    return sent;
+  }
+
+  [[nodiscard]] pid_t worker_pid() const noexcept { return pid_; }
+  /// Workers started after the first.
+  [[nodiscard]] unsigned restarts() const noexcept { return restarts_; }
+  /// Requests without their final response (nor reported lost or timed out).
+  [[nodiscard]] std::size_t in_flight() const noexcept { return pending_.size(); }
+  /// The current worker's Ready; nullptr while none runs.
+  [[nodiscard]] const WorkerInfo *worker() const noexcept {
+    return core_ ? &core_->worker() : nullptr;
+  }
+
+private:
+  struct Pending {
+    std::uint64_t core_id; // the id on the current worker's session; 0: not sent to it
+    std::optional<Deadline> deadline;
+    std::vector<std::byte> bytes; // retry_once: the request as built
+    std::uint16_t type;
+    bool resent;
+  };
+
+  [[nodiscard]] static std::uint64_t limit_from_env(const char *name, std::uint64_t fallback) {
+    const char *text = std::getenv(name);
+    if (text == nullptr || *text == '\0')
+      return fallback;
+    char *end = nullptr;
+    errno = 0;
+    const unsigned long long mib = std::strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || mib > (std::uint64_t{1} << 40))
+      throw Error(Errc::invalid_argument, "",
+                  std::string(name) + "='" + text + "' is not a size in MiB");
+    return static_cast<std::uint64_t>(mib) << 20;
+  }
+
+  Sent track(Sent sent, Pending &&pending) {
+    if (sent.status != Status::ok) {
+      if (sent.status == Status::peer_dead || sent.status == Status::closed)
+        lose_worker(SupervisorEvent::Kind::exited, "gone while a request was sent");
+      return {sent.status, 0};
+    }
+    const std::uint64_t id = next_id_++;
+    pending.core_id = sent.request_id;
+    by_core_id_.emplace(sent.request_id, id);
+    pending_.emplace(id, std::move(pending));
+    return {Status::ok, id};
+  }
+
+  void emit(SupervisorEvent::Kind kind, std::string detail) {
+    if (options_.on_event)
+      options_.on_event(SupervisorEvent{kind, pid_, std::move(detail)});
+  }
+
+  static Incoming about(std::uint64_t id, Status status) noexcept {
+    Incoming in;
+    in.status_ = status;
+    in.frame_.request_id = id;
+    return in;
+  }
+
+  /// A response on the current session, renumbered; nullopt when it was ours (HealthReply).
+  std::optional<Incoming> translate(Incoming &&in) {
+    const std::uint64_t core_id = in.request_id();
+    if (core_id != 0 && core_id == health_id_) {
+      health_id_ = 0;
+      backoff_ = options_.backoff_initial; // healthy: the next failure starts afresh
+      in.release();
+      return std::nullopt;
+    }
+    const auto mapped = by_core_id_.find(core_id);
+    if (mapped == by_core_id_.end()) { // an old health reply, or garbage: keep the id at 0
+      in.frame_.request_id = 0;
+      return std::move(in);
+    }
+    const std::uint64_t id = mapped->second;
+    in.frame_.request_id = id;
+    if (in.final()) {
+      by_core_id_.erase(mapped);
+      pending_.erase(id);
+    }
+    return std::move(in);
+  }
+
+  Incoming expired(std::uint64_t core_id) {
+    const auto mapped = by_core_id_.find(core_id);
+    if (mapped == by_core_id_.end()) // our own HealthRequest has no deadline; cannot happen
+      return about(0, Status::timeout);
+    const std::uint64_t id = mapped->second;
+    pending_.erase(id); // a late response still maps (by_core_id_ keeps it) and comes late()
+    return about(id, Status::timeout);
+  }
+
+  /// Health and memory checks that are due; sets next_check_.
+  void supervise(Clock::time_point now) {
+    const bool health_on = options_.health_interval.count() > 0;
+    if (health_on && health_id_ != 0 && now - health_sent_ >= options_.health_timeout) {
+      lose_worker(SupervisorEvent::Kind::hung, "no HealthReply within " +
+                                                   std::to_string(options_.health_timeout.count()) +
+                                                   " ms");
+      return;
+    }
+    if (now >= next_periodic_) {
+      next_periodic_ =
+          now + (health_on ? options_.health_interval : std::chrono::milliseconds(1000));
+      if (!check_memory())
+        return;
+      if (health_on && health_id_ == 0) {
+        // Zero wait: a ring full of requests just postpones the check to the next round.
+        const Sent sent = core_->health(std::chrono::milliseconds(0));
+        if (sent.status == Status::ok) {
+          health_id_ = sent.request_id;
+          health_sent_ = now;
+        }
+      }
+    }
+    next_check_ = next_periodic_;
+    if (health_id_ != 0)
+      next_check_ = std::min(next_check_, health_sent_ + options_.health_timeout);
+  }
+
+  /// false when the worker was killed for its memory.
+  bool check_memory() {
+    if (options_.rss_soft_limit == 0 && options_.rss_hard_limit == 0)
+      return true;
+    const std::uint64_t rss = detail::resident_bytes(pid_);
+    const auto mib = [](std::uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+    if (options_.rss_hard_limit != 0 && rss > options_.rss_hard_limit) {
+      lose_worker(SupervisorEvent::Kind::over_memory,
+                  "resident " + mib(rss) + " > hard limit " + mib(options_.rss_hard_limit));
+      return false;
+    }
+    const bool over_soft = options_.rss_soft_limit != 0 && rss > options_.rss_soft_limit;
+    if (over_soft && !memory_warned_)
+      emit(SupervisorEvent::Kind::memory_warning,
+           "resident " + mib(rss) + " > soft limit " + mib(options_.rss_soft_limit));
+    memory_warned_ = over_soft;
+    return true;
+  }
+
+  /// The worker is gone or must go: kill and reap it, drop its session, settle its requests,
+  /// schedule a restart.
+  void lose_worker(SupervisorEvent::Kind why, std::string detail) {
+    const pid_t pid = pid_;
+    const std::string how = stop_worker(SIGKILL);
+    if (!how.empty())
+      detail += "; " + how;
+    pid_ = pid; // for the event
+    emit(why, std::move(detail));
+    pid_ = -1;
+    core_.reset(); // removes the segment: the next worker gets a fresh one
+    by_core_id_.clear();
+    health_id_ = 0;
+    memory_warned_ = false;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      Pending &p = it->second;
+      if (options_.on_worker_loss == OnWorkerLoss::retry_once && !p.resent && !p.bytes.empty()) {
+        p.core_id = 0; // sent again once the next worker is ready
+        ++it;
+      } else {
+        lost_.push_back(it->first);
+        it = pending_.erase(it);
+      }
+    }
+    next_start_ = Clock::now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  }
+
+  /// ok when a worker runs (starting one if its backoff has passed by `until`); timeout when
+  /// the backoff outlasts `until`; peer_dead when a start failed or the supervisor gave up.
+  Status ensure_worker(Deadline until) {
+    if (core_)
+      return Status::ok;
+    if (gave_up_)
+      return Status::peer_dead;
+    if (next_start_ > until) {
+      std::this_thread::sleep_until(until);
+      return Status::timeout;
+    }
+    std::this_thread::sleep_until(next_start_);
+    try_restart();
+    return core_ ? Status::ok : Status::peer_dead;
+  }
+
+  void try_restart() {
+    try {
+      start_worker();
+      ++restarts_;
+    } catch (const Error &e) {
+      emit(SupervisorEvent::Kind::start_failed, e.what());
+      if (++failed_starts_ >= options_.max_failed_starts) {
+        gave_up_ = true;
+        emit(SupervisorEvent::Kind::gave_up,
+             std::to_string(failed_starts_) + " failed starts in a row");
+        for (auto &[id, pending] : pending_)
+          lost_.push_back(id);
+        pending_.clear();
+        return;
+      }
+      next_start_ = Clock::now() + backoff_;
+      backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+    }
+  }
+
+  /// Creates the session, runs the command, waits for Ready, resends what is to be retried.
+  /// Throws Error; leaves no process and no segment behind when it does.
+  void start_worker() {
+    SessionOptions session = options_.session;
+    session.replace_abandoned = true; // a killed predecessor of ours may have left it
+    core_.emplace(Core::create(name_, session));
+    try {
+      pid_ = spawn();
+      const Deadline until = deadline_after(options_.ready_timeout);
+      while (core_->poll_ready(std::min(until, deadline_after(std::chrono::milliseconds(20)))) ==
+             nullptr) {
+        if (reap(false))
+          throw Error(Errc::worker_failed, name_, "the worker " + exit_text_ + " before Ready");
+        if (Clock::now() >= until)
+          throw Error(Errc::worker_failed, name_,
+                      "no Ready within " + std::to_string(options_.ready_timeout.count()) + " ms");
+      }
+    } catch (...) {
+      stop_worker(SIGKILL);
+      core_.reset();
+      throw;
+    }
+    failed_starts_ = 0;
+    next_periodic_ = Clock::now() + options_.health_interval;
+    next_check_ = next_periodic_;
+    emit(SupervisorEvent::Kind::started, core_->worker().name);
+    for (auto &[id, pending] : pending_) {
+      if (pending.core_id != 0)
+        continue;
+      const Sent sent = core_->request_buffer(pending.bytes, std::chrono::seconds(1),
+                                              pending.deadline, pending.type);
+      pending.resent = true;
+      if (sent.status != Status::ok) { // the new worker went too: settled by the next loss
+        lost_.push_back(id);
+        continue;
+      }
+      pending.core_id = sent.request_id;
+      by_core_id_.emplace(sent.request_id, id);
+    }
+    std::erase_if(pending_, [](const auto &entry) { return entry.second.core_id == 0; });
+  }
+
+  /// fork + exec of options_.command with the session name in the environment. Throws
+  /// Error(worker_failed) when the executable cannot be run (errno from exec, through a
+  /// close-on-exec pipe).
+  pid_t spawn() {
+    // Everything the child needs is built before fork(): in a process with threads, the child
+    // may only make async-signal-safe calls until exec.
+    std::vector<std::string> env;
+    const std::string prefix = std::string(kSessionEnv) + "=";
+    for (char **e = environ; e != nullptr && *e != nullptr; ++e)
+      if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0)
+        env.emplace_back(*e);
+    env.push_back(prefix + name_);
+    std::vector<char *> envp;
+    for (std::string &s : env)
+      envp.push_back(s.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = options_.command;
+    std::vector<char *> argv;
+    for (std::string &s : args)
+      argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    int status_pipe[2];
+    if (::pipe2(status_pipe, O_CLOEXEC) != 0)
+      throw Error(Errc::system, name_, "pipe2 failed", errno);
+    const pid_t parent = ::getpid();
+    const bool kill_with_parent = options_.kill_with_parent;
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::close(status_pipe[0]);
+      if (kill_with_parent) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) // the parent died before prctl
+          ::_exit(127);
+      }
+      ::execvpe(argv[0], argv.data(), envp.data());
+      const int error = errno;
+      static_cast<void>(::write(status_pipe[1], &error, sizeof error));
+      ::_exit(127);
+    }
+    ::close(status_pipe[1]);
+    if (pid < 0) {
+      const int error = errno;
+      ::close(status_pipe[0]);
+      throw Error(Errc::system, name_, "fork failed", error);
+    }
+    int exec_error = 0;
+    ssize_t n = 0;
+    do
+      n = ::read(status_pipe[0], &exec_error, sizeof exec_error);
+    while (n < 0 && errno == EINTR);
+    ::close(status_pipe[0]);
+    if (n == static_cast<ssize_t>(sizeof exec_error)) {
+      ::waitpid(pid, nullptr, 0);
+      throw Error(Errc::worker_failed, name_,
+                  "cannot run '" + options_.command.front() + "': " + std::strerror(exec_error),
+                  exec_error);
+    }
+    return pid;
+  }
+
+  /// Whether the worker has exited (reaped now, exit_text_ says how); `block`: wait for it.
+  bool reap(bool block) {
+    if (pid_ <= 0)
+      return true;
+    int status = 0;
+    pid_t r = 0;
+    do
+      r = ::waitpid(pid_, &status, block ? 0 : WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+      return false;
+    if (r == pid_)
+      exit_text_ = WIFEXITED(status) ? "exited with status " + std::to_string(WEXITSTATUS(status))
+                                     : "was killed by signal " + std::to_string(WTERMSIG(status));
+    else
+      exit_text_ = "is gone";
+    pid_ = -1;
+    return true;
+  }
+
+  /// Sends `signal` to a worker still running, reaps it, and says how it ended ("" if none).
+  std::string stop_worker(int signal) {
+    if (pid_ <= 0)
+      return {};
+    if (!reap(false)) {
+      ::kill(pid_, signal);
+      reap(true);
+    }
+    return "the worker " + exit_text_;
+  }
+
+  std::string name_;
+  SupervisorOptions options_;
+  std::optional<Core> core_;
+  pid_t pid_ = -1;
+  std::string exit_text_;
+  std::chrono::milliseconds backoff_;
+  Clock::time_point next_start_{};
+  Clock::time_point next_periodic_{};
+  Clock::time_point next_check_ = Clock::time_point::max();
+  std::uint64_t health_id_ = 0; // the HealthRequest awaiting its reply (core id), 0: none
+  Clock::time_point health_sent_{};
+  bool memory_warned_ = false;
+  unsigned restarts_ = 0;
+  unsigned failed_starts_ = 0;
+  bool gave_up_ = false;
+  std::uint64_t next_id_ = 1;
+  std::map<std::uint64_t, Pending> pending_;          // our id -> request
+  std::map<std::uint64_t, std::uint64_t> by_core_id_; // current session's id -> our id
+  std::deque<std::uint64_t> lost_;                    // ids to report as peer_dead
+};
+
+} // namespace shmpipe
