@@ -118,6 +118,33 @@ TEST(SessionTest, HandshakeRequestsHealthAndShutdown) {
   EXPECT_EQ(child.wait(10s), 0);
 }
 
+// Both sides read their incoming ring through a read-only mapping (ReaderOptions): the
+// messages verify and read the same, across a wrap of the small rings.
+TEST(SessionTest, ReadOnlyDataOnBothSides) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  const SessionOptions options{.capacity = 1 << 14, .reader = {.read_only_data = true}};
+  Core core = Core::create(name, options);
+  test::Child child([&] { return serve(name, options); });
+  core.await_ready(10s);
+  for (std::uint32_t page = 1; page <= 40; ++page) {
+    const Sent sent = core.request<sc::Extraction>(
+        [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 5s);
+    ASSERT_EQ(sent.status, Status::ok);
+    Incoming text = core.receive(10s);
+    ASSERT_TRUE(text) << to_string(text.status());
+    text.release();
+    Incoming rows = core.receive(10s);
+    ASSERT_TRUE(rows && rows.final());
+    const Received<sc::Extraction> batch = std::move(rows).as<sc::Extraction>();
+    ASSERT_TRUE(batch);
+    EXPECT_EQ(test::check_ledger_batch(*batch, page), "");
+  }
+  EXPECT_GT(core.received_stats().consumer.wraps, 0u) << "the rings wrapped";
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
 TEST(SessionTest, WrongProtocolVersionIsRefusedOnBothSides) {
   const std::string name = test::unique_name();
   ScopedRemove guard(name);
