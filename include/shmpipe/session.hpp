@@ -212,6 +212,11 @@ public:
   [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
   [[nodiscard]] RingStats sent_stats() const noexcept { return writer_.stats(); }
   [[nodiscard]] RingStats received_stats() const noexcept { return reader_.stats(); }
+  /// The largest FlatBuffer one message from this end can be (the ring's largest record less
+  /// the frame): a sender checks a big message against it before building.
+  [[nodiscard]] std::size_t max_message() const noexcept {
+    return writer_.max_payload() - sizeof(detail::Frame);
+  }
 
 protected:
   SessionEnd(detail::OwnedSegment segment, std::uint32_t read_ring, std::uint32_t write_ring,

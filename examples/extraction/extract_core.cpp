@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// extract_core: extracts page text, ledger rows and evidence images from a PDF through a
+// supervised extract_worker process, over a shmpipe session.
+//
+//   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K] [--worker PATH]
+//
+// writes DIR/pages/page-0001.txt ..., DIR/ledger.csv and DIR/evidence/row-000001.png ..., and
+// prints a one-line summary. Every message from the worker is verified and its columns and
+// pixel sizes checked before use (the worker parses untrusted PDFs: it is untrusted too).
+// Pages are requested a few at a time; a worker that dies is restarted by the Supervisor and
+// the page it was on is sent once more; a page that fails twice is reported and skipped.
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/schemas/extraction_shmpipe.h>
+#include <shmpipe/supervisor.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csetjmp>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <png.h>
+#include <unistd.h>
+
+#include "ledger.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace fb = flatbuffers;
+namespace sc = shmpipe::schema;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+struct Args {
+  std::string pdf;
+  fs::path out;
+  unsigned dpi = 150;
+  std::uint32_t first_page = 0; // 1-based; 0: from the first
+  std::uint32_t last_page = 0;  // 1-based; 0: to the last
+  unsigned in_flight = 4;
+  std::string worker;
+};
+
+[[noreturn]] void usage(const std::string &why) {
+  std::fprintf(stderr,
+               "extract_core: %s\nusage: extract_core --pdf FILE --out DIR [--dpi N] "
+               "[--pages A-B] [--in-flight K] [--worker PATH]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+template <class T> T parse_uint(std::string_view text, const char *what, T low, T high) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    usage(std::string(what) + " must be a number from " + std::to_string(low) + " to " +
+          std::to_string(high) + ", not '" + std::string(text) + "'");
+  return value;
+}
+
+Args parse_args(int argc, char **argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (i + 1 >= argc)
+      usage("missing value after " + std::string(flag));
+    const std::string_view value = argv[++i];
+    if (flag == "--pdf")
+      args.pdf = value;
+    else if (flag == "--out")
+      args.out = value;
+    else if (flag == "--dpi")
+      args.dpi = parse_uint<unsigned>(value, "--dpi", 18, 600);
+    else if (flag == "--in-flight")
+      args.in_flight = parse_uint<unsigned>(value, "--in-flight", 1, 64);
+    else if (flag == "--worker")
+      args.worker = value;
+    else if (flag == "--pages") {
+      const std::size_t dash = value.find('-');
+      if (dash == std::string_view::npos)
+        usage("--pages takes A-B (1-based, inclusive), not '" + std::string(value) + "'");
+      args.first_page = parse_uint<std::uint32_t>(value.substr(0, dash), "--pages A", 1, 1u << 30);
+      args.last_page =
+          parse_uint<std::uint32_t>(value.substr(dash + 1), "--pages B", args.first_page, 1u << 30);
+    } else
+      usage("unknown option " + std::string(flag));
+  }
+  if (args.pdf.empty() || args.out.empty())
+    usage("--pdf and --out are required");
+  if (args.worker.empty()) // installed side by side
+    args.worker = (fs::read_symlink("/proc/self/exe").parent_path() / "extract_worker").string();
+  return args;
+}
+
+/// RFC 4180: quoted when it holds a comma, a quote, CR or LF; quotes doubled.
+std::string csv_field(std::string_view s) {
+  if (s.find_first_of(",\"\r\n") == std::string_view::npos)
+    return std::string(s);
+  std::string out = "\"";
+  for (const char c : s) {
+    out += c;
+    if (c == '"')
+      out += '"';
+  }
+  return out + "\"";
+}
+
+/// RGB24 or Gray8 rows `stride` bytes apart to a PNG file. false on any libpng or I/O error.
+bool write_png(const fs::path &path, const std::uint8_t *pixels, std::uint32_t width,
+               std::uint32_t height, std::uint32_t stride, int color_type) {
+  std::FILE *file = std::fopen(path.c_str(), "wbe");
+  if (file == nullptr)
+    return false;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png != nullptr ? png_create_info_struct(png) : nullptr;
+  bool ok = false;
+  // libpng reports errors by longjmp to here: nothing with a destructor lives in this frame.
+  if (info != nullptr && setjmp(png_jmpbuf(png)) == 0) {
+    png_init_io(png, file);
+    png_set_compression_level(png, 3); // evidence crops: speed over the last few percent
+    png_set_IHDR(png, info, width, height, 8, color_type, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (std::uint32_t y = 0; y < height; ++y)
+      png_write_row(png, pixels + std::size_t{y} * stride);
+    png_write_end(png, nullptr);
+    ok = true;
+  }
+  png_destroy_write_struct(&png, info != nullptr ? &info : nullptr);
+  return std::fclose(file) == 0 && ok;
+}
+
+/// A StringColumn of n strings whose offsets are consistent (schemas/common.fbs).
+bool valid_column(const sc::StringColumn *column, std::size_t n) {
+  if (column == nullptr)
+    return n == 0;
+  const auto *offsets = column->offsets();
+  const std::size_t bytes = column->bytes() != nullptr ? column->bytes()->size() : 0;
+  if (offsets == nullptr || offsets->size() != n + 1 || offsets->Get(0) != 0 ||
+      offsets->Get(static_cast<fb::uoffset_t>(n)) != bytes)
+    return n == 0 && (offsets == nullptr || offsets->size() <= 1) && bytes == 0;
+  for (fb::uoffset_t i = 0; i < n; ++i)
+    if (offsets->Get(i) > offsets->Get(i + 1))
+      return false;
+  return true;
+}
+
+std::string string_at(const sc::StringColumn *column, fb::uoffset_t i) {
+  const std::uint32_t begin = column->offsets()->Get(i);
+  const std::uint32_t end = column->offsets()->Get(i + 1);
+  return {reinterpret_cast<const char *>(column->bytes()->data()) + begin, end - begin};
+}
+
+struct PageResult {
+  bool done = false;
+  std::string error;                 // why it failed; empty when it did not
+  std::vector<extraction::Row> rows; // in page order
+};
+
+class Extraction {
+public:
+  Extraction(const Args &args, shmpipe::Supervisor &sup) : args_(args), sup_(sup) {}
+
+  /// Opens the document in the worker; exits with a message when it cannot.
+  std::uint32_t open() {
+    const shmpipe::Sent sent = sup_.request<sc::Extraction>(
+        [&](fb::FlatBufferBuilder &b) {
+          const auto open = sc::CreateOpenDocument(b, b.CreateString(args_.pdf));
+          return sc::CreateExtraction(b, 0, sc::ExtractionBody::OpenDocument, open.Union());
+        },
+        30s);
+    if (sent.status != shmpipe::Status::ok)
+      fail("cannot send to the worker: " + std::string(shmpipe::to_string(sent.status)));
+    for (;;) {
+      shmpipe::Incoming in = sup_.receive(120s);
+      if (in.request_id() != sent.request_id) {
+        if (!in)
+          fail("no answer from the worker: " + std::string(shmpipe::to_string(in.status())));
+        continue;
+      }
+      if (!in)
+        fail("the worker died twice opening '" + args_.pdf + "' (damaged PDF?)");
+      if (in.is<sc::Envelope>())
+        fail(error_text(std::move(in)));
+      const auto reply = std::move(in).as<sc::Extraction>();
+      const sc::DocumentInfo *info = reply ? reply->body_as_DocumentInfo() : nullptr;
+      if (info == nullptr)
+        fail("the worker's answer to OpenDocument is not a DocumentInfo");
+      return info->pages();
+    }
+  }
+
+  /// Extracts pages [first, last] (0-based); returns how many failed.
+  std::size_t run(std::uint32_t first, std::uint32_t last) {
+    fs::create_directories(args_.out / "pages");
+    fs::create_directories(args_.out / "evidence");
+    std::uint32_t next = first;
+    std::size_t finished = 0;
+    const std::size_t total = last - first + 1;
+    auto last_progress = Clock::now();
+    while (finished < total) {
+      while ((!retry_.empty() || next <= last) && in_flight_.size() < args_.in_flight) {
+        const bool again = !retry_.empty();
+        const std::uint32_t page = again ? retry_.front() : next;
+        const shmpipe::Sent sent = sup_.request<sc::Extraction>(
+            [&](fb::FlatBufferBuilder &b) {
+              const auto r = sc::CreateExtractRequest(b, b.CreateString(args_.pdf), page, nullptr,
+                                                      static_cast<std::uint16_t>(args_.dpi));
+              return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
+            },
+            30s);
+        if (sent.status != shmpipe::Status::ok)
+          break; // the worker is down: receive() restarts it (or reports it gone)
+        in_flight_[sent.request_id] = {page, sup_.restarts()};
+        pages_[page] = PageResult{};
+        if (again)
+          retry_.pop_front();
+        else
+          ++next;
+      }
+      shmpipe::Incoming in = sup_.receive(1s);
+      const std::uint64_t id = in.request_id();
+      const auto it = in_flight_.find(id);
+      if (!in && id == 0) {
+        if (in.status() == shmpipe::Status::peer_dead) { // the supervisor gave up
+          for (auto &[lost_id, sent] : in_flight_)
+            finish(sent.page, "the worker could not be restarted");
+          for (const std::uint32_t page : retry_)
+            finish(page, "the worker could not be restarted");
+          finished += in_flight_.size() + retry_.size();
+          in_flight_.clear();
+          retry_.clear();
+          for (; next <= last; ++next, ++finished)
+            finish(next, "the worker could not be restarted");
+          break;
+        }
+        if (Clock::now() - last_progress > 10min)
+          fail("no progress for 10 minutes");
+        continue;
+      }
+      last_progress = Clock::now();
+      if (it == in_flight_.end())
+        continue; // nothing we asked for
+      const std::uint32_t page = it->second.page;
+      if (!in) { // lost with its worker
+        const unsigned worker = it->second.worker;
+        in_flight_.erase(it);
+        if (lost(page, worker))
+          ++finished;
+        continue;
+      } else if (in.is<sc::Envelope>()) {
+        finish(page, error_text(std::move(in)));
+      } else {
+        const bool final = in.final();
+        bytes_ += in.buffer().size();
+        const auto message = std::move(in).as<sc::Extraction>();
+        if (!message)
+          finish(page, "an invalid message from the worker");
+        else if (!take(page, *message))
+          finish(page, "an inconsistent message from the worker");
+        else if (final)
+          finish(page, "");
+      }
+      if (pages_[page].done) {
+        in_flight_.erase(it);
+        ++finished;
+      }
+    }
+    std::size_t failed = 0;
+    for (const auto &[page, result] : pages_)
+      if (!result.error.empty()) {
+        ++failed;
+        std::fprintf(stderr, "extract_core: page %u failed: %s\n", page + 1, result.error.c_str());
+      }
+    return failed;
+  }
+
+  /// Writes ledger.csv and names the evidence files by row number; returns rows written.
+  std::size_t finish_outputs() {
+    std::ofstream csv(args_.out / "ledger.csv", std::ios::binary);
+    csv << "page,stt,code,name,unit,quantity,unit_price,amount,evidence\n";
+    std::size_t number = 0;
+    for (const auto &[page, result] : pages_)
+      for (std::size_t i = 0; i < result.rows.size(); ++i) {
+        const extraction::Row &r = result.rows[i];
+        ++number;
+        const fs::path staged = args_.out / "evidence" / staged_name(page, i);
+        std::string evidence;
+        if (fs::exists(staged)) {
+          char name[32];
+          std::snprintf(name, sizeof name, "row-%06zu.png", number);
+          fs::rename(staged, args_.out / "evidence" / name);
+          evidence = std::string("evidence/") + name;
+        }
+        csv << (page + 1) << ',' << csv_field(r.stt) << ',' << csv_field(r.code) << ','
+            << csv_field(r.name) << ',' << csv_field(r.unit) << ','
+            << extraction::format_number(r.quantity) << ','
+            << extraction::format_number(r.unit_price) << ',' << extraction::format_number(r.amount)
+            << ',' << evidence << '\n';
+        not_adding_up_ += r.adds_up ? 0 : 1;
+      }
+    csv.close();
+    if (!csv)
+      fail("cannot write " + (args_.out / "ledger.csv").string());
+    for (const fs::directory_entry &e : fs::directory_iterator(args_.out / "evidence"))
+      if (e.path().filename().string().starts_with(".p")) // a crop without its row
+        fs::remove(e.path());
+    return number;
+  }
+
+  [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
+  [[nodiscard]] std::size_t images() const noexcept { return images_; }
+  [[nodiscard]] std::size_t not_adding_up() const noexcept { return not_adding_up_; }
+
+  [[noreturn]] static void fail(const std::string &why) {
+    std::fprintf(stderr, "extract_core: %s\n", why.c_str());
+    std::exit(1);
+  }
+
+private:
+  static std::string staged_name(std::uint32_t page, std::size_t row) {
+    char name[48];
+    std::snprintf(name, sizeof name, ".p%06u-r%06zu.png", page, row);
+    return name;
+  }
+
+  static std::string error_text(shmpipe::Incoming &&in) {
+    const auto envelope = std::move(in).as<sc::Envelope>();
+    const sc::Error *error = envelope ? envelope->body_as_Error() : nullptr;
+    if (error == nullptr)
+      return "an unexpected message from the worker";
+    return error->message() != nullptr ? error->message()->str() : "an error without a message";
+  }
+
+  /// A page whose worker died. The worker serves requests in order, so the first page lost
+  /// in a death is the one it was on: that one is tried once more, then reported; the others
+  /// were only queued behind it and go again, uncounted. Returns true when the page is done.
+  bool lost(std::uint32_t page, unsigned worker) {
+    const bool culprit = worker != last_death_; // losses come in the order of the requests
+    last_death_ = worker;
+    if (culprit && ++crashes_[page] >= 2) {
+      finish(page, "the worker died on this page twice");
+      return true;
+    }
+    retry_.push_back(page);
+    return false;
+  }
+
+  void finish(std::uint32_t page, std::string error) {
+    PageResult &result = pages_[page];
+    result.done = true;
+    result.error = std::move(error);
+    if (!result.error.empty())
+      result.rows.clear();
+  }
+
+  /// One message for `page`: false when it contradicts itself.
+  bool take(std::uint32_t page, const sc::Extraction &message) {
+    if (const sc::PageText *text = message.body_as_PageText()) {
+      if (text->page() != page)
+        return false;
+      char name[32];
+      std::snprintf(name, sizeof name, "page-%04u.txt", page + 1);
+      std::ofstream out(args_.out / "pages" / name, std::ios::binary);
+      if (text->text() != nullptr)
+        out.write(text->text()->c_str(), static_cast<std::streamsize>(text->text()->size()));
+      return static_cast<bool>(out);
+    }
+    if (const sc::LedgerBatch *batch = message.body_as_LedgerBatch())
+      return take_rows(page, *batch);
+    if (const sc::Evidence *evidence = message.body_as_Evidence())
+      return take_evidence(page, *evidence);
+    return false;
+  }
+
+  bool take_rows(std::uint32_t page, const sc::LedgerBatch &batch) {
+    const std::size_t n = batch.page() != nullptr ? batch.page()->size() : 0;
+    const auto sized = [n](const auto *v) {
+      return n == 0 ? v == nullptr || v->size() == 0 : v != nullptr && v->size() == n;
+    };
+    if (!valid_column(batch.stt(), n) || !valid_column(batch.code(), n) ||
+        !valid_column(batch.name(), n) || !valid_column(batch.unit(), n) ||
+        !sized(batch.quantity()) || !sized(batch.unit_price()) || !sized(batch.amount()) ||
+        !sized(batch.flags()) || !sized(batch.row_bbox()) || batch.first_row() != 0)
+      return false;
+    std::vector<extraction::Row> rows(n);
+    for (fb::uoffset_t i = 0; i < n; ++i) {
+      if (batch.page()->Get(i) != page)
+        return false;
+      extraction::Row &r = rows[i];
+      const sc::BBox *box = batch.row_bbox()->Get(i);
+      r = {page,
+           string_at(batch.stt(), i),
+           string_at(batch.code(), i),
+           string_at(batch.name(), i),
+           string_at(batch.unit(), i),
+           batch.quantity()->Get(i),
+           batch.unit_price()->Get(i),
+           batch.amount()->Get(i),
+           (batch.flags()->Get(i) & 1) == 0,
+           box->x0(),
+           box->y0(),
+           box->x1(),
+           box->y1()};
+    }
+    pages_[page].rows = std::move(rows);
+    return true;
+  }
+
+  bool take_evidence(std::uint32_t page, const sc::Evidence &evidence) {
+    const std::uint64_t bpp = evidence.format() == sc::PixelFormat::RGB24   ? 3
+                              : evidence.format() == sc::PixelFormat::Gray8 ? 1
+                                                                            : 0;
+    const std::uint64_t width = evidence.width(), height = evidence.height();
+    const std::uint64_t stride = evidence.stride();
+    const std::uint64_t have = evidence.pixels() != nullptr ? evidence.pixels()->size() : 0;
+    if (evidence.page() != page || bpp == 0 || width == 0 || height == 0 || width > 1u << 20 ||
+        height > 1u << 20 || stride < width * bpp || have < stride * height ||
+        evidence.row() >= pages_[page].rows.size())
+      return false;
+    if (!write_png(args_.out / "evidence" / staged_name(page, evidence.row()),
+                   evidence.pixels()->data(), static_cast<std::uint32_t>(width),
+                   static_cast<std::uint32_t>(height), static_cast<std::uint32_t>(stride),
+                   bpp == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY))
+      fail("cannot write a PNG under " + (args_.out / "evidence").string());
+    ++images_;
+    return true;
+  }
+
+  const Args &args_;
+  shmpipe::Supervisor &sup_;
+  struct Sent {
+    std::uint32_t page;
+    unsigned worker; // sup_.restarts() when it was sent: which worker got it
+  };
+  std::map<std::uint64_t, Sent> in_flight_; // request id -> page
+  std::map<std::uint32_t, PageResult> pages_;
+  std::deque<std::uint32_t> retry_;           // pages to send again
+  std::map<std::uint32_t, unsigned> crashes_; // page -> deaths while the worker was on it
+  unsigned last_death_ = ~0u;                 // the worker (its number) whose loss came last
+  std::uint64_t bytes_ = 0;
+  std::size_t images_ = 0;
+  std::size_t not_adding_up_ = 0;
+};
+
+/// Ring size for the crops at `dpi`: an evidence crop is at most a page (A3 assumed as the
+/// largest, 842 x 1191 pt) in RGB24; the ring holds two of them.
+std::uint64_t ring_bytes(unsigned dpi) {
+  const double scale = dpi / 72.0;
+  const auto crop = static_cast<std::uint64_t>((842 * scale + 1) * 3 * (1191 * scale + 1));
+  std::uint64_t ring = std::uint64_t{1} << 22;
+  while (ring < 2 * crop + (1u << 16))
+    ring <<= 1;
+  return ring;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  const Args args = parse_args(argc, argv);
+  {
+    std::ifstream probe(args.pdf, std::ios::binary);
+    if (!probe)
+      Extraction::fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
+  }
+  const auto start = Clock::now();
+  shmpipe::SupervisorOptions options;
+  options.command = {args.worker};
+  options.session.capacity = ring_bytes(args.dpi);
+  options.on_worker_loss = shmpipe::OnWorkerLoss::fail; // retried here: see lost()
+  options.health_interval = 1s;
+  options.health_timeout = 60s; // a page being rendered does not answer health checks
+  options.on_event = [](const shmpipe::SupervisorEvent &e) {
+    if (e.kind != shmpipe::SupervisorEvent::Kind::started)
+      std::fprintf(stderr, "extract_core: worker %d %s: %s\n", static_cast<int>(e.pid),
+                   std::string(shmpipe::to_string(e.kind)).c_str(), e.detail.c_str());
+  };
+  try {
+    shmpipe::Supervisor sup("shmpipe-extract-" + std::to_string(::getpid()), options);
+    Extraction extraction(args, sup);
+    const std::uint32_t pages = extraction.open();
+    const std::uint32_t first = args.first_page != 0 ? args.first_page - 1 : 0;
+    const std::uint32_t last = args.last_page != 0 ? args.last_page - 1 : pages - 1;
+    if (last >= pages)
+      usage("--pages " + std::to_string(first + 1) + "-" + std::to_string(last + 1) +
+            ": the document has " + std::to_string(pages) + " pages");
+    const std::size_t failed = extraction.run(first, last);
+    const std::size_t rows = extraction.finish_outputs();
+    static_cast<void>(sup.shutdown("done", 5s));
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const std::size_t done = last - first + 1;
+    std::printf("pages %zu (failed %zu), rows %zu (not adding up %zu), images %zu, bytes moved "
+                "%llu, %.3f s, %.1f pages/s\n",
+                done, failed, rows, extraction.not_adding_up(), extraction.images(),
+                static_cast<unsigned long long>(extraction.bytes()), seconds,
+                static_cast<double>(done) / seconds);
+    return failed == 0 ? 0 : 3;
+  } catch (const std::exception &e) {
+    Extraction::fail(e.what());
+  }
+}

@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// extract_worker: the PDF side of the extraction pipeline. Started by extract_core through a
+// shmpipe::Supervisor; serves OpenDocument and ExtractRequest messages over the session and
+// answers with PageText, LedgerBatch and Evidence messages built in place in the ring.
+//
+// Links poppler-cpp (GPL): this program is GPL when distributed; the header-only shmpipe
+// library it uses is not affected. One poppler document per process, used by one thread.
+//
+// Per ExtractRequest for page p the worker replies, in this order: PageText, LedgerBatch (the
+// rows found on p; final when there are none), then one Evidence per row (the last one final).
+// Ledger tables continue across pages without repeating their header, so the worker keeps the
+// column layout of the document it reads; a worker that was restarted in the middle of a
+// document first re-reads the pages back to the last header it can find.
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/schemas/extraction_shmpipe.h>
+#include <shmpipe/supervisor.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <poppler-document.h>
+#include <poppler-image.h>
+#include <poppler-page-renderer.h>
+#include <poppler-page.h>
+
+#include "ledger.hpp"
+
+namespace {
+
+namespace fb = flatbuffers;
+namespace sc = shmpipe::schema;
+using namespace std::chrono_literals;
+
+/// Error codes of this pipeline (Envelope Error.code).
+enum Code : std::int32_t {
+  kUnreadable = 10, ///< missing, unreadable or damaged document
+  kEncrypted = 11,  ///< password-protected
+  kBadPage = 12,    ///< page number out of range
+  kTooLarge = 13,   ///< an evidence crop larger than the ring holds
+  kBadRequest = 14, ///< not a request this worker serves
+};
+
+constexpr auto kSendLimit = 30s; // a core that reads nothing for this long is stuck
+
+/// The document being read, and where the ledger reader stands in it.
+struct Document {
+  std::string path;
+  std::unique_ptr<poppler::document> doc;
+  extraction::LedgerReader ledger;
+  int next_page = 0; // the ledger reader has read pages [.., next_page)
+};
+
+std::vector<extraction::Word> words_of(poppler::page &page) {
+  std::vector<extraction::Word> words;
+  for (const poppler::text_box &box : page.text_list(poppler::page::text_list_include_font)) {
+    const poppler::byte_array utf8 = box.text().to_utf8();
+    const poppler::rectf r = box.bbox();
+    words.push_back({std::string(utf8.begin(), utf8.end()), r.left(), r.top(), r.right(),
+                     r.bottom(), box.get_font_size(), box.has_space_after()});
+  }
+  return words;
+}
+
+class Server {
+public:
+  explicit Server(shmpipe::Worker &worker) : worker_(worker) {
+    // poppler reports parse problems of damaged files on stderr; the Error reply says enough.
+    poppler::set_debug_error_function([](const std::string &, void *) {}, nullptr);
+  }
+
+  int run() {
+    for (;;) {
+      shmpipe::Incoming in = worker_.receive(std::chrono::hours(24));
+      if (!in)
+        return in.status() == shmpipe::Status::timeout ? 3 : 0; // core gone: done
+      const std::uint64_t id = in.request_id();
+      if (in.is<sc::Envelope>()) {
+        const auto control = std::move(in).as<sc::Envelope>();
+        if (control && control->body_type() == sc::Control::Shutdown)
+          return 0;
+        continue;
+      }
+      const auto request = std::move(in).as<sc::Extraction>();
+      if (!request) {
+        reply_error(id, kBadRequest, "not a valid Extraction message");
+        continue;
+      }
+      if (const sc::OpenDocument *open = request->body_as_OpenDocument())
+        serve_open(id, open->path() != nullptr ? open->path()->str() : std::string());
+      else if (const sc::ExtractRequest *page = request->body_as_ExtractRequest())
+        serve_page(id, page->path() != nullptr ? page->path()->str() : std::string(), page->page(),
+                   page->dpi());
+      else
+        reply_error(id, kBadRequest, "expected OpenDocument or ExtractRequest");
+    }
+  }
+
+private:
+  void reply_error(std::uint64_t id, Code code, const std::string &message) {
+    if (worker_.error(id, code, message, kSendLimit) != shmpipe::Status::ok)
+      std::exit(4); // the core is gone or stuck: nothing to serve
+  }
+
+  void check(shmpipe::Status status) {
+    if (status != shmpipe::Status::ok)
+      std::exit(4);
+  }
+
+  /// The document at `path`, opened (and kept) on first use; nullptr after an Error reply.
+  Document *open_document(std::uint64_t id, const std::string &path) {
+    if (doc_ && doc_->path == path)
+      return doc_.get();
+    doc_.reset();
+    std::unique_ptr<poppler::document> doc(poppler::document::load_from_file(path));
+    if (!doc) {
+      reply_error(id, kUnreadable, "cannot open '" + path + "': missing, unreadable or not a PDF");
+      return nullptr;
+    }
+    if (doc->is_locked()) {
+      reply_error(id, kEncrypted, "'" + path + "' is encrypted (password protected)");
+      return nullptr;
+    }
+    doc_ = std::make_unique<Document>(Document{path, std::move(doc), {}, 0});
+    return doc_.get();
+  }
+
+  void serve_open(std::uint64_t id, const std::string &path) {
+    Document *d = open_document(id, path);
+    if (d == nullptr)
+      return;
+    const int pages = d->doc->pages();
+    if (pages <= 0) {
+      doc_.reset();
+      return reply_error(id, kUnreadable, "'" + path + "' has no pages (damaged?)");
+    }
+    float max_w = 0, max_h = 0;
+    for (int i = 0; i < pages; ++i) {
+      const std::unique_ptr<poppler::page> p(d->doc->create_page(i));
+      if (!p)
+        continue;
+      const auto [w, h] = displayed_size(*p);
+      max_w = std::max(max_w, w);
+      max_h = std::max(max_h, h);
+    }
+    check(worker_.reply<sc::Extraction>(
+        id,
+        [&](fb::FlatBufferBuilder &b) {
+          const auto info =
+              sc::CreateDocumentInfo(b, static_cast<std::uint32_t>(pages), max_w, max_h);
+          return sc::CreateExtraction(b, id, sc::ExtractionBody::DocumentInfo, info.Union());
+        },
+        kSendLimit, true, {.size_hint = 128}));
+  }
+
+  /// Page size in points as displayed (text boxes and renders use the rotated page).
+  static std::pair<float, float> displayed_size(poppler::page &p) {
+    const poppler::rectf r = p.page_rect(poppler::media_box);
+    const bool sideways =
+        p.orientation() == poppler::page::landscape || p.orientation() == poppler::page::seascape;
+    const auto w = static_cast<float>(sideways ? r.height() : r.width());
+    const auto h = static_cast<float>(sideways ? r.width() : r.height());
+    return {w, h};
+  }
+
+  /// Brings the ledger reader to page `page`: continues when it stands there, else re-reads
+  /// from the last page before it that has a table header.
+  void catch_up(Document &d, int page) {
+    if (d.next_page == page)
+      return;
+    int start = 0;
+    for (int q = page - 1; q >= 0; --q) {
+      extraction::LedgerReader probe;
+      const std::unique_ptr<poppler::page> p(d.doc->create_page(q));
+      if (!p)
+        continue;
+      const std::vector<extraction::Word> words = words_of(*p);
+      static_cast<void>(probe.read_page(static_cast<std::uint32_t>(q), words));
+      if (probe.has_layout()) {
+        start = q;
+        break;
+      }
+    }
+    d.ledger = extraction::LedgerReader();
+    for (int q = start; q < page; ++q) {
+      const std::unique_ptr<poppler::page> p(d.doc->create_page(q));
+      if (p)
+        static_cast<void>(d.ledger.read_page(static_cast<std::uint32_t>(q), words_of(*p)));
+    }
+    d.next_page = page;
+  }
+
+  void serve_page(std::uint64_t id, const std::string &path, std::uint32_t page_no,
+                  std::uint16_t dpi) {
+    Document *d = open_document(id, path);
+    if (d == nullptr)
+      return;
+    if (page_no >= static_cast<std::uint32_t>(d->doc->pages()))
+      return reply_error(id, kBadPage,
+                         "page " + std::to_string(page_no + 1) + " of '" + path + "' (it has " +
+                             std::to_string(d->doc->pages()) + ")");
+    if (dpi < 18 || dpi > 1200)
+      return reply_error(id, kBadRequest, "dpi " + std::to_string(dpi) + " outside 18..1200");
+    const int page = static_cast<int>(page_no);
+    crash_if_asked(page_no);
+    const std::unique_ptr<poppler::page> p(d->doc->create_page(page));
+    if (!p)
+      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " is damaged");
+    const auto [width_pt, height_pt] = displayed_size(*p);
+
+    const poppler::byte_array text = p->text().to_utf8();
+    check(worker_.reply<sc::Extraction>(
+        id,
+        [&](fb::FlatBufferBuilder &b) {
+          const auto t = sc::CreatePageText(b, page_no, b.CreateString(text.data(), text.size()),
+                                            width_pt, height_pt);
+          return sc::CreateExtraction(b, id, sc::ExtractionBody::PageText, t.Union());
+        },
+        kSendLimit, false, {.size_hint = text.size() + 256}));
+
+    catch_up(*d, page);
+    const std::vector<extraction::Row> rows = d->ledger.read_page(page_no, words_of(*p));
+    d->next_page = page + 1;
+    send_rows(id, page_no, rows);
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      send_evidence(id, *p, page_no, i, rows[i], dpi, i + 1 == rows.size());
+  }
+
+  /// Test hook for the fault tests: SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER] kills this worker
+  /// (SIGKILL) when it is asked for 0-based page PAGE; with MARKER, only while that file does
+  /// not exist yet (it is created first), i.e. once.
+  static void crash_if_asked(std::uint32_t page) {
+    const char *spec = std::getenv("SHMPIPE_EXTRACT_CRASH");
+    if (spec == nullptr)
+      return;
+    char *end = nullptr;
+    const unsigned long target = std::strtoul(spec, &end, 10);
+    if (end == spec || target != page)
+      return;
+    if (*end == ':') {
+      const int fd = ::open(end + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+      if (fd < 0)
+        return; // crashed here once already
+      ::close(fd);
+    }
+    std::raise(SIGKILL);
+  }
+
+  void send_rows(std::uint64_t id, std::uint32_t page, const std::vector<extraction::Row> &rows) {
+    std::size_t text_bytes = 0;
+    for (const extraction::Row &r : rows)
+      text_bytes += r.stt.size() + r.code.size() + r.name.size() + r.unit.size();
+    check(worker_.reply<sc::Extraction>(
+        id,
+        [&](fb::FlatBufferBuilder &b) {
+          const auto strings = [&](auto field) {
+            std::vector<std::uint32_t> offsets{0};
+            std::string bytes;
+            for (const extraction::Row &r : rows) {
+              bytes += r.*field;
+              offsets.push_back(static_cast<std::uint32_t>(bytes.size()));
+            }
+            const auto o = b.CreateVector(offsets);
+            const auto v =
+                b.CreateVector(reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size());
+            return sc::CreateStringColumn(b, o, v);
+          };
+          const auto numbers = [&](double extraction::Row::*field) {
+            std::vector<double> v;
+            for (const extraction::Row &r : rows)
+              v.push_back(r.*field);
+            return b.CreateVector(v);
+          };
+          const auto stt = strings(&extraction::Row::stt);
+          const auto code = strings(&extraction::Row::code);
+          const auto name = strings(&extraction::Row::name);
+          const auto unit = strings(&extraction::Row::unit);
+          const auto quantity = numbers(&extraction::Row::quantity);
+          const auto unit_price = numbers(&extraction::Row::unit_price);
+          const auto amount = numbers(&extraction::Row::amount);
+          std::vector<std::uint32_t> pages(rows.size(), page);
+          std::vector<std::uint8_t> flags;
+          std::vector<sc::BBox> boxes;
+          for (const extraction::Row &r : rows) {
+            flags.push_back(r.adds_up ? 0 : 1);
+            boxes.emplace_back(static_cast<float>(r.x0), static_cast<float>(r.y0),
+                               static_cast<float>(r.x1), static_cast<float>(r.y1));
+          }
+          const auto page_col = b.CreateVector(pages);
+          const auto flag_col = b.CreateVector(flags);
+          const auto box_col = b.CreateVectorOfStructs(boxes);
+          const auto batch = sc::CreateLedgerBatch(b, 0, page_col, stt, code, name, unit, quantity,
+                                                   unit_price, amount, flag_col, box_col);
+          return sc::CreateExtraction(b, id, sc::ExtractionBody::LedgerBatch, batch.Union());
+        },
+        kSendLimit, rows.empty(), {.size_hint = 512 + rows.size() * 80 + text_bytes}));
+  }
+
+  /// Renders the row's area at `dpi` into an Evidence message: poppler renders into its own
+  /// bitmap (poppler-cpp offers no caller-supplied buffer), which is copied once, row by row,
+  /// into the vector reserved in the ring; the core encodes the PNG from the ring.
+  void send_evidence(std::uint64_t id, poppler::page &p, std::uint32_t page, std::size_t index,
+                     const extraction::Row &row, std::uint16_t dpi, bool last) {
+    const double scale = dpi / 72.0;
+    constexpr double kMargin = 2.0; // points around the words
+    const auto [width_pt, height_pt] = displayed_size(p);
+    const double x0 = std::clamp(row.x0 - kMargin, 0.0, double{width_pt});
+    const double y0 = std::clamp(row.y0 - kMargin, 0.0, double{height_pt});
+    const double x1 = std::clamp(row.x1 + kMargin, x0, double{width_pt});
+    const double y1 = std::clamp(row.y1 + kMargin, y0, double{height_pt});
+    const int px = static_cast<int>(std::floor(x0 * scale));
+    const int py = static_cast<int>(std::floor(y0 * scale));
+    const int pw = std::max(1, static_cast<int>(std::ceil((x1 - x0) * scale)));
+    const int ph = std::max(1, static_cast<int>(std::ceil((y1 - y0) * scale)));
+    const std::uint64_t bytes =
+        std::uint64_t{static_cast<std::uint32_t>(pw)} * 3u * static_cast<std::uint32_t>(ph);
+    if (bytes + 1024 > worker_.max_message())
+      return reply_error(id, kTooLarge,
+                         "evidence crop " + std::to_string(pw) + "x" + std::to_string(ph) + " at " +
+                             std::to_string(dpi) + " dpi needs " + std::to_string(bytes) +
+                             " bytes; the ring holds messages up to " +
+                             std::to_string(worker_.max_message()));
+    poppler::page_renderer renderer;
+    renderer.set_image_format(poppler::image::format_rgb24);
+    renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
+    renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
+    const poppler::image image = renderer.render_page(&p, dpi, dpi, px, py, pw, ph);
+    if (!image.is_valid() || image.width() <= 0 || image.height() <= 0)
+      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
+    const auto width = static_cast<std::uint32_t>(image.width());
+    const auto height = static_cast<std::uint32_t>(image.height());
+    const std::uint32_t stride = width * 3; // tight rows: poppler pads its own to 4 bytes
+    check(worker_.reply<sc::Extraction>(
+        id,
+        [&](fb::FlatBufferBuilder &b) {
+          std::uint8_t *pixels = nullptr;
+          const auto vec = b.CreateUninitializedVector(std::size_t{stride} * height, &pixels);
+          const char *src = image.const_data();
+          for (std::uint32_t y = 0; y < height; ++y)
+            std::memcpy(pixels + std::size_t{y} * stride,
+                        src + std::size_t{y} * static_cast<std::size_t>(image.bytes_per_row()),
+                        stride);
+          const sc::BBox box(static_cast<float>(x0), static_cast<float>(y0), static_cast<float>(x1),
+                             static_cast<float>(y1));
+          const auto evidence = sc::CreateEvidence(b, page, index, &box, width, height, stride,
+                                                   sc::PixelFormat::RGB24, dpi, vec);
+          return sc::CreateExtraction(b, id, sc::ExtractionBody::Evidence, evidence.Union());
+        },
+        kSendLimit, last, {.size_hint = std::size_t{stride} * height + 256}));
+  }
+
+  shmpipe::Worker &worker_;
+  std::unique_ptr<Document> doc_;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    std::fprintf(stderr, "usage: %s (started by extract_core, which sets %s)\n", argv[0],
+                 shmpipe::kSessionEnv);
+    return 2;
+  }
+  try {
+    shmpipe::Worker worker = shmpipe::attach_supervised(
+        {.capabilities = {"ledger", "evidence"}, .worker_name = "extract_worker"});
+    return Server(worker).run();
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "extract_worker: %s\n", e.what());
+    return 2;
+  }
+}
