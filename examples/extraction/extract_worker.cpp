@@ -234,8 +234,21 @@ private:
     const std::vector<extraction::Row> rows = d->ledger.read_page(page_no, words_of(*p));
     d->next_page = page + 1;
     send_rows(id, page_no, rows);
+    if (rows.empty())
+      return;
+    // One render of the page for all its crops: a render walks the whole page's content
+    // however small the area (32 crops of a page each rendered cost 5x more here).
+    poppler::page_renderer renderer;
+    renderer.set_image_format(poppler::image::format_rgb24);
+    renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
+    renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
+    const poppler::image image = renderer.render_page(p.get(), dpi, dpi);
+    if (!image.is_valid() || image.width() <= 0 || image.height() <= 0 ||
+        image.bytes_per_row() < image.width() * 3)
+      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
     for (std::size_t i = 0; i < rows.size(); ++i)
-      send_evidence(id, *p, page_no, i, rows[i], dpi, i + 1 == rows.size());
+      send_evidence(id, image, page_no, i, rows[i], dpi, {width_pt, height_pt},
+                    i + 1 == rows.size());
   }
 
   /// Test hook for the fault tests: SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER] kills this worker
@@ -308,57 +321,50 @@ private:
         kSendLimit, rows.empty(), {.size_hint = 512 + rows.size() * 80 + text_bytes}));
   }
 
-  /// Renders the row's area at `dpi` into an Evidence message: poppler renders into its own
-  /// bitmap (poppler-cpp offers no caller-supplied buffer), which is copied once, row by row,
-  /// into the vector reserved in the ring; the core encodes the PNG from the ring.
-  void send_evidence(std::uint64_t id, poppler::page &p, std::uint32_t page, std::size_t index,
-                     const extraction::Row &row, std::uint16_t dpi, bool last) {
+  /// The row's area of the rendered page as an Evidence message. poppler renders into its
+  /// own bitmap (poppler-cpp takes no caller-supplied buffer); each crop is copied once, row by
+  /// row, into the vector reserved in the ring, and the core encodes the PNG from the ring.
+  void send_evidence(std::uint64_t id, const poppler::image &image, std::uint32_t page,
+                     std::size_t index, const extraction::Row &row, std::uint16_t dpi,
+                     std::pair<float, float> page_pt, bool last) {
     const double scale = dpi / 72.0;
     constexpr double kMargin = 2.0; // points around the words
-    const auto [width_pt, height_pt] = displayed_size(p);
-    const double x0 = std::clamp(row.x0 - kMargin, 0.0, double{width_pt});
-    const double y0 = std::clamp(row.y0 - kMargin, 0.0, double{height_pt});
-    const double x1 = std::clamp(row.x1 + kMargin, x0, double{width_pt});
-    const double y1 = std::clamp(row.y1 + kMargin, y0, double{height_pt});
-    const int px = static_cast<int>(std::floor(x0 * scale));
-    const int py = static_cast<int>(std::floor(y0 * scale));
-    const int pw = std::max(1, static_cast<int>(std::ceil((x1 - x0) * scale)));
-    const int ph = std::max(1, static_cast<int>(std::ceil((y1 - y0) * scale)));
-    const std::uint64_t bytes =
-        std::uint64_t{static_cast<std::uint32_t>(pw)} * 3u * static_cast<std::uint32_t>(ph);
+    const double x0 = std::clamp(row.x0 - kMargin, 0.0, double{page_pt.first});
+    const double y0 = std::clamp(row.y0 - kMargin, 0.0, double{page_pt.second});
+    const double x1 = std::clamp(row.x1 + kMargin, x0, double{page_pt.first});
+    const double y1 = std::clamp(row.y1 + kMargin, y0, double{page_pt.second});
+    const int full_w = image.width(), full_h = image.height();
+    const int px = std::clamp(static_cast<int>(std::floor(x0 * scale)), 0, full_w - 1);
+    const int py = std::clamp(static_cast<int>(std::floor(y0 * scale)), 0, full_h - 1);
+    const int pw = std::clamp(static_cast<int>(std::ceil((x1 - x0) * scale)), 1, full_w - px);
+    const int ph = std::clamp(static_cast<int>(std::ceil((y1 - y0) * scale)), 1, full_h - py);
+    const auto width = static_cast<std::uint32_t>(pw);
+    const auto height = static_cast<std::uint32_t>(ph);
+    const std::uint32_t stride = width * 3; // tight rows: poppler pads its own to 4 bytes
+    const std::uint64_t bytes = std::uint64_t{stride} * height;
     if (bytes + 1024 > worker_.max_message())
       return reply_error(id, kTooLarge,
                          "evidence crop " + std::to_string(pw) + "x" + std::to_string(ph) + " at " +
                              std::to_string(dpi) + " dpi needs " + std::to_string(bytes) +
                              " bytes; the ring holds messages up to " +
                              std::to_string(worker_.max_message()));
-    poppler::page_renderer renderer;
-    renderer.set_image_format(poppler::image::format_rgb24);
-    renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
-    renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
-    const poppler::image image = renderer.render_page(&p, dpi, dpi, px, py, pw, ph);
-    if (!image.is_valid() || image.width() <= 0 || image.height() <= 0)
-      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
-    const auto width = static_cast<std::uint32_t>(image.width());
-    const auto height = static_cast<std::uint32_t>(image.height());
-    const std::uint32_t stride = width * 3; // tight rows: poppler pads its own to 4 bytes
+    const auto source_stride = static_cast<std::size_t>(image.bytes_per_row());
+    const char *source = image.const_data() + static_cast<std::size_t>(py) * source_stride +
+                         static_cast<std::size_t>(px) * 3;
     check(worker_.reply<sc::Extraction>(
         id,
         [&](fb::FlatBufferBuilder &b) {
           std::uint8_t *pixels = nullptr;
-          const auto vec = b.CreateUninitializedVector(std::size_t{stride} * height, &pixels);
-          const char *src = image.const_data();
+          const auto vec = b.CreateUninitializedVector(bytes, &pixels);
           for (std::uint32_t y = 0; y < height; ++y)
-            std::memcpy(pixels + std::size_t{y} * stride,
-                        src + std::size_t{y} * static_cast<std::size_t>(image.bytes_per_row()),
-                        stride);
+            std::memcpy(pixels + std::size_t{y} * stride, source + y * source_stride, stride);
           const sc::BBox box(static_cast<float>(x0), static_cast<float>(y0), static_cast<float>(x1),
                              static_cast<float>(y1));
           const auto evidence = sc::CreateEvidence(b, page, index, &box, width, height, stride,
                                                    sc::PixelFormat::RGB24, dpi, vec);
           return sc::CreateExtraction(b, id, sc::ExtractionBody::Evidence, evidence.Union());
         },
-        kSendLimit, last, {.size_hint = std::size_t{stride} * height + 256}));
+        kSendLimit, last, {.size_hint = bytes + 256}));
   }
 
   shmpipe::Worker &worker_;
