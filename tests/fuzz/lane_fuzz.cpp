@@ -18,7 +18,7 @@
 // block and queue is touched (the segment header, the lane's unused tail, the next lane and the
 // rest of the page are poisoned for AddressSanitizer); nothing hangs (libFuzzer's -timeout).
 //
-// Input (make_seeds.cpp writes seeds in this format: keep the two in step):
+// Input (fuzz_lane_input.hpp holds what make_seeds.cpp, which writes the seeds, shares):
 //   [0]        flags (kNoWriter, kNoReader, kRawDescriptor, kReaderFirst)
 //   [1]        descriptor state: 0 formatted, 1 never formatted, 2 a dead formatter's token,
 //              3 the image's state with the sign bit set (a garbage token of no process)
@@ -50,66 +50,17 @@
 
 #include <shmpipe/fixed_ring.hpp>
 
+#include "fuzz_lane_input.hpp"
+
 namespace {
 
 using namespace shmpipe;
 
-/// 24 bytes: slots do not line up with cache lines, and an index 2^61 slots on wraps the
-/// address space exactly.
-struct Item {
-  std::uint64_t seq;
-  std::uint64_t check;
-  std::uint64_t tag;
-};
-
-constexpr std::size_t kN = 5;
-using Lane = FixedRing<Item, kN>;
+using namespace shmpipe::fuzz::lane;
 using Queue = Lane::Queue;
 constexpr std::size_t kSlots = Queue::kSlots;
 constexpr std::size_t kSlotsBytes = kSlots * sizeof(Item);
-/// The bytes an endpoint of Lane may touch: control block and queue object.
-constexpr std::size_t kImageBytes = sizeof(detail::LaneControl) + sizeof(Queue);
 constexpr std::uint32_t kLanes = 2; // lane 1 is poisoned: only lane 0 is used
-
-constexpr std::size_t kMaxOps = 48;
-constexpr std::size_t kFixed = 4;
-
-constexpr std::uint8_t kNoWriter = 1;
-constexpr std::uint8_t kNoReader = 2;
-constexpr std::uint8_t kRawDescriptor = 4; ///< else the descriptor says what Lane expects
-constexpr std::uint8_t kReaderFirst = 8;
-
-enum Kind : std::uint8_t {
-  kTryPush,
-  kPush,
-  kTryPushSome,
-  kPushAll,
-  kTryPop,
-  kPop,
-  kTryPopSome,
-  kPopSome,
-  kClose,
-  kAttach,
-  kAttachOther,
-  kAttachBadLane,
-  kMove,
-  kInspect,
-  kPeerWriteIndex,
-  kPeerReadIndex,
-  kPeerStep,
-  kPeerSlot,
-  kPeerFlags,
-  kPeerOwner,
-  kPeerDescriptor,
-  kPeerLine,
-  kWindowPush,
-  kWindowPop,
-  kKinds
-};
-
-struct Op {
-  std::uint8_t kind, a, b;
-};
 
 struct Input {
   std::uint8_t flags = 0, state = 0, owners = 0;

@@ -26,6 +26,7 @@
 #include <shmpipe/session.hpp>
 
 #include "../support/schema_samples.hpp"
+#include "fuzz_lane_input.hpp"
 #include "fuzz_ring_input.hpp"
 
 namespace {
@@ -149,50 +150,11 @@ void segment_seeds(const fs::path &dir) {
 }
 
 // --- lane_fuzz ------------------------------------------------------------------------------
-// The input format, element type and operation kinds of lane_fuzz.cpp (keep them in step).
 
-struct LaneItem {
-  std::uint64_t seq;
-  std::uint64_t check;
-  std::uint64_t tag;
-};
-using FuzzLane = FixedRing<LaneItem, 5>;
-constexpr std::size_t kLaneImageBytes = sizeof(detail::LaneControl) + sizeof(FuzzLane::Queue);
-
-constexpr std::uint8_t kLaneNoWriter = 1;
-constexpr std::uint8_t kLaneRawDescriptor = 4;
-constexpr std::uint8_t kLaneReaderFirst = 8;
-
-enum LaneKind : std::uint8_t {
-  kTryPush,
-  kPush,
-  kTryPushSome,
-  kPushAll,
-  kTryPop,
-  kPop,
-  kTryPopSome,
-  kPopSome,
-  kClose,
-  kAttach,
-  kAttachOther,
-  kAttachBadLane,
-  kMove,
-  kInspect,
-  kPeerWriteIndex,
-  kPeerReadIndex,
-  kPeerStep,
-  kPeerSlot,
-  kPeerFlags,
-  kPeerOwner,
-  kPeerDescriptor,
-  kPeerLine,
-  kWindowPush,
-  kWindowPop,
-};
-
-struct LaneOp {
-  std::uint8_t kind, a, b;
-};
+namespace lane = fuzz::lane;
+using LaneItem = lane::Item;
+using LaneOp = lane::Op;
+using enum lane::Kind;
 
 // The third byte of a waiting operation: bits 0-2 the wait (5: 20 us, 6: 200 us, 7: 1 ms, else
 // none), bit 3 absolute deadline, bits 4-5 the mode (0 busy_spin, 1 spin_then_yield, else
@@ -230,21 +192,21 @@ void lane_seed(const fs::path &dir, const char *name, std::uint8_t flags, std::u
   const std::string seg_name = unique("lane");
   ScopedRemove remove(seg_name);
   Segment seg =
-      Segment::create(seg_name, {.rings = 0, .lanes = 1, .lane_bytes = FuzzLane::lane_bytes});
+      Segment::create(seg_name, {.rings = 0, .lanes = 1, .lane_bytes = lane::Lane::lane_bytes});
   script(seg);
   std::vector<std::uint8_t> bytes{flags, state, owners, static_cast<std::uint8_t>(ops.size())};
   for (const LaneOp &op : ops)
     bytes.insert(bytes.end(), {op.kind, op.a, op.b});
   const auto *lane = reinterpret_cast<const std::uint8_t *>(seg.lane(0).base);
-  bytes.insert(bytes.end(), lane, lane + kLaneImageBytes);
+  bytes.insert(bytes.end(), lane, lane + lane::kImageBytes);
   save(dir / "lane_fuzz" / name, bytes.data(), bytes.size());
 }
 
 /// A writer pushes `pushes`, a reader pops `pops`, then `more` pushes; both detach.
 auto traffic(std::size_t pushes, std::size_t pops, std::size_t more) {
   return [=](Segment &seg) {
-    FuzzLane::Writer writer(seg, 0);
-    FuzzLane::Reader reader(seg, 0);
+    lane::Lane::Writer writer(seg, 0);
+    lane::Lane::Reader reader(seg, 0);
     std::uint64_t seq = 0;
     for (std::size_t i = 0; i < pushes; ++i)
       (void)writer.try_push(lane_item(seq++));
@@ -259,14 +221,15 @@ auto traffic(std::size_t pushes, std::size_t pops, std::size_t more) {
 void lane_seeds(const fs::path &dir) {
   const auto none = [](Segment &) {};
   lane_seed(dir, "empty", 0, 0, 0, kHonestLaneOps, traffic(0, 0, 0));
-  lane_seed(dir, "three_unread", kLaneReaderFirst, 0, 0, kHonestLaneOps, traffic(3, 0, 0));
+  lane_seed(dir, "three_unread", lane::kReaderFirst, 0, 0, kHonestLaneOps, traffic(3, 0, 0));
   lane_seed(dir, "wrapped", 0, 0, 0, kHostileLaneOps, traffic(5, 4, 3));
-  lane_seed(dir, "full_closed_reader_only", kLaneNoWriter, 0, 0, kHonestLaneOps, traffic(5, 0, 0));
+  lane_seed(dir, "full_closed_reader_only", lane::kNoWriter, 0, 0, kHonestLaneOps,
+            traffic(5, 0, 0));
   lane_seed(dir, "unformatted", 0, 1, 0, kHonestLaneOps, none);
   // A crash: a dead formatter's token and dead holders of both roles over a used lane.
   lane_seed(dir, "dead_formatter_and_owners", 0, 2, 1 | 1 << 2, kHostileLaneOps, traffic(4, 1, 0));
   // Formatted for another element type and capacity: refused at attach as it stands.
-  lane_seed(dir, "other_type", kLaneRawDescriptor, 0, 0, kHostileLaneOps, [](Segment &seg) {
+  lane_seed(dir, "other_type", lane::kRawDescriptor, 0, 0, kHostileLaneOps, [](Segment &seg) {
     FixedRing<std::uint64_t, 3>::Writer writer(seg, 0);
     (void)writer.try_push(7);
     (void)writer.try_push(8);
