@@ -5,6 +5,10 @@
 // wrote, with one PNG per row; page text must hold the words pdftotext prints; missing,
 // damaged and encrypted PDFs fail clearly; a worker killed on a page is restarted and the page
 // retried once, then reported while the rest of the document completes.
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/schemas/extraction_shmpipe.h>
+#include <shmpipe/supervisor.hpp>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +27,8 @@
 namespace {
 
 namespace fs = std::filesystem;
+namespace sc = shmpipe::schema;
+using namespace std::chrono_literals;
 
 /// Output and exit status of a shell command.
 struct Result {
@@ -205,6 +211,47 @@ TEST_F(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   r = extract(pdf, "--pages 5-9");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("pages"), std::string::npos) << r.out;
+}
+
+// The worker answers a damaged document with an Error and goes on serving: the same process
+// then opens a good one and extracts a page of it.
+TEST_F(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
+  const fs::path good = make_pdf("--lang vi --rows 10 --seed 6");
+  {
+    std::ofstream junk(dir_ / "junk.pdf", std::ios::binary);
+    junk << "%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n";
+  }
+  shmpipe::SupervisorOptions options;
+  options.command = {EXTRACT_WORKER};
+  options.session.capacity = std::uint64_t{1} << 24;
+  shmpipe::Supervisor sup("shmpipe-extract-test-" + std::to_string(::getpid()), options);
+  const pid_t worker = sup.worker_pid();
+  const auto open = [&](const fs::path &pdf) {
+    const shmpipe::Sent sent = sup.request<sc::Extraction>(
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          const auto o = sc::CreateOpenDocument(b, b.CreateString(pdf.string()));
+          return sc::CreateExtraction(b, 0, sc::ExtractionBody::OpenDocument, o.Union());
+        },
+        10s);
+    EXPECT_EQ(sent.status, shmpipe::Status::ok);
+    shmpipe::Incoming in = sup.receive(30s);
+    EXPECT_EQ(in.request_id(), sent.request_id)
+        << shmpipe::to_string(in.status()) << " " << in.identifier();
+    return in;
+  };
+  {
+    shmpipe::Incoming bad = open(dir_ / "junk.pdf");
+    ASSERT_TRUE(bad.is<sc::Envelope>());
+    const auto error = std::move(bad).as<sc::Envelope>();
+    ASSERT_TRUE(error && error->body_as_Error());
+    EXPECT_NE(error->body_as_Error()->message()->str().find("cannot open"), std::string::npos);
+  } // released: a reader holds one message at a time
+  shmpipe::Incoming fine = open(good);
+  const auto info = std::move(fine).as<sc::Extraction>();
+  ASSERT_TRUE(info && info->body_as_DocumentInfo());
+  EXPECT_EQ(info->body_as_DocumentInfo()->pages(), 1u);
+  EXPECT_EQ(sup.worker_pid(), worker) << "the same worker, not a restarted one";
+  EXPECT_EQ(sup.restarts(), 0u);
 }
 
 TEST_F(ExtractPipelineTest, ARealPdfFromADebianPackage) {
