@@ -51,6 +51,7 @@
 #include <shmpipe/fixed_ring.hpp>
 
 #include "fuzz_lane_input.hpp"
+#include "fuzz_poison.hpp"
 
 namespace {
 
@@ -652,15 +653,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   g_queue = std::launder(reinterpret_cast<Queue *>(g_lane.base + sizeof(detail::LaneControl)));
   const std::uint64_t pid1_start = detail::process_start_time(1);
   g_live_token = detail::make_owner_token(1, pid1_start);
-  // Only lane 0's control block and queue may be touched: poison the header, the lane's unused
-  // tail, lane 1 and the rest of the page.
-  std::byte *base = g_segment->base();
-  ASAN_POISON_MEMORY_REGION(base, sizeof(detail::SegmentHeader));
-  std::byte *after = g_lane.base + kImageBytes;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const std::size_t mapped = (g_segment->size_bytes() + static_cast<std::size_t>(page) - 1) /
-                             static_cast<std::size_t>(page) * static_cast<std::size_t>(page);
-  ASAN_POISON_MEMORY_REGION(after, static_cast<std::size_t>(base + mapped - after));
+  // Only lane 0's control block and queue may be touched: the rest faults.
+  fuzz::poison_outside(*g_segment, g_lane.base + kImageBytes);
   return 0;
 }
 

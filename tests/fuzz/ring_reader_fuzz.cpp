@@ -26,6 +26,7 @@
 
 #include <shmpipe/ring.hpp>
 
+#include "fuzz_poison.hpp"
 #include "fuzz_ring_input.hpp"
 
 namespace {
@@ -217,15 +218,8 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
   g_segment = new Segment(Segment::create(name, {.ring_capacity = kRingCapacity, .rings = 2}));
   Segment::remove(name); // the mapping stays: nothing is left behind, even after a crash
   g_ring = g_segment->ring(0);
-  // Only ring 0's control block and data may be touched: poison the header, ring 1 and the
-  // rest of the page.
-  std::byte *base = g_segment->base();
-  ASAN_POISON_MEMORY_REGION(base, sizeof(detail::SegmentHeader));
-  std::byte *after = g_ring.data + kRingCapacity;
-  const long page = ::sysconf(_SC_PAGESIZE);
-  const std::size_t mapped = (g_segment->size_bytes() + static_cast<std::size_t>(page) - 1) /
-                             static_cast<std::size_t>(page) * static_cast<std::size_t>(page);
-  ASAN_POISON_MEMORY_REGION(after, static_cast<std::size_t>(base + mapped - after));
+  // Only ring 0's control block and data may be touched: the rest faults.
+  fuzz::poison_outside(*g_segment, g_ring.data + kRingCapacity);
   return 0;
 }
 
