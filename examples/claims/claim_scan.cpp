@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// claim_scan: finds every occurrence of every pattern of a dictionary in every document,
+// through K claim_scanner processes fed over shmpipe sessions.
+//
+//   claim_scan --patterns FILE --docs FILE --out FILE.tsv [--scanners K] [--batch-bytes N]
+//              [--in-flight N] [--chunk-claims N] [--scanner PATH]
+//
+// Patterns: one per line, exact bytes, id = 0-based line number. Documents: one per line, id =
+// 0-based line number, the newline not part of it. Output: doc_id TAB pattern_id TAB offset
+// TAB length for every occurrence (overlapping and nested ones included), byte offsets within
+// the document, sorted by doc_id, offset, length, pattern_id. A summary line on stderr.
+// Exit status: 0 done; 1 bad input or a failed scan (the output file is removed); 2 usage.
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <unistd.h>
+
+#include "inputs.hpp"
+#include "pipeline.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Args {
+  std::string patterns;
+  std::string docs;
+  std::string out;
+  claims::PipelineOptions pipeline;
+};
+
+[[noreturn]] void usage(const std::string &why) {
+  std::fprintf(stderr,
+               "claim_scan: %s\nusage: claim_scan --patterns FILE --docs FILE --out FILE.tsv "
+               "[--scanners K] [--batch-bytes N] [--in-flight N] [--chunk-claims N] "
+               "[--scanner PATH]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+template <class T> T parse_number(std::string_view text, const char *what, T low, T high) {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    usage(std::string(what) + " must be a number from " + std::to_string(low) + " to " +
+          std::to_string(high) + ", not '" + std::string(text) + "'");
+  return value;
+}
+
+Args parse_args(int argc, char **argv) {
+  Args args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (i + 1 >= argc)
+      usage("missing value after " + std::string(flag));
+    const std::string_view value = argv[++i];
+    if (flag == "--patterns")
+      args.patterns = value;
+    else if (flag == "--docs")
+      args.docs = value;
+    else if (flag == "--out")
+      args.out = value;
+    else if (flag == "--scanners")
+      args.pipeline.scanners = parse_number<unsigned>(value, "--scanners", 1, 64);
+    else if (flag == "--batch-bytes")
+      args.pipeline.batch_bytes =
+          parse_number<std::size_t>(value, "--batch-bytes", 1, std::size_t{1} << 28);
+    else if (flag == "--in-flight")
+      args.pipeline.in_flight = parse_number<unsigned>(value, "--in-flight", 1, 64);
+    else if (flag == "--chunk-claims")
+      args.pipeline.chunk_claims =
+          parse_number<std::size_t>(value, "--chunk-claims", 1, std::size_t{1} << 30);
+    else if (flag == "--scanner")
+      args.pipeline.scanner = value;
+    else
+      usage("unknown option " + std::string(flag));
+  }
+  if (args.patterns.empty() || args.docs.empty() || args.out.empty())
+    usage("--patterns, --docs and --out are required");
+  if (args.pipeline.scanner.empty()) // installed side by side
+    args.pipeline.scanner =
+        (fs::read_symlink("/proc/self/exe").parent_path() / "claim_scanner").string();
+  return args;
+}
+
+/// The TSV output, written through one buffer.
+class TsvWriter {
+public:
+  explicit TsvWriter(const std::string &path) : path_(path) {
+    file_ = std::fopen(path.c_str(), "wbe");
+    if (file_ == nullptr)
+      throw claims::Failure("cannot write '" + path + "': " + std::strerror(errno));
+    buffer_.resize(1 << 16);
+  }
+  TsvWriter(const TsvWriter &) = delete;
+  TsvWriter &operator=(const TsvWriter &) = delete;
+  ~TsvWriter() {
+    if (file_ != nullptr)
+      std::fclose(file_);
+  }
+
+  void write(std::span<const claims::Claim> claims) {
+    constexpr std::size_t kLine = 20 + 1 + 10 + 1 + 10 + 1 + 10 + 1; // widest line
+    for (const claims::Claim &c : claims) {
+      if (buffer_.size() - used_ < kLine)
+        flush();
+      char *p = buffer_.data() + used_;
+      char *const end = buffer_.data() + buffer_.size();
+      p = std::to_chars(p, end, c.doc_id).ptr;
+      *p++ = '\t';
+      p = std::to_chars(p, end, c.pattern_id).ptr;
+      *p++ = '\t';
+      p = std::to_chars(p, end, c.offset).ptr;
+      *p++ = '\t';
+      p = std::to_chars(p, end, c.length).ptr;
+      *p++ = '\n';
+      used_ = static_cast<std::size_t>(p - buffer_.data());
+    }
+  }
+
+  /// Flushes and closes; throws Failure on a write error (a full disk, say).
+  void close() {
+    flush();
+    std::FILE *file = std::exchange(file_, nullptr);
+    if (std::fclose(file) != 0 || failed_)
+      throw claims::Failure("cannot write '" + path_ + "': " + std::strerror(errno));
+  }
+
+private:
+  void flush() {
+    if (used_ != 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_)
+      failed_ = true;
+    used_ = 0;
+  }
+
+  std::string path_;
+  std::FILE *file_ = nullptr;
+  std::string buffer_;
+  std::size_t used_ = 0;
+  bool failed_ = false;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Args args = parse_args(argc, argv);
+  const auto start = std::chrono::steady_clock::now();
+  bool output_started = false;
+  try {
+    const claims::LineFile pattern_file = claims::LineFile::read(args.patterns);
+    const claims::LineFile doc_file = claims::LineFile::read(args.docs);
+    const claims::Dictionary dictionary = claims::Dictionary::compile(pattern_file, args.patterns);
+    args.pipeline.log = [](const std::string &line) {
+      std::fprintf(stderr, "claim_scan: %s\n", line.c_str());
+    };
+    claims::Pipeline pipeline(dictionary, doc_file.lines(), args.pipeline);
+    TsvWriter out(args.out);
+    output_started = true;
+    const claims::PipelineReport report =
+        pipeline.run([&](std::span<const claims::Claim> claims) { out.write(claims); });
+    out.close();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::fprintf(stderr,
+                 "claim_scan: docs %llu, bytes %llu, patterns %zu, matches %llu, %.3f s, "
+                 "%.0f docs/s, %.2f MB/s (scan %.3f s, setup %.3f s, scanners %u, restarts %u)\n",
+                 static_cast<unsigned long long>(report.docs),
+                 static_cast<unsigned long long>(report.bytes), dictionary.lengths.size(),
+                 static_cast<unsigned long long>(report.claims), seconds,
+                 static_cast<double>(report.docs) / seconds,
+                 static_cast<double>(report.bytes) / 1e6 / seconds, report.scan_seconds,
+                 report.setup_seconds, args.pipeline.scanners, report.restarts);
+    return 0;
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "claim_scan: %s\n", e.what());
+    if (output_started) { // no partial output that looks complete
+      std::error_code ignored;
+      fs::remove(args.out, ignored);
+    }
+    return 1;
+  }
+}

@@ -1,0 +1,533 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// The orchestrator side of claim scanning: K claim_scanner processes, each run by a
+// shmpipe::Supervisor on its own session, fed TextBatches built in place by one thread per
+// scanner; their ClaimBatches are checked against the text and handed to the caller's sink in
+// document order. Used by claim_scan and by bench/claim_scan_bench.
+//
+// Why a thread per scanner: a Supervisor is driven by its caller's receive() (restarts and
+// health checks happen inside it), and receive() blocks on one session. One thread per
+// scanner sleeps on its own ring and wakes only for its scanner's answers; the caller's thread
+// only merges.
+//
+// Faults: a scanner that dies is restarted by its Supervisor; the lane sends the dictionary
+// to the new process before anything else, then every batch the dead one had not finished,
+// from the documents (the claims already received for such a batch are dropped, so nothing is
+// delivered twice). A batch on which scanners die three times ends the run with an error
+// naming its documents, as does a scanner that answers with claims the text contradicts.
+#pragma once
+
+#include <shmpipe/schemas/claims_shmpipe.h>
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/supervisor.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <unistd.h>
+
+#include "hyperscan.hpp"
+#include "inputs.hpp"
+#include "protocol.hpp"
+
+namespace claims {
+
+struct PipelineOptions {
+  std::string scanner;                             ///< the claim_scanner executable
+  unsigned scanners = 1;                           ///< K scanner processes
+  std::size_t batch_bytes = std::size_t{64} << 10; ///< text per TextBatch (at least one doc)
+  unsigned in_flight = 4;                          ///< batches sent ahead, per scanner
+  std::size_t chunk_claims = 0;                    ///< 0: as many claims per message as fit
+  std::string session_prefix;                      ///< empty: "shmpipe-claims-<pid>"
+  /// Scanner events (restarts, ...) for the user; called on a lane's thread.
+  std::function<void(const std::string &)> log{};
+};
+
+struct PipelineReport {
+  std::uint64_t docs = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t claims = 0;
+  std::uint64_t batches = 0;
+  unsigned restarts = 0;        ///< scanner processes started after the first K
+  double setup_seconds = 0;     ///< start the scanners, ship and load the dictionary
+  double scan_seconds = 0;      ///< first batch sent to last claims delivered
+  std::uint64_t scanner_ns = 0; ///< time scanners spent in their scan loops (ClaimBatch.scan_ns)
+};
+
+/// Receives each batch's claims, in document order, on the thread that called run().
+using ClaimSink = std::function<void(std::span<const Claim>)>;
+
+class Pipeline {
+public:
+  /// Starts the scanners and loads the dictionary into each; throws Failure (with the
+  /// scanner's own words when it refuses the dictionary) or shmpipe::Error.
+  Pipeline(const Dictionary &dictionary, std::span<const std::string_view> docs,
+           PipelineOptions options)
+      : dictionary_(dictionary), docs_(docs), options_(std::move(options)) {
+    if (options_.scanners == 0 || options_.in_flight == 0 || options_.batch_bytes == 0)
+      throw Failure("scanners, in-flight batches and batch bytes must be at least 1");
+    if (options_.session_prefix.empty())
+      options_.session_prefix = "shmpipe-claims-" + std::to_string(::getpid());
+    plan_batches();
+    const auto start = std::chrono::steady_clock::now();
+    for (unsigned k = 0; k < options_.scanners; ++k)
+      lanes_.push_back(std::make_unique<Lane>(*this, k));
+    for (auto &lane : lanes_)
+      lane->await_dictionary();
+    setup_seconds_ = seconds_since(start);
+  }
+
+  Pipeline(const Pipeline &) = delete;
+  Pipeline &operator=(const Pipeline &) = delete;
+  ~Pipeline() = default;
+
+  /// Scans every document and hands the claims to `sink` in order. Throws Failure when a
+  /// batch cannot be scanned (see the file comment); the sink has then had every batch before
+  /// it, and none after.
+  PipelineReport run(const ClaimSink &sink) {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<std::thread> threads;
+    for (auto &lane : lanes_)
+      threads.emplace_back([&lane] { lane->run(); });
+    PipelineReport report;
+    for (std::size_t b = 0; b < batches_.size(); ++b) {
+      std::vector<Claim> claims;
+      {
+        std::unique_lock lock(mutex_);
+        delivered_cv_.wait(lock, [&] { return done_[b] || !failure_.empty(); });
+        if (!done_[b])
+          break;
+        claims.swap(results_[b]);
+      }
+      sink(claims);
+      report.claims += claims.size();
+    }
+    for (std::thread &t : threads)
+      t.join();
+    if (!failure_.empty())
+      throw Failure(failure_);
+    report.scan_seconds = seconds_since(start);
+    report.setup_seconds = setup_seconds_;
+    report.docs = docs_.size();
+    for (const std::string_view doc : docs_)
+      report.bytes += doc.size();
+    report.batches = batches_.size();
+    for (auto &lane : lanes_) {
+      report.restarts += lane->restarts();
+      report.scanner_ns += lane->scanner_ns();
+    }
+    return report;
+  }
+
+  /// The session ring size used for each scanner, in bytes.
+  [[nodiscard]] std::uint64_t ring_bytes() const noexcept { return ring_bytes_; }
+
+private:
+  using Clock = std::chrono::steady_clock;
+
+  struct Batch {
+    std::uint64_t first; ///< doc ids [first, end)
+    std::uint64_t end;
+    std::size_t bytes;
+  };
+
+  static double seconds_since(Clock::time_point start) {
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+  /// Cuts the documents into batches of about batch_bytes and sizes the rings: the requests
+  /// ring holds the dictionary twice and in_flight + 1 of the largest batch.
+  void plan_batches() {
+    std::size_t largest = 0;
+    for (std::uint64_t d = 0; d < docs_.size();) {
+      Batch batch{d, d, 0};
+      while (batch.end < docs_.size() &&
+             (batch.end == batch.first ||
+              batch.bytes + docs_[batch.end].size() <= options_.batch_bytes)) {
+        batch.bytes += docs_[batch.end].size();
+        ++batch.end;
+      }
+      largest = std::max(largest, text_batch_bytes(batch.end - batch.first, batch.bytes));
+      batches_.push_back(batch);
+      d = batch.end;
+    }
+    const std::size_t dictionary =
+        dictionary_.database.size() + 4 * dictionary_.lengths.size() + 1024;
+    const std::uint64_t need =
+        std::max<std::uint64_t>({std::uint64_t{1} << 22, 2 * std::uint64_t{dictionary},
+                                 (std::uint64_t{options_.in_flight} + 1) * largest});
+    constexpr std::uint64_t kLargest = std::uint64_t{1} << 31; // FlatBuffers' 2 GiB limit
+    if (need > kLargest)
+      throw Failure("a batch or the dictionary needs a ring of " + std::to_string(need) +
+                    " bytes, more than the 2 GiB a FlatBuffer may span: split the documents or "
+                    "lower --batch-bytes");
+    ring_bytes_ = std::uint64_t{1} << 22;
+    while (ring_bytes_ < need)
+      ring_bytes_ <<= 1;
+    done_.assign(batches_.size(), 0);
+    results_.resize(batches_.size());
+  }
+
+  /// A lane failed: the run ends with `why`.
+  void fail(const std::string &why) {
+    {
+      std::lock_guard lock(mutex_);
+      if (failure_.empty())
+        failure_ = why;
+    }
+    stop_.store(true, std::memory_order_relaxed); // a flag only: failure_ is read under mutex_
+    delivered_cv_.notify_all();
+  }
+
+  void deliver(std::size_t batch, std::vector<Claim> &&claims) {
+    {
+      std::lock_guard lock(mutex_);
+      results_[batch] = std::move(claims);
+      done_[batch] = 1;
+    }
+    delivered_cv_.notify_all();
+  }
+
+  /// The next batch nobody took yet, if any.
+  std::optional<std::size_t> take_batch() noexcept {
+    // relaxed: the counter only hands out distinct indices; the batches it indexes were
+    // written before the lanes' threads started.
+    const std::size_t b = next_batch_.fetch_add(1, std::memory_order_relaxed);
+    if (b >= batches_.size())
+      return std::nullopt;
+    return b;
+  }
+
+  [[nodiscard]] std::string describe(std::size_t b) const {
+    const Batch &batch = batches_[b];
+    return "batch " + std::to_string(b) + " (documents " + std::to_string(batch.first) + ".." +
+           std::to_string(batch.end - 1) + ", lines " + std::to_string(batch.first + 1) + ".." +
+           std::to_string(batch.end) + ")";
+  }
+
+  /// One scanner process and the thread that feeds it.
+  class Lane {
+  public:
+    Lane(Pipeline &p, unsigned index) : p_(p), index_(index) {
+      shmpipe::SupervisorOptions o;
+      o.command = {p_.options_.scanner};
+      if (p_.options_.chunk_claims != 0)
+        o.command.insert(o.command.end(),
+                         {"--chunk-claims", std::to_string(p_.options_.chunk_claims)});
+      o.session.capacity = p_.ring_bytes_;
+      o.on_worker_loss = shmpipe::OnWorkerLoss::fail; // resent from the documents: lost()
+      o.health_interval = std::chrono::seconds(1);
+      o.health_timeout = std::chrono::seconds(30); // a batch of long documents takes a while
+      // The Supervisor is created on the caller's thread (the main thread, which lives as long
+      // as the process: PR_SET_PDEATHSIG follows the thread) and later driven by the lane's
+      // thread, one thread at a time; a restart from the lane's thread ties the new scanner
+      // to that thread, and the lane shuts its scanner down before the thread ends.
+      o.on_event = [this](const shmpipe::SupervisorEvent &e) {
+        if (e.kind != shmpipe::SupervisorEvent::Kind::started && p_.options_.log)
+          p_.options_.log("scanner " + std::to_string(index_) + " (pid " + std::to_string(e.pid) +
+                          ") " + std::string(shmpipe::to_string(e.kind)) + ": " + e.detail);
+      };
+      sup_ = std::make_unique<shmpipe::Supervisor>(
+          p_.options_.session_prefix + "-" + std::to_string(index), std::move(o));
+      if (!send_dictionary())
+        throw Failure("scanner " + std::to_string(index_) + ": cannot send the dictionary");
+    }
+
+    /// Waits for the first scanner's answer to the dictionary; throws Failure if it refuses.
+    void await_dictionary() {
+      const auto until = Clock::now() + std::chrono::seconds(120);
+      while (dictionary_request_ != 0) {
+        if (Clock::now() >= until)
+          throw Failure("scanner " + std::to_string(index_) +
+                        ": no answer to the dictionary within 120 s");
+        shmpipe::Incoming in = sup_->receive(std::chrono::seconds(1));
+        if (const std::string why = handle(std::move(in)); !why.empty())
+          throw Failure(why);
+      }
+    }
+
+    void run() noexcept {
+      try {
+        while (!p_.stop_.load(std::memory_order_relaxed)) {
+          if (const std::string why = fill(); !why.empty())
+            return p_.fail(why);
+          if (requests_.empty() && retry_.empty() && exhausted_ && dictionary_request_ == 0)
+            break;
+          shmpipe::Incoming in = sup_->receive(std::chrono::milliseconds(500));
+          if (in || in.request_id() != 0)
+            last_progress_ = Clock::now();
+          else if (Clock::now() - last_progress_ > std::chrono::minutes(10))
+            return p_.fail("scanner " + std::to_string(index_) + ": no answer for 10 minutes");
+          if (const std::string why = handle(std::move(in)); !why.empty())
+            return p_.fail(why);
+        }
+        static_cast<void>(sup_->shutdown("done", std::chrono::seconds(2)));
+      } catch (const std::exception &e) {
+        p_.fail("scanner " + std::to_string(index_) + ": " + e.what());
+      }
+    }
+
+    [[nodiscard]] unsigned restarts() const noexcept { return sup_->restarts(); }
+    [[nodiscard]] std::uint64_t scanner_ns() const noexcept { return scanner_ns_; }
+
+  private:
+    struct Request {
+      std::size_t batch;
+      unsigned worker; // sup_->restarts() when sent: which scanner process got it
+    };
+
+    std::string name() const { return "scanner " + std::to_string(index_); }
+
+    /// Sends the dictionary to the current scanner (starting one if none runs).
+    bool send_dictionary() {
+      const Dictionary &d = p_.dictionary_;
+      const shmpipe::Sent sent = sup_->request<shmpipe::schema::Claims>(
+          [&](flatbuffers::FlatBufferBuilder &b) {
+            namespace sc = shmpipe::schema;
+            const auto lengths = b.CreateVector(d.lengths);
+            const auto database = b.CreateVector(
+                reinterpret_cast<const std::uint8_t *>(d.database.data()), d.database.size());
+            const auto set = sc::CreatePatternSet(b, static_cast<std::uint32_t>(d.lengths.size()),
+                                                  database, 0, lengths);
+            return sc::CreateClaims(b, sc::ClaimsBody::PatternSet, set.Union());
+          },
+          std::chrono::seconds(30), std::nullopt,
+          {.size_hint = d.database.size() + 4 * d.lengths.size() + 1024});
+      if (sent.status != shmpipe::Status::ok)
+        return false;
+      dictionary_request_ = sent.request_id;
+      dictionary_worker_ = sup_->restarts();
+      has_dictionary_ = true;
+      return true;
+    }
+
+    /// Sends batches until in_flight are out. A non-empty result ends the run.
+    std::string fill() {
+      while (requests_.size() < p_.options_.in_flight) {
+        std::optional<std::size_t> b;
+        if (!retry_.empty()) {
+          b = retry_.front();
+          retry_.pop_front();
+        } else if (!exhausted_) {
+          b = p_.take_batch();
+          exhausted_ = !b;
+        }
+        if (!b)
+          return {};
+        // A new scanner process knows no dictionary: it gets one before its first batch. It
+        // serves in order, so the batch needs no wait for the answer.
+        const bool fresh = sup_->worker() == nullptr || sup_->restarts() != dictionary_worker_;
+        if ((fresh || !has_dictionary_) && !send_dictionary()) {
+          retry_.push_front(*b);
+          return {}; // the scanner is down: receive() restarts it or says it gave up
+        }
+        const shmpipe::Sent sent = send_batch(*b);
+        if (sent.status != shmpipe::Status::ok) {
+          retry_.push_front(*b);
+          return {};
+        }
+        requests_[sent.request_id] = {*b, sup_->restarts()};
+      }
+      return {};
+    }
+
+    shmpipe::Sent send_batch(std::size_t b) {
+      const Batch &batch = p_.batches_[b];
+      const std::size_t n = batch.end - batch.first;
+      return sup_->request<shmpipe::schema::Claims>(
+          [&](flatbuffers::FlatBufferBuilder &builder) {
+            namespace sc = shmpipe::schema;
+            // Filled right after creation: creating the next vector may move the buffer.
+            std::uint8_t *text = nullptr;
+            const auto bytes = builder.CreateUninitializedVector(batch.bytes, &text);
+            for (std::uint64_t d = batch.first; d < batch.end; ++d) {
+              const std::string_view doc = p_.docs_[d];
+              if (!doc.empty())
+                std::memcpy(text, doc.data(), doc.size());
+              text += doc.size();
+            }
+            std::uint32_t *offsets = nullptr;
+            const auto offset_col = builder.CreateUninitializedVector(n + 1, &offsets);
+            std::uint32_t at = 0;
+            offsets[0] = 0;
+            for (std::uint64_t d = batch.first; d < batch.end; ++d) {
+              at += static_cast<std::uint32_t>(p_.docs_[d].size());
+              offsets[d - batch.first + 1] = at;
+            }
+            std::uint64_t *ids = nullptr;
+            const auto id_col = builder.CreateUninitializedVector(n, &ids);
+            for (std::uint64_t d = batch.first; d < batch.end; ++d)
+              ids[d - batch.first] = d;
+            const auto column = sc::CreateStringColumn(builder, offset_col, bytes);
+            const auto text_batch = sc::CreateTextBatch(builder, b, id_col, column);
+            return sc::CreateClaims(builder, sc::ClaimsBody::TextBatch, text_batch.Union());
+          },
+          std::chrono::seconds(30), std::nullopt, {.size_hint = text_batch_bytes(n, batch.bytes)});
+    }
+
+    /// One answer (or news of a lost request). A non-empty result ends the run.
+    std::string handle(shmpipe::Incoming &&in) {
+      namespace sc = shmpipe::schema;
+      const std::uint64_t id = in.request_id();
+      if (!in) {
+        if (in.status() == shmpipe::Status::invalid_message)
+          return name() + ": a message that is not a valid session record or FlatBuffer";
+        if (id == 0)
+          return in.status() == shmpipe::Status::peer_dead
+                     ? name() + ": the scanner could not be restarted"
+                     : std::string(); // nothing came in time
+        return lost(id);
+      }
+      if (id == dictionary_request_) {
+        dictionary_request_ = 0;
+        if (in.is<sc::Envelope>())
+          return name() + " refused the dictionary: " + error_text(std::move(in));
+        const auto reply = std::move(in).as<sc::Claims>();
+        const sc::PatternSetLoaded *loaded = reply ? reply->body_as_PatternSetLoaded() : nullptr;
+        if (loaded == nullptr || loaded->pattern_count() != p_.dictionary_.lengths.size())
+          return name() + ": an unexpected answer to the dictionary";
+        return {};
+      }
+      const auto it = requests_.find(id);
+      if (it == requests_.end())
+        return {}; // an answer to nothing pending (cannot happen with this supervisor)
+      const std::size_t b = it->second.batch;
+      if (in.is<sc::Envelope>())
+        return name() + " failed on " + p_.describe(b) + ": " + error_text(std::move(in));
+      const bool final = in.final();
+      const auto reply = std::move(in).as<sc::Claims>();
+      const sc::ClaimBatch *claims = reply ? reply->body_as_ClaimBatch() : nullptr;
+      if (claims == nullptr)
+        return name() + ": an answer to " + p_.describe(b) + " that is not a valid ClaimBatch";
+      if (const std::string why = take(b, *claims); !why.empty())
+        return name() + ": invalid claims for " + p_.describe(b) + ": " + why;
+      if (final) {
+        scanner_ns_ += claims->scan_ns();
+        p_.deliver(b, std::move(partial_[b]));
+        partial_.erase(b);
+        requests_.erase(it);
+      }
+      return {};
+    }
+
+    /// A request whose scanner died before answering it in full. The scanner serves in
+    /// order, so the first request lost in a death is the one it was working on: that one
+    /// counts a death; the others were only queued behind it.
+    std::string lost(std::uint64_t id) {
+      const auto it = requests_.find(id);
+      const bool dictionary = id == dictionary_request_;
+      if (!dictionary && it == requests_.end())
+        return {};
+      // Losses of one death come together, in request order; the supervisor numbers
+      // processes by restarts(), so the next death is told apart by the process that died.
+      const unsigned worker = dictionary ? dictionary_worker_ : it->second.worker;
+      const bool culprit = worker != last_death_;
+      last_death_ = worker;
+      if (dictionary) {
+        dictionary_request_ = 0;
+        has_dictionary_ = false;
+        if (culprit && ++dictionary_deaths_ >= 3)
+          return name() + ": the scanner died loading the dictionary three times";
+        return {};
+      }
+      const std::size_t b = it->second.batch;
+      requests_.erase(it);
+      partial_.erase(b); // claims of a dead scanner's unfinished batch: all come again
+      if (culprit && ++deaths_[b] >= 3)
+        return name() + ": scanners died three times on " + p_.describe(b);
+      retry_.push_back(b);
+      std::sort(retry_.begin(), retry_.end()); // in document order again
+      return {};
+    }
+
+    /// Checks one ClaimBatch against the batch's text and the dictionary and appends it.
+    std::string take(std::size_t b, const shmpipe::schema::ClaimBatch &claims) {
+      const Batch &batch = p_.batches_[b];
+      if (claims.batch_id() != b)
+        return "batch_id " + std::to_string(claims.batch_id());
+      const auto size = [](const auto *v) -> std::size_t { return v != nullptr ? v->size() : 0; };
+      const std::size_t n = size(claims.doc_id());
+      if (size(claims.pattern_id()) != n || size(claims.offset()) != n ||
+          size(claims.length()) != n)
+        return "columns of different lengths";
+      std::vector<Claim> &out = partial_[b];
+      out.reserve(out.size() + n);
+      const Dictionary &d = p_.dictionary_;
+      for (flatbuffers::uoffset_t i = 0; i < n; ++i) {
+        const Claim c{claims.doc_id()->Get(i), claims.offset()->Get(i), claims.length()->Get(i),
+                      claims.pattern_id()->Get(i)};
+        if (c.doc_id < batch.first || c.doc_id >= batch.end)
+          return "document " + std::to_string(c.doc_id) + " is not in the batch";
+        if (c.pattern_id >= d.lengths.size() || c.length != d.lengths[c.pattern_id])
+          return "pattern " + std::to_string(c.pattern_id) + " with length " +
+                 std::to_string(c.length);
+        const std::string_view doc = p_.docs_[c.doc_id];
+        if (std::uint64_t{c.offset} + c.length > doc.size() ||
+            std::memcmp(doc.data() + c.offset, d.patterns[c.pattern_id].data(), c.length) != 0)
+          return "document " + std::to_string(c.doc_id) + " does not hold pattern " +
+                 std::to_string(c.pattern_id) + " at byte " + std::to_string(c.offset);
+        if (!out.empty() && !(out.back() < c))
+          return "claims out of order or repeated at document " + std::to_string(c.doc_id);
+        out.push_back(c);
+      }
+      return {};
+    }
+
+    static std::string error_text(shmpipe::Incoming &&in) {
+      const auto envelope = std::move(in).as<shmpipe::schema::Envelope>();
+      const auto *error = envelope ? envelope->body_as_Error() : nullptr;
+      if (error == nullptr)
+        return "an unexpected message";
+      return error->message() != nullptr ? error->message()->str() : "an error without a message";
+    }
+
+    Pipeline &p_;
+    unsigned index_;
+    std::unique_ptr<shmpipe::Supervisor> sup_;
+    std::map<std::uint64_t, Request> requests_;         // batch requests in flight, by id
+    std::map<std::size_t, std::vector<Claim>> partial_; // claims of unfinished batches
+    std::deque<std::size_t> retry_;                     // batches to send again
+    std::map<std::size_t, unsigned> deaths_;            // batch -> scanners that died on it
+    bool exhausted_ = false;                            // take_batch() said none are left
+    std::uint64_t dictionary_request_ = 0;              // its answer is pending
+    unsigned dictionary_worker_ = 0; // the scanner process the dictionary went to
+    bool has_dictionary_ = false;    // it went to the current process
+    unsigned dictionary_deaths_ = 0;
+    unsigned last_death_ = ~0u;
+    std::uint64_t scanner_ns_ = 0;
+    Clock::time_point last_progress_ = Clock::now();
+  };
+
+  const Dictionary &dictionary_;
+  std::span<const std::string_view> docs_;
+  PipelineOptions options_;
+  std::vector<Batch> batches_;
+  std::uint64_t ring_bytes_ = 0;
+  double setup_seconds_ = 0;
+  std::vector<std::unique_ptr<Lane>> lanes_;
+
+  std::atomic<std::size_t> next_batch_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_; // guards the three below
+  std::condition_variable delivered_cv_;
+  std::vector<std::vector<Claim>> results_;
+  std::vector<char> done_;
+  std::string failure_;
+};
+
+} // namespace claims

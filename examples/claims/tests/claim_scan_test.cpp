@@ -1,0 +1,431 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// End-to-end tests of claim_scan + claim_scanner: the TSV output must equal, byte for byte,
+// what the reference Aho-Corasick (aho_corasick.hpp) finds, on generated edge cases, random
+// bytes and real text from Debian packages; bad inputs fail with a message naming the file
+// and line; a scanner killed in the middle of a batch loses and duplicates nothing; and the
+// scanner answers hostile requests with errors and keeps serving.
+#include <shmpipe/schemas/claims_shmpipe.h>
+#include <shmpipe/schemas/envelope_shmpipe.h>
+#include <shmpipe/supervisor.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "aho_corasick.hpp"
+#include "hyperscan.hpp"
+#include "protocol.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace sc = shmpipe::schema;
+namespace ref = claims::reference;
+using namespace std::chrono_literals;
+
+struct Result {
+  int status = -1;
+  std::string err; // stderr
+};
+
+/// Runs claim_scan with `args`; stdout is not used, stderr is returned.
+Result claim_scan(const std::string &args, const std::string &env = "") {
+  Result r;
+  const std::string command = env + " " CLAIM_SCAN " " + args + " 2>&1 >/dev/null";
+  std::FILE *pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr)
+    return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
+    r.err.append(buf.data(), n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string read_file(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path &path, const std::string &bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+/// Lines as claim_scan reads them: '\n' separates, a final '\n' ends the last line.
+std::vector<std::string> lines_of(const std::string &bytes) {
+  std::vector<std::string> lines;
+  std::size_t begin = 0;
+  while (begin < bytes.size()) {
+    std::size_t end = bytes.find('\n', begin);
+    if (end == std::string::npos)
+      end = bytes.size();
+    lines.push_back(bytes.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+std::string joined(const std::vector<std::string> &lines) {
+  std::string out;
+  for (const std::string &l : lines)
+    out += l + '\n';
+  return out;
+}
+
+/// The text of the fortunes package, one fortune file line per document; empty when the
+/// package is not installed.
+std::string fortunes_text() {
+  const fs::path dir = "/usr/share/games/fortunes";
+  std::vector<fs::path> files;
+  if (fs::is_directory(dir))
+    for (const fs::directory_entry &e : fs::directory_iterator(dir))
+      if (e.is_regular_file() && e.path().extension() != ".dat" && e.path().extension() != ".u8")
+        files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::string text;
+  for (const fs::path &f : files)
+    text += read_file(f);
+  return text;
+}
+
+class ClaimScanTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("shmpipe-claims-" + std::to_string(::getpid()) + "-" + info->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  /// Writes the inputs, runs claim_scan and compares its output with the reference's.
+  void expect_reference_output(const std::vector<std::string> &patterns,
+                               const std::string &doc_bytes, const std::string &options = "",
+                               const std::string &env = "") {
+    write_file(dir_ / "patterns.txt", joined(patterns));
+    write_file(dir_ / "docs.txt", doc_bytes);
+    const Result r = claim_scan(args() + " " + options, env);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("claim_scan: docs "), std::string::npos) << r.err;
+    const std::string expected = ref::to_tsv(ref::all_claims(patterns, lines_of(doc_bytes)));
+    const std::string got = read_file(dir_ / "out.tsv");
+    ASSERT_EQ(got.size(), expected.size()) << r.err;
+    EXPECT_TRUE(got == expected) << "outputs differ";
+    last_stderr_ = r.err;
+  }
+
+  [[nodiscard]] std::string args() const {
+    return "--patterns " + (dir_ / "patterns.txt").string() + " --docs " +
+           (dir_ / "docs.txt").string() + " --out " + (dir_ / "out.tsv").string();
+  }
+
+  fs::path dir_;
+  std::string last_stderr_;
+};
+
+TEST_F(ClaimScanTest, OverlappingNestedDuplicateAndEdgePatterns) {
+  const std::vector<std::string> patterns = {
+      "abc", "bc",  "aaa", "a",      "aa",   "abc" /* duplicate of 0 */,
+      "c",   "xyz", "z",   "abcabc", "\xff", std::string("\0b", 2),
+      "\r",  "\t",  "é",   "日本",   "本語", "e\xcc\x81" /* e + combining acute */};
+  std::string docs;
+  docs += "abcaaaa\n";                              // abc@0, bc@1, aaa@3, aaa@4, ...
+  docs += "\n";                                     // an empty document
+  docs += "abc\n";                                  // a document equal to a pattern
+  docs += "xyzabcabcxyz\n";                         // patterns at both edges, nested ones
+  docs += std::string("\0b\xff\xff\r\t", 6) + "\n"; // NUL, 0xFF, CR and TAB bytes
+  docs += "日本語 café cafe\xcc\x81\n";             // UTF-8, two spellings of é
+  docs += "no match here: qwerty\n";
+  docs += "zzz"; // the last line has no newline
+  expect_reference_output(patterns, docs);
+}
+
+TEST_F(ClaimScanTest, RandomBytesManySmallBatchesTwoScanners) {
+  std::mt19937_64 rng(20261206);
+  for (int round = 0; round < 3; ++round) {
+    // A small alphabet makes overlaps and nesting common; the full byte range (but '\n',
+    // which separates lines) makes binary documents.
+    const bool small_alphabet = round != 1;
+    const auto byte = [&]() -> char {
+      if (small_alphabet)
+        return "ab\0\xff"[rng() % 4];
+      char c = '\n';
+      while (c == '\n')
+        c = static_cast<char>(rng() % 256);
+      return c;
+    };
+    std::vector<std::string> doc_lines(300);
+    for (std::string &d : doc_lines)
+      for (std::size_t n = rng() % 200; n > 0; --n)
+        d += byte();
+    std::vector<std::string> patterns;
+    for (int i = 0; i < 150; ++i) {
+      const std::string &d = doc_lines[rng() % doc_lines.size()];
+      if (d.size() < 2 || i % 5 == 0) { // some patterns that may occur nowhere
+        std::string p;
+        for (std::size_t n = 1 + rng() % 6; n > 0; --n)
+          p += byte();
+        patterns.push_back(p);
+      } else {
+        const std::size_t at = rng() % (d.size() - 1);
+        patterns.push_back(d.substr(at, 1 + rng() % std::min<std::size_t>(12, d.size() - at)));
+      }
+    }
+    expect_reference_output(patterns, joined(doc_lines),
+                            "--scanners 2 --batch-bytes 500 --in-flight 3");
+    if (HasFatalFailure())
+      return;
+  }
+}
+
+TEST_F(ClaimScanTest, RepliesSplitIntoManyClaimBatches) {
+  // Single letters over long documents: thousands of claims a batch, sent 7 a message.
+  std::vector<std::string> patterns = {"a", "b", "ab", "ba", "aba", "e", "the", " "};
+  std::string docs;
+  for (int i = 0; i < 40; ++i)
+    docs += std::string(static_cast<std::size_t>(i) * 50, 'a') + "ababab the bee\n";
+  expect_reference_output(patterns, docs, "--chunk-claims 7 --batch-bytes 4096");
+}
+
+TEST_F(ClaimScanTest, FortunesWithWebsterPhrases) {
+  const std::string text = fortunes_text();
+  if (text.empty() || !fs::exists("/usr/share/dict/web2a.gz"))
+    GTEST_SKIP() << "needs the fortunes and miscfiles packages";
+  ASSERT_EQ(
+      std::system(("zcat /usr/share/dict/web2a.gz > " + (dir_ / "web2a.txt").string()).c_str()), 0);
+  const std::vector<std::string> patterns = lines_of(read_file(dir_ / "web2a.txt"));
+  ASSERT_GT(patterns.size(), 70000u);
+  expect_reference_output(patterns, text, "--scanners 2");
+}
+
+TEST_F(ClaimScanTest, LicensesWithAmericanEnglishWords) {
+  // A dense dictionary (every common word, 'a' and 'I' included) over legal text that every
+  // Debian system has: hundreds of thousands of overlapping claims.
+  std::string text;
+  for (const char *name : {"GPL-3", "Apache-2.0", "MPL-2.0", "Artistic", "BSD"})
+    text += read_file(fs::path("/usr/share/common-licenses") / name);
+  const std::vector<std::string> words = lines_of(read_file("/usr/share/dict/american-english"));
+  if (text.empty() || words.empty())
+    GTEST_SKIP() << "needs base-files and wamerican";
+  expect_reference_output(words, text);
+  EXPECT_NE(last_stderr_.find("patterns " + std::to_string(words.size())), std::string::npos);
+}
+
+TEST_F(ClaimScanTest, MissingFilesAreNamed) {
+  write_file(dir_ / "patterns.txt", "abc\n");
+  Result r = claim_scan("--patterns " + (dir_ / "nope.txt").string() + " --docs " +
+                        (dir_ / "patterns.txt").string() + " --out " + (dir_ / "o").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("cannot read '" + (dir_ / "nope.txt").string() + "'"), std::string::npos)
+      << r.err;
+  r = claim_scan("--patterns " + (dir_ / "patterns.txt").string() + " --docs " +
+                 (dir_ / "missing-docs").string() + " --out " + (dir_ / "o").string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("missing-docs"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "o"));
+}
+
+TEST_F(ClaimScanTest, EmptyDictionaryAndEmptyLinesAreErrors) {
+  write_file(dir_ / "docs.txt", "some text\n");
+  write_file(dir_ / "patterns.txt", "");
+  Result r = claim_scan(args());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("is empty: no patterns"), std::string::npos) << r.err;
+
+  write_file(dir_ / "patterns.txt", "one\ntwo\n\nfour\n");
+  r = claim_scan(args());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("line 3 (pattern id 2) is empty"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
+}
+
+TEST_F(ClaimScanTest, PatternHyperscanRefusesIsNamed) {
+  write_file(dir_ / "docs.txt", "some text\n");
+  write_file(dir_ / "patterns.txt", "ok\nfine\n" + std::string(20000, 'x') + "\n");
+  const Result r = claim_scan(args());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("line 3 (pattern id 2, 20000 bytes): Hyperscan refuses it"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(ClaimScanTest, UsageErrors) {
+  EXPECT_EQ(claim_scan("--patterns x").status, 2);
+  EXPECT_EQ(claim_scan(args() + " --scanners 0").status, 2);
+  EXPECT_EQ(claim_scan(args() + " --frobnicate 1").status, 2);
+}
+
+TEST_F(ClaimScanTest, NoDocumentsGiveAnEmptyOutput) { expect_reference_output({"abc"}, ""); }
+
+TEST_F(ClaimScanTest, ScannerKilledMidBatchLosesAndDuplicatesNothing) {
+  // The scanner sends the claims it holds for the batch, then dies on document 61 (the
+  // marker file makes it happen once): the batch's claims must come once, all of them.
+  std::vector<std::string> patterns = {"e", "th", "the", "he", "in", "ing", " "};
+  std::string docs;
+  for (int i = 0; i < 200; ++i)
+    docs += "the thing " + std::to_string(i) + " is in the heap, nothing else\n";
+  for (const char *scanners : {"1", "2"}) {
+    const fs::path marker = dir_ / (std::string("crashed-") + scanners);
+    expect_reference_output(
+        patterns, docs, std::string("--batch-bytes 1000 --chunk-claims 10 --scanners ") + scanners,
+        "SHMPIPE_CLAIMS_CRASH=61:" + marker.string());
+    EXPECT_TRUE(fs::exists(marker));
+    EXPECT_NE(last_stderr_.find("exited"), std::string::npos) << last_stderr_;
+    EXPECT_NE(last_stderr_.find("restarts 1)"), std::string::npos) << last_stderr_;
+  }
+}
+
+TEST_F(ClaimScanTest, BatchThatKillsEveryScannerFailsNamingItsDocuments) {
+  write_file(dir_ / "patterns.txt", "needle\n");
+  std::string docs;
+  for (int i = 0; i < 100; ++i)
+    docs += "hay hay hay needle " + std::to_string(i) + "\n";
+  write_file(dir_ / "docs.txt", docs);
+  const Result r = claim_scan(args() + " --batch-bytes 200", "SHMPIPE_CLAIMS_CRASH=42");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("died three times on batch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("lines"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
+}
+
+/// The scanner on its own, driven through a Supervisor like claim_scan does, with requests
+/// that a faulty or hostile core could send.
+class ScannerProtocolTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    shmpipe::SupervisorOptions o;
+    o.command = {CLAIM_SCANNER};
+    sup_ = std::make_unique<shmpipe::Supervisor>(
+        "shmpipe-claims-test-" + std::to_string(::getpid()), std::move(o));
+  }
+
+  template <class Build> shmpipe::Incoming ask(Build &&build) {
+    const shmpipe::Sent sent = sup_->request<sc::Claims>(std::forward<Build>(build), 10s);
+    EXPECT_EQ(sent.status, shmpipe::Status::ok);
+    shmpipe::Incoming in = sup_->receive(30s);
+    EXPECT_EQ(in.request_id(), sent.request_id);
+    return in;
+  }
+
+  /// The error code of an Envelope Error answer, or -1.
+  static int error_code(shmpipe::Incoming &&in) {
+    if (!in.is<sc::Envelope>())
+      return -1;
+    const auto envelope = std::move(in).as<sc::Envelope>();
+    const sc::Error *e = envelope ? envelope->body_as_Error() : nullptr;
+    return e != nullptr ? e->code() : -1;
+  }
+
+  static flatbuffers::Offset<sc::Claims> pattern_set(flatbuffers::FlatBufferBuilder &b,
+                                                     const std::string &database,
+                                                     const std::vector<std::uint32_t> &lengths) {
+    const auto set = sc::CreatePatternSet(
+        b, static_cast<std::uint32_t>(lengths.size()),
+        b.CreateVector(reinterpret_cast<const std::uint8_t *>(database.data()), database.size()), 0,
+        b.CreateVector(lengths));
+    return sc::CreateClaims(b, sc::ClaimsBody::PatternSet, set.Union());
+  }
+
+  static flatbuffers::Offset<sc::Claims> text_batch(flatbuffers::FlatBufferBuilder &b,
+                                                    std::vector<std::uint32_t> offsets,
+                                                    const std::string &bytes, std::size_t docs) {
+    std::vector<std::uint64_t> ids(docs);
+    for (std::size_t i = 0; i < docs; ++i)
+      ids[i] = 100 + i;
+    const auto column = sc::CreateStringColumn(
+        b, b.CreateVector(offsets),
+        b.CreateVector(reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size()));
+    const auto batch = sc::CreateTextBatch(b, 9, b.CreateVector(ids), column);
+    return sc::CreateClaims(b, sc::ClaimsBody::TextBatch, batch.Union());
+  }
+
+  std::unique_ptr<shmpipe::Supervisor> sup_;
+};
+
+TEST_F(ScannerProtocolTest, HostileRequestsGetErrorsAndTheScannerGoesOn) {
+  const pid_t pid = sup_->worker_pid();
+  const std::vector<std::string_view> words = {"he", "she", "hers"};
+  const std::string database = claims::compile_serialized(words);
+
+  // A batch before any dictionary.
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 3}, "she", 1);
+            })),
+            claims::kNoDictionary);
+  // A damaged database, and a good one whose lengths do not match its pattern count.
+  std::string damaged = database;
+  damaged[damaged.size() / 2] = static_cast<char>(damaged[damaged.size() / 2] ^ 0x5a);
+  EXPECT_EQ(error_code(ask([&](auto &b) { return pattern_set(b, "junk junk junk", {2}); })),
+            claims::kBadDatabase);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return pattern_set(b, damaged, {2, 3, 4});
+            })),
+            claims::kBadDatabase);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return pattern_set(b, database, {2, 3, 0});
+            })),
+            claims::kBadRequest);
+  // Lengths for fewer patterns than the database holds load (Hyperscan cannot tell its
+  // pattern count), but the first match of a pattern beyond them fails the batch.
+  EXPECT_EQ(ask([&](auto &b) { return pattern_set(b, database, {2, 3}); }).is<sc::Claims>(), true);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 6}, "ushers", 1);
+            })),
+            claims::kScanFailed);
+  // The right one loads.
+  {
+    shmpipe::Incoming in = ask([&](auto &b) { return pattern_set(b, database, {2, 3, 4}); });
+    const auto reply = std::move(in).as<sc::Claims>();
+    ASSERT_TRUE(reply);
+    ASSERT_NE(reply->body_as_PatternSetLoaded(), nullptr);
+    EXPECT_EQ(reply->body_as_PatternSetLoaded()->pattern_count(), 3u);
+  }
+  // Offsets past the bytes, decreasing offsets, a count that disagrees with doc_ids.
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 30}, "ushers", 1);
+            })),
+            claims::kBadRequest);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 4, 2, 6}, "ushers", 3);
+            })),
+            claims::kBadRequest);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 6}, "ushers", 2);
+            })),
+            claims::kBadRequest);
+  // And a good batch is still scanned: "ushers" holds she@1, he@2, hers@2.
+  shmpipe::Incoming in = ask([&](auto &b) { return text_batch(b, {0, 6}, "ushers", 1); });
+  ASSERT_TRUE(in.final());
+  const auto reply = std::move(in).as<sc::Claims>();
+  ASSERT_TRUE(reply);
+  const sc::ClaimBatch *claims = reply->body_as_ClaimBatch();
+  ASSERT_NE(claims, nullptr);
+  EXPECT_EQ(claims->batch_id(), 9u);
+  ASSERT_EQ(claims->doc_id()->size(), 3u);
+  const std::vector<std::uint32_t> pattern(claims->pattern_id()->begin(),
+                                           claims->pattern_id()->end());
+  const std::vector<std::uint32_t> offset(claims->offset()->begin(), claims->offset()->end());
+  EXPECT_EQ(pattern, (std::vector<std::uint32_t>{1, 0, 2}));
+  EXPECT_EQ(offset, (std::vector<std::uint32_t>{1, 2, 2}));
+  EXPECT_EQ(claims->doc_id()->Get(0), 100u);
+  EXPECT_EQ(sup_->worker_pid(), pid); // the same process answered everything
+  EXPECT_EQ(sup_->restarts(), 0u);
+}
+
+} // namespace
