@@ -6,7 +6,7 @@
 // and 100k phrases, in one run.
 //
 //   claim_scan_bench [--reps N] [--copies N] [--sizes 1000,10000,100000] [--batch-bytes N]
-//                    [--scanners-max K] [--scanner PATH] [--out FILE]
+//                    [--scanners-max K] [--ring-kib N] [--scanner PATH] [--out FILE]
 //
 // Corpus: the fortunes package, one fortune per document (its newlines made spaces: ~166 bytes
 // a document), repeated --copies times. Dictionary: web2a phrases (miscfiles) and WordNet noun
@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -41,11 +42,12 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 struct Args {
-  unsigned reps = 5;
-  unsigned copies = 4;
+  unsigned reps = 11;
+  unsigned copies = 8;
   std::vector<std::size_t> sizes{1000, 10000, 100000};
   std::size_t batch_bytes = std::size_t{64} << 10;
   unsigned scanners_max = 2;
+  std::uint64_t ring_bytes = 0; // 0: the pipeline's default
   std::string scanner = CLAIM_SCANNER;
   std::string out;
 };
@@ -65,7 +67,10 @@ std::size_t number(std::string_view text) {
 
 Args parse_args(int argc, char **argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc)
+      die("usage: claim_scan_bench [--reps N] [--copies N] [--sizes A,B,..] [--batch-bytes N] "
+          "[--scanners-max K] [--ring-kib N] [--scanner PATH] [--out FILE]");
     const std::string_view flag = argv[i], value = argv[i + 1];
     if (flag == "--reps")
       a.reps = static_cast<unsigned>(number(value));
@@ -77,6 +82,8 @@ Args parse_args(int argc, char **argv) {
       a.scanners_max = static_cast<unsigned>(number(value));
     else if (flag == "--scanner")
       a.scanner = value;
+    else if (flag == "--ring-kib")
+      a.ring_bytes = std::uint64_t{number(value)} << 10;
     else if (flag == "--out")
       a.out = value;
     else if (flag == "--sizes") {
@@ -87,9 +94,6 @@ Args parse_args(int argc, char **argv) {
     } else
       die("unknown option " + std::string(flag));
   }
-  if (argc % 2 == 0)
-    die("usage: claim_scan_bench [--reps N] [--copies N] [--sizes A,B,..] [--batch-bytes N] "
-        "[--scanners-max K] [--scanner PATH] [--out FILE]");
   return a;
 }
 
@@ -176,9 +180,9 @@ struct Row {
   std::size_t patterns = 0;
   double database_mb = 0;
   double compile_s = 0;
-  double setup_s = 0;                        // scanners up with the dictionary loaded (K = 1)
-  std::vector<double> in_process;            // docs/s per rep
-  std::vector<std::vector<double>> pipeline; // [K-1] docs/s per rep
+  std::vector<double> setup_s;                  // one scanner up with the dictionary loaded
+  std::vector<std::vector<double>> rates;       // [variant] docs/s per rep (0: in process)
+  std::map<unsigned, std::vector<double>> busy; // [variant] scanners' share in their loops
   std::uint64_t claims = 0;
 };
 
@@ -217,46 +221,61 @@ int main(int argc, char **argv) {
     row.database_mb = static_cast<double>(dictionary.database.size()) / 1e6;
     const claims::LoadedDatabase loaded(std::as_bytes(std::span(dictionary.database)),
                                         dictionary.lengths);
-    row.pipeline.resize(args.scanners_max);
+    // Variant 0: in process; 1..K: the pipeline with k scanners. Each repetition runs them all,
+    // starting with a different one each time, so that the machine's slow spells fall on every
+    // variant.
+    const unsigned pipelines = args.scanners_max;
+    row.rates.resize(pipelines + 1);
     std::vector<claims::Claim> batch;
+    std::vector<Digest> pipeline_digests;
     for (unsigned rep = 0; rep < args.reps; ++rep) {
-      // In process: the scanner's loop, batch by batch (same cut as the pipeline's).
       Digest local;
-      start = Clock::now();
-      std::size_t bytes = 0;
-      for (std::size_t d = 0; d < docs.size(); ++d) {
-        if (!loaded.scan(d, docs[d], batch))
-          die("hs_scan failed");
-        bytes += docs[d].size();
-        if (bytes >= args.batch_bytes || d + 1 == docs.size()) {
-          local.add(batch);
-          batch.clear();
-          bytes = 0;
+      for (unsigned i = 0; i <= pipelines; ++i) {
+        const unsigned variant = (rep + i) % (pipelines + 1);
+        if (variant == 0) { // the scanner's loop, batch by batch (the pipeline's cut)
+          local = Digest{};
+          start = Clock::now();
+          std::size_t bytes = 0;
+          for (std::size_t d = 0; d < docs.size(); ++d) {
+            if (!loaded.scan(d, docs[d], batch))
+              die("hs_scan failed");
+            bytes += docs[d].size();
+            if (bytes >= args.batch_bytes || d + 1 == docs.size()) {
+              local.add(batch);
+              batch.clear();
+              bytes = 0;
+            }
+          }
+          const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+          row.rates[0].push_back(static_cast<double>(docs.size()) / seconds);
+          row.claims = local.claims;
+          continue;
         }
-      }
-      const double local_s = std::chrono::duration<double>(Clock::now() - start).count();
-      row.in_process.push_back(static_cast<double>(docs.size()) / local_s);
-      row.claims = local.claims;
-      // Through shmpipe, 1..K scanner processes.
-      for (unsigned k = 1; k <= args.scanners_max; ++k) {
         claims::PipelineOptions options;
         options.scanner = args.scanner;
-        options.scanners = k;
+        options.scanners = variant;
         options.batch_bytes = args.batch_bytes;
+        if (args.ring_bytes != 0)
+          options.min_ring_bytes = args.ring_bytes;
         options.log = [](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); };
         Digest remote;
         claims::Pipeline pipeline(dictionary, docs, options);
         const claims::PipelineReport report =
             pipeline.run([&](std::span<const claims::Claim> claims) { remote.add(claims); });
+        pipeline_digests.push_back(remote);
+        if (variant == 1)
+          row.setup_s.push_back(report.setup_seconds);
+        row.rates[variant].push_back(static_cast<double>(docs.size()) / report.scan_seconds);
+        row.busy[variant].push_back(static_cast<double>(report.scanner_ns) / 1e9 /
+                                    report.scan_seconds / options.scanners);
+      }
+      for (const Digest &remote : pipeline_digests)
         if (!(remote == local))
           die("the pipeline's claims differ from the in-process loop's (" +
               std::to_string(remote.claims) + " vs " + std::to_string(local.claims) + ")");
-        if (k == 1)
-          row.setup_s = report.setup_seconds;
-        row.pipeline[k - 1].push_back(static_cast<double>(docs.size()) / report.scan_seconds);
-      }
-      std::fprintf(stderr, "%zu patterns, rep %u: in-process %.0f docs/s, pipeline(1) %.0f\n", size,
-                   rep + 1, row.in_process.back(), row.pipeline[0].back());
+      pipeline_digests.clear();
+      std::fprintf(stderr, "%zu patterns, rep %u: in-process %.0f docs/s, pipeline x1 %.0f\n", size,
+                   rep + 1, row.rates[0].back(), row.rates[1].back());
     }
     rows.push_back(std::move(row));
   }
@@ -265,28 +284,33 @@ int main(int argc, char **argv) {
   const double bytes_per_doc = mb * 1e6 / static_cast<double>(docs.size());
   table << "claim_scan_bench: " << docs.size() << " fortune documents (" << args.copies
         << " copies, " << static_cast<int>(bytes_per_doc) << " bytes/doc), batches of "
-        << args.batch_bytes << " bytes, medians of " << args.reps << " reps\n\n";
-  table << "| patterns | DB MB | compile s | scanners up s | in-process docs/s (MB/s) |";
-  for (unsigned k = 1; k <= args.scanners_max; ++k)
-    table << " pipeline x" << k << " docs/s (MB/s) | x" << k << " / in-process |";
+        << args.batch_bytes << " bytes, medians of " << args.reps
+        << " reps; ratio = median of each rep's pipeline / in-process; busy = share of the scan "
+           "time the scanners spent in their scan loops\n\n";
+  const auto label = [](unsigned variant) { return "pipeline x" + std::to_string(variant); };
+  const std::size_t variants = rows.empty() ? 0 : rows.front().rates.size();
+  table << "| patterns | DB MB | compile s | scanner up s | in-process docs/s (MB/s) |";
+  for (unsigned v = 1; v < variants; ++v)
+    table << " " << label(v) << " docs/s (MB/s) | ratio | busy |";
   table << " matches |\n|---|---|---|---|---|";
-  for (unsigned k = 1; k <= args.scanners_max; ++k)
-    table << "---|---|";
+  for (unsigned v = 1; v < variants; ++v)
+    table << "---|---|---|";
   table << "---|\n";
-  char cell[128];
+  char cell[160];
   for (const Row &r : rows) {
-    const double local = median(r.in_process);
+    const double local = median(r.rates[0]);
     std::snprintf(cell, sizeof cell, "| %zu | %.1f | %.2f | %.3f | %.0f (%.1f) |", r.patterns,
-                  r.database_mb, r.compile_s, r.setup_s, local, local * bytes_per_doc / 1e6);
+                  r.database_mb, r.compile_s, median(r.setup_s), local,
+                  local * bytes_per_doc / 1e6);
     table << cell;
-    for (const std::vector<double> &p : r.pipeline) {
-      // The ratio is the median of each repetition's own ratio: both ran back to back.
+    for (unsigned v = 1; v < variants; ++v) {
+      const std::vector<double> &p = r.rates[v];
       std::vector<double> ratios;
       for (std::size_t i = 0; i < p.size(); ++i)
-        ratios.push_back(p[i] / r.in_process[i]);
+        ratios.push_back(p[i] / r.rates[0][i]);
       const double rate = median(p);
-      std::snprintf(cell, sizeof cell, " %.0f (%.1f) | %.3f |", rate, rate * bytes_per_doc / 1e6,
-                    median(ratios));
+      std::snprintf(cell, sizeof cell, " %.0f (%.1f) | %.3f | %.0f%% |", rate,
+                    rate * bytes_per_doc / 1e6, median(ratios), 100 * median(r.busy.at(v)));
       table << cell;
     }
     table << ' ' << r.claims << " |\n";

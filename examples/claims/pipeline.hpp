@@ -53,7 +53,11 @@ struct PipelineOptions {
   std::size_t batch_bytes = std::size_t{64} << 10; ///< text per TextBatch (at least one doc)
   unsigned in_flight = 4;                          ///< batches sent ahead, per scanner
   std::size_t chunk_claims = 0;                    ///< 0: as many claims per message as fit
-  std::string session_prefix;                      ///< empty: "shmpipe-claims-<pid>"
+  /// Smallest ring (each direction), a power of two: the rings grow to hold the dictionary
+  /// and in_flight + 1 batches. Small is good: records are laid down wherever the write
+  /// index stands, so the whole ring cycles through the caches.
+  std::uint64_t min_ring_bytes = std::uint64_t{1} << 22;
+  std::string session_prefix; ///< empty: "shmpipe-claims-<pid>"
   /// Scanner events (restarts, ...) for the user; called on a lane's thread.
   std::function<void(const std::string &)> log{};
 };
@@ -117,11 +121,13 @@ public:
       sink(claims);
       report.claims += claims.size();
     }
+    // Scanning ends with the last claims delivered; the lanes' shutdown of their scanners
+    // (which waits for the processes to exit) is not part of it.
+    report.scan_seconds = seconds_since(start);
     for (std::thread &t : threads)
       t.join();
     if (!failure_.empty())
       throw Failure(failure_);
-    report.scan_seconds = seconds_since(start);
     report.setup_seconds = setup_seconds_;
     report.docs = docs_.size();
     for (const std::string_view doc : docs_)
@@ -151,7 +157,7 @@ private:
   }
 
   /// Cuts the documents into batches of about batch_bytes and sizes the rings: the requests
-  /// ring holds the dictionary twice and in_flight + 1 of the largest batch.
+  /// ring holds the dictionary, and in_flight + 1 of the largest batch.
   void plan_batches() {
     std::size_t largest = 0;
     for (std::uint64_t d = 0; d < docs_.size();) {
@@ -169,14 +175,14 @@ private:
     const std::size_t dictionary =
         dictionary_.database.size() + 4 * dictionary_.lengths.size() + 1024;
     const std::uint64_t need =
-        std::max<std::uint64_t>({std::uint64_t{1} << 22, 2 * std::uint64_t{dictionary},
+        std::max<std::uint64_t>({options_.min_ring_bytes, std::uint64_t{dictionary},
                                  (std::uint64_t{options_.in_flight} + 1) * largest});
     constexpr std::uint64_t kLargest = std::uint64_t{1} << 31; // FlatBuffers' 2 GiB limit
     if (need > kLargest)
       throw Failure("a batch or the dictionary needs a ring of " + std::to_string(need) +
                     " bytes, more than the 2 GiB a FlatBuffer may span: split the documents or "
                     "lower --batch-bytes");
-    ring_bytes_ = std::uint64_t{1} << 22;
+    ring_bytes_ = 4096;
     while (ring_bytes_ < need)
       ring_bytes_ <<= 1;
     done_.assign(batches_.size(), 0);
