@@ -45,7 +45,7 @@ struct Args {
   unsigned reps = 11;
   unsigned copies = 8;
   std::vector<std::size_t> sizes{1000, 10000, 100000};
-  std::size_t batch_bytes = std::size_t{64} << 10;
+  std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned scanners_max = 2;
   std::uint64_t ring_bytes = 0; // 0: the pipeline's default
   std::string scanner = CLAIM_SCANNER;
