@@ -10,7 +10,7 @@
 // 0-based line number, the newline not part of it. Output: doc_id TAB pattern_id TAB offset
 // TAB length for every occurrence (overlapping and nested ones included), byte offsets within
 // the document, sorted by doc_id, offset, length, pattern_id. A summary line on stderr.
-// Exit status: 0 done; 1 bad input or a failed scan (the output file is removed); 2 usage.
+// Exit status: 0 done; 1 bad input or a failed scan (no output file is written); 2 usage.
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -90,20 +90,25 @@ Args parse_args(int argc, char **argv) {
   return args;
 }
 
-/// The TSV output, written through one buffer.
+/// The TSV output, written through one buffer into a temporary file beside the output that
+/// takes the output's name only when everything is written: a failed or killed run leaves no
+/// partial output that looks complete.
 class TsvWriter {
 public:
-  explicit TsvWriter(const std::string &path) : path_(path) {
-    file_ = std::fopen(path.c_str(), "wbe");
+  explicit TsvWriter(const std::string &path)
+      : path_(path), temporary_(path + ".partial-" + std::to_string(::getpid())) {
+    file_ = std::fopen(temporary_.c_str(), "wbe");
     if (file_ == nullptr)
-      throw claims::Failure("cannot write '" + path + "': " + std::strerror(errno));
+      throw claims::Failure("cannot write '" + temporary_ + "': " + std::strerror(errno));
     buffer_.resize(1 << 16);
   }
   TsvWriter(const TsvWriter &) = delete;
   TsvWriter &operator=(const TsvWriter &) = delete;
   ~TsvWriter() {
-    if (file_ != nullptr)
+    if (file_ != nullptr) { // not closed: the run failed
       std::fclose(file_);
+      std::remove(temporary_.c_str());
+    }
   }
 
   void write(std::span<const claims::Claim> claims) {
@@ -125,26 +130,36 @@ public:
     }
   }
 
-  /// Flushes and closes; throws Failure on a write error (a full disk, say).
+  /// Flushes, closes and renames to the output's name; throws Failure on a write error (a
+  /// full disk, say).
   void close() {
     flush();
     std::FILE *file = std::exchange(file_, nullptr);
-    if (std::fclose(file) != 0 || failed_)
-      throw claims::Failure("cannot write '" + path_ + "': " + std::strerror(errno));
+    const bool closed = std::fclose(file) == 0;
+    const int error = failed_ ? write_errno_ : errno;
+    if (failed_ || !closed || std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+      const int why = failed_ || !closed ? error : errno;
+      std::remove(temporary_.c_str());
+      throw claims::Failure("cannot write '" + path_ + "': " + std::strerror(why));
+    }
   }
 
 private:
   void flush() {
-    if (used_ != 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_)
+    if (used_ != 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_ && !failed_) {
       failed_ = true;
+      write_errno_ = errno;
+    }
     used_ = 0;
   }
 
   std::string path_;
+  std::string temporary_;
   std::FILE *file_ = nullptr;
   std::string buffer_;
   std::size_t used_ = 0;
   bool failed_ = false;
+  int write_errno_ = 0;
 };
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -156,7 +171,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 int main(int argc, char **argv) {
   Args args = parse_args(argc, argv);
   const auto start = std::chrono::steady_clock::now();
-  bool output_started = false;
   try {
     const claims::LineFile pattern_file = claims::LineFile::read(args.patterns);
     const claims::LineFile doc_file = claims::LineFile::read(args.docs);
@@ -167,7 +181,6 @@ int main(int argc, char **argv) {
     };
     claims::Pipeline pipeline(dictionary, doc_file.lines(), args.pipeline);
     TsvWriter out(args.out);
-    output_started = true;
     const claims::PipelineReport report =
         pipeline.run([&](std::span<const claims::Claim> claims) { out.write(claims); });
     out.close();
@@ -187,10 +200,6 @@ int main(int argc, char **argv) {
     return 0;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "claim_scan: %s\n", e.what());
-    if (output_started) { // no partial output that looks complete
-      std::error_code ignored;
-      fs::remove(args.out, ignored);
-    }
     return 1;
   }
 }

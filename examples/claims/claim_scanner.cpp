@@ -52,13 +52,19 @@ public:
   int run() {
     for (;;) {
       shmpipe::Incoming in = worker_.receive(std::chrono::hours(24));
+      const std::uint64_t id = in.request_id();
+      if (in.status() == shmpipe::Status::invalid_message) { // rejected, the stream goes on
+        reply_error(id, claims::kBadRequest, "a record that is not a valid session message");
+        continue;
+      }
       if (!in)
         return in.status() == shmpipe::Status::timeout ? 3 : 0; // core gone: done
-      const std::uint64_t id = in.request_id();
       if (in.is<sc::Envelope>()) {
         const auto control = std::move(in).as<sc::Envelope>();
         if (control && control->body_type() == sc::Control::Shutdown)
           return 0;
+        if (id != 0) // every request gets an answer, or its sender waits for one
+          reply_error(id, claims::kBadRequest, "expected a PatternSet or a TextBatch");
         continue;
       }
       const auto request = std::move(in).as<sc::Claims>();
@@ -88,6 +94,7 @@ private:
 
   void load(std::uint64_t id, const sc::PatternSet &set) {
     db_.reset(); // a PatternSet replaces the dictionary, also when it fails
+    crash_on_load_if_asked();
     const bool inline_db = set.database() != nullptr;
     const bool file_db = set.database_path() != nullptr;
     if (inline_db == file_db)
@@ -147,10 +154,16 @@ private:
     for (fb::uoffset_t i = 0; i < n; ++i) {
       const std::uint64_t doc = ids->Get(i);
       crash_if_asked(id, batch.batch_id(), doc);
-      if (!db_->scan(doc, text->at(i), claims_))
+      const std::optional<std::string_view> bytes = text->at(i);
+      if (!bytes)
+        return reply_error(id, claims::kBadRequest,
+                           "TextBatch " + std::to_string(batch.batch_id()) +
+                               " changed while it was read");
+      if (!db_->scan(doc, *bytes, claims_))
         return reply_error(id, claims::kScanFailed,
                            "Hyperscan failed on document " + std::to_string(doc) +
                                " (or reported a match the dictionary's lengths contradict)");
+      forge_if_asked(doc);
       while (claims_.size() - sent_ >= chunk_)
         send(id, batch.batch_id(), chunk_, 0, false);
     }
@@ -217,6 +230,34 @@ private:
     if (claims_.size() > sent_)
       send(id, batch_id, claims_.size() - sent_, 0, false);
     std::raise(SIGKILL);
+  }
+
+  /// Test hook: SHMPIPE_CLAIMS_CRASH_ON_LOAD=MARKER kills this scanner when a PatternSet
+  /// comes, while MARKER does not exist yet (it is created first): once.
+  static void crash_on_load_if_asked() {
+    const char *marker = std::getenv("SHMPIPE_CLAIMS_CRASH_ON_LOAD");
+    if (marker == nullptr)
+      return;
+    const int fd = ::open(marker, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return;
+    ::close(fd);
+    std::raise(SIGKILL);
+  }
+
+  /// Test hook: SHMPIPE_CLAIMS_FORGE=DOC makes this scanner claim, in document DOC, the first
+  /// pattern one byte after where it really is (or at byte 0 when nothing matched): a lying
+  /// scanner, which the core must catch.
+  void forge_if_asked(std::uint64_t doc) {
+    static const char *spec = std::getenv("SHMPIPE_CLAIMS_FORGE");
+    std::uint64_t target = 0;
+    if (spec == nullptr ||
+        std::from_chars(spec, spec + std::strlen(spec), target).ec != std::errc() || target != doc)
+      return;
+    if (!claims_.empty() && claims_.back().doc_id == doc)
+      ++claims_.back().offset;
+    else
+      claims_.push_back({doc, 0, db_->lengths()[0], 0});
   }
 
   shmpipe::Worker &worker_;

@@ -150,6 +150,8 @@ public:
   /// of range, or a match that would start before the document): the database does not belong
   /// to these lengths, and what was appended for this document is removed again.
   bool scan(std::uint64_t doc_id, std::string_view doc, std::vector<Claim> &out) const {
+    if (doc.empty()) // patterns are never empty (and hs_scan refuses a null pointer)
+      return true;
     const std::size_t first = out.size();
     Context context{this, doc_id, &out, true};
     const hs_error_t e = hs_scan(db_.get(), doc.data(), static_cast<unsigned>(doc.size()), 0,

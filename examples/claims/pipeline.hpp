@@ -105,30 +105,43 @@ public:
 
   /// Scans every document and hands the claims to `sink` in order. Throws Failure when a
   /// batch cannot be scanned (see the file comment); the sink has then had every batch before
-  /// it, and none after.
+  /// it, and none after. Once per Pipeline (the scanners are shut down at the end). An
+  /// exception from the sink stops the scanners and comes out of run().
   PipelineReport run(const ClaimSink &sink) {
+    if (ran_)
+      throw Failure("Pipeline::run() called twice");
+    ran_ = true;
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
-    for (auto &lane : lanes_)
-      threads.emplace_back([&lane] { lane->run(); });
+    const auto join = [&] {
+      for (std::thread &t : threads)
+        t.join();
+    };
     PipelineReport report;
-    for (std::size_t b = 0; b < batches_.size(); ++b) {
-      std::vector<Claim> claims;
-      {
-        std::unique_lock lock(mutex_);
-        delivered_cv_.wait(lock, [&] { return done_[b] || !failure_.empty(); });
-        if (!done_[b])
-          break;
-        claims.swap(results_[b]);
+    try {
+      for (auto &lane : lanes_)
+        threads.emplace_back([&lane] { lane->run(); });
+      for (std::size_t b = 0; b < batches_.size(); ++b) {
+        std::vector<Claim> claims;
+        {
+          std::unique_lock lock(mutex_);
+          delivered_cv_.wait(lock, [&] { return done_[b] || !failure_.empty(); });
+          if (!done_[b])
+            break;
+          claims.swap(results_[b]);
+        }
+        sink(claims);
+        report.claims += claims.size();
       }
-      sink(claims);
-      report.claims += claims.size();
+    } catch (...) {
+      fail("stopped: the caller's sink failed");
+      join();
+      throw;
     }
     // Scanning ends with the last claims delivered; the lanes' shutdown of their scanners
     // (which waits for the processes to exit) is not part of it.
     report.scan_seconds = seconds_since(start);
-    for (std::thread &t : threads)
-      t.join();
+    join();
     if (!failure_.empty())
       throw Failure(failure_);
     report.setup_seconds = setup_seconds_;
@@ -165,10 +178,13 @@ private:
     std::size_t largest = 0;
     for (std::uint64_t d = 0; d < docs_.size();) {
       Batch batch{d, d, 0};
+      // Each document costs its bytes and 12 more (its id and offset): empty lines count too.
+      std::size_t cost = 0;
       while (batch.end < docs_.size() &&
              (batch.end == batch.first ||
-              batch.bytes + docs_[batch.end].size() <= options_.batch_bytes)) {
+              cost + docs_[batch.end].size() + 12 <= options_.batch_bytes)) {
         batch.bytes += docs_[batch.end].size();
+        cost += docs_[batch.end].size() + 12;
         ++batch.end;
       }
       largest = std::max(largest, text_batch_bytes(batch.end - batch.first, batch.bytes));
@@ -245,6 +261,9 @@ private:
       // other vCPU cut the in-process 100k-pattern scan rate by ~30%).
       o.session.wait.spin_for = std::chrono::nanoseconds(0);
       o.session.wait.yield_for = std::chrono::nanoseconds(0);
+      // ClaimBatches are read from a private copy: a scanner could otherwise rewrite one
+      // between its verification and the reads below. They are small (20 bytes a claim).
+      o.session.verify.copy = true;
       o.on_worker_loss = shmpipe::OnWorkerLoss::fail; // resent from the documents: lost()
       o.health_interval = std::chrono::seconds(1);
       o.health_timeout = std::chrono::seconds(30); // a batch of long documents takes a while
@@ -402,14 +421,18 @@ private:
       if (!in) {
         if (in.status() == shmpipe::Status::invalid_message)
           return name() + ": a message that is not a valid session record or FlatBuffer";
-        if (id == 0)
-          return in.status() == shmpipe::Status::peer_dead
-                     ? name() + ": the scanner could not be restarted"
-                     : std::string(); // nothing came in time
-        return lost(id);
+        if (in.status() == shmpipe::Status::peer_dead)
+          return id == 0 ? name() + ": the scanner could not be restarted" : lost(id);
+        if (id == 0 && in.status() == shmpipe::Status::timeout)
+          return {}; // nothing came in time
+        return name() + ": " + std::string(shmpipe::to_string(in.status())) +
+               (id != 0 ? " for request " + std::to_string(id) : std::string());
       }
+      if (id == 0) // no request of ours: a HealthReply that came after its deadline
+        return {};
       if (id == dictionary_request_) {
         dictionary_request_ = 0;
+        dictionary_deaths_ = 0; // loaded: earlier deaths were not the dictionary's fault
         if (in.is<sc::Envelope>())
           return name() + " refused the dictionary: " + error_text(std::move(in));
         const auto reply = std::move(in).as<sc::Claims>();
@@ -420,7 +443,7 @@ private:
       }
       const auto it = requests_.find(id);
       if (it == requests_.end())
-        return {}; // an answer to nothing pending (cannot happen with this supervisor)
+        return name() + ": an answer to request " + std::to_string(id) + ", which is not pending";
       const std::size_t b = it->second.batch;
       if (in.is<sc::Envelope>())
         return name() + " failed on " + p_.describe(b) + ": " + error_text(std::move(in));
@@ -535,6 +558,7 @@ private:
   std::uint64_t ring_bytes_ = 0;
   double setup_seconds_ = 0;
   std::vector<std::unique_ptr<Lane>> lanes_;
+  bool ran_ = false;
 
   std::atomic<std::size_t> next_batch_{0};
   std::atomic<bool> stop_{false};

@@ -51,7 +51,7 @@ public:
       return (offsets == nullptr || offsets->size() == 0 ||
               (offsets->size() == 1 && offsets->Get(0) == 0)) &&
                      size == 0
-                 ? std::optional<Column>(Column(nullptr, nullptr))
+                 ? std::optional<Column>(Column(nullptr, nullptr, 0))
                  : std::nullopt;
     if (offsets == nullptr || offsets->size() != n + 1 || offsets->Get(0) != 0 ||
         offsets->Get(static_cast<flatbuffers::uoffset_t>(n)) != size)
@@ -59,24 +59,32 @@ public:
     for (flatbuffers::uoffset_t i = 0; i < n; ++i)
       if (offsets->Get(i) > offsets->Get(i + 1))
         return std::nullopt;
-    return Column(offsets, bytes);
+    return Column(offsets, bytes, size);
   }
 
-  /// String i; i < n (checked by the caller's loop bound).
-  [[nodiscard]] std::string_view at(flatbuffers::uoffset_t i) const noexcept {
+  /// String i (i < n), or nullopt when the column no longer holds what of() checked: a peer
+  /// that shares the memory could rewrite an offset in between, so each is read once and
+  /// bounded again.
+  [[nodiscard]] std::optional<std::string_view> at(flatbuffers::uoffset_t i) const noexcept {
+    if (offsets_ == nullptr)
+      return std::string_view();
     const std::uint32_t begin = offsets_->Get(i);
-    if (bytes_ == nullptr) // n empty strings may come without a bytes vector
-      return {};
-    return {reinterpret_cast<const char *>(bytes_->data()) + begin, offsets_->Get(i + 1) - begin};
+    const std::uint32_t end = offsets_->Get(i + 1);
+    if (begin > end || end > size_)
+      return std::nullopt;
+    if (begin == end) // n empty strings may come without a bytes vector
+      return std::string_view();
+    return std::string_view(reinterpret_cast<const char *>(bytes_->data()) + begin, end - begin);
   }
 
 private:
   Column(const flatbuffers::Vector<std::uint32_t> *offsets,
-         const flatbuffers::Vector<std::uint8_t> *bytes) noexcept
-      : offsets_(offsets), bytes_(bytes) {}
+         const flatbuffers::Vector<std::uint8_t> *bytes, std::size_t size) noexcept
+      : offsets_(offsets), bytes_(bytes), size_(size) {}
 
   const flatbuffers::Vector<std::uint32_t> *offsets_;
   const flatbuffers::Vector<std::uint8_t> *bytes_;
+  std::size_t size_; // bytes_->size() when of() checked it
 };
 
 } // namespace claims

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -306,8 +307,41 @@ TEST_F(ClaimScanTest, BatchThatKillsEveryScannerFailsNamingItsDocuments) {
   const Result r = claim_scan(args() + " --batch-bytes 200", "SHMPIPE_CLAIMS_CRASH=42");
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("died three times on batch"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("lines"), std::string::npos) << r.err;
+  // "documents A..B, lines A+1..B+1": the range must hold document 42.
+  std::smatch range;
+  ASSERT_TRUE(std::regex_search(r.err, range,
+                                std::regex(R"(documents (\d+)\.\.(\d+), lines (\d+)\.\.(\d+))")))
+      << r.err;
+  EXPECT_LE(std::stoul(range[1]), 42u);
+  EXPECT_GE(std::stoul(range[2]), 42u);
+  EXPECT_EQ(std::stoul(range[3]), std::stoul(range[1]) + 1);
   EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
+}
+
+TEST_F(ClaimScanTest, ScannerKilledLoadingTheDictionaryIsRestartedWithIt) {
+  const fs::path marker = dir_ / "crashed";
+  expect_reference_output({"needle", "hay", "y n"}, "hay needle\nneedle hay\nno\n",
+                          "--batch-bytes 16", "SHMPIPE_CLAIMS_CRASH_ON_LOAD=" + marker.string());
+  EXPECT_TRUE(fs::exists(marker));
+  EXPECT_NE(last_stderr_.find("restarts 1)"), std::string::npos) << last_stderr_;
+}
+
+TEST_F(ClaimScanTest, ScannerThatLiesAboutAClaimIsCaught) {
+  write_file(dir_ / "patterns.txt", "needle\n");
+  std::string docs;
+  for (int i = 0; i < 20; ++i)
+    docs += "hay " + std::to_string(i) + " needle hay\n";
+  write_file(dir_ / "docs.txt", docs);
+  for (const char *doc : {"7", "13"}) { // 7 holds "needle"; so does 13: both forged
+    const Result r =
+        claim_scan(args() + " --batch-bytes 100", std::string("SHMPIPE_CLAIMS_FORGE=") + doc);
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_NE(r.err.find("invalid claims for batch"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("document " + std::string(doc) + " does not hold pattern 0"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
+  }
 }
 
 /// The scanner on its own, driven through a Supervisor like claim_scan does, with requests
