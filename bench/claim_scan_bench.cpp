@@ -43,7 +43,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   unsigned reps = 11;
-  unsigned copies = 8;
+  unsigned copies = 32;
   std::vector<std::size_t> sizes{1000, 10000, 100000};
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned scanners_max = 2;
