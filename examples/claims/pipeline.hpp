@@ -52,7 +52,7 @@ struct PipelineOptions {
   unsigned scanners = 1; ///< K scanner processes
   /// Text per TextBatch (at least one document). 256 KiB is a few hundred microseconds of
   /// scanning, against which waking the sleeping peer (a futex round trip is 17-23 us on the
-  /// development VM) is small; 64 KiB lost 5-10% at 1k patterns.
+  /// development VM) is small; 64 KiB lost about 5% more at 1k patterns.
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned in_flight = 4;       ///< batches sent ahead, per scanner
   std::size_t chunk_claims = 0; ///< 0: as many claims per message as fit
