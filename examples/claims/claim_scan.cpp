@@ -17,11 +17,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <unistd.h>
 
+#include "common/cli.hpp"
 #include "inputs.hpp"
 #include "pipeline.hpp"
 
@@ -36,31 +38,13 @@ struct Args {
   claims::PipelineOptions pipeline;
 };
 
-[[noreturn]] void usage(const std::string &why) {
-  std::fprintf(stderr,
-               "claim_scan: %s\nusage: claim_scan --patterns FILE --docs FILE --out FILE.tsv "
-               "[--scanners K] [--batch-bytes N] [--in-flight N] [--chunk-claims N] "
-               "[--scanner PATH]\n",
-               why.c_str());
-  std::exit(2);
-}
-
-template <class T> T parse_number(std::string_view text, const char *what, T low, T high) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
-    usage(std::string(what) + " must be a number from " + std::to_string(low) + " to " +
-          std::to_string(high) + ", not '" + std::string(text) + "'");
-  return value;
-}
+constexpr examples::Usage
+    kUsage("claim_scan", "claim_scan --patterns FILE --docs FILE --out FILE.tsv [--scanners K] "
+                         "[--batch-bytes N] [--in-flight N] [--chunk-claims N] [--scanner PATH]");
 
 Args parse_args(int argc, char **argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc)
-      usage("missing value after " + std::string(flag));
-    const std::string_view value = argv[++i];
+  kUsage.options(argc, argv, [&](std::string_view flag, std::string_view value) {
     if (flag == "--patterns")
       args.patterns = value;
     else if (flag == "--docs")
@@ -68,22 +52,22 @@ Args parse_args(int argc, char **argv) {
     else if (flag == "--out")
       args.out = value;
     else if (flag == "--scanners")
-      args.pipeline.scanners = parse_number<unsigned>(value, "--scanners", 1, 64);
+      args.pipeline.scanners = kUsage.number<unsigned>(value, "--scanners", 1, 64);
     else if (flag == "--batch-bytes")
       args.pipeline.batch_bytes =
-          parse_number<std::size_t>(value, "--batch-bytes", 1, std::size_t{1} << 28);
+          kUsage.number<std::size_t>(value, "--batch-bytes", 1, std::size_t{1} << 28);
     else if (flag == "--in-flight")
-      args.pipeline.in_flight = parse_number<unsigned>(value, "--in-flight", 1, 64);
+      args.pipeline.in_flight = kUsage.number<unsigned>(value, "--in-flight", 1, 64);
     else if (flag == "--chunk-claims")
       args.pipeline.chunk_claims =
-          parse_number<std::size_t>(value, "--chunk-claims", 1, std::size_t{1} << 30);
+          kUsage.number<std::size_t>(value, "--chunk-claims", 1, std::size_t{1} << 30);
     else if (flag == "--scanner")
       args.pipeline.scanner = value;
     else
-      usage("unknown option " + std::string(flag));
-  }
+      kUsage.fail("unknown option " + std::string(flag));
+  });
   if (args.patterns.empty() || args.docs.empty() || args.out.empty())
-    usage("--patterns, --docs and --out are required");
+    kUsage.fail("--patterns, --docs and --out are required");
   if (args.pipeline.scanner.empty()) // installed side by side
     args.pipeline.scanner =
         (fs::read_symlink("/proc/self/exe").parent_path() / "claim_scanner").string();

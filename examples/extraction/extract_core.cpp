@@ -34,6 +34,7 @@
 #include <png.h>
 #include <unistd.h>
 
+#include "common/cli.hpp"
 #include "ledger.hpp"
 
 namespace {
@@ -54,50 +55,36 @@ struct Args {
   std::string worker;
 };
 
-[[noreturn]] void usage(const std::string &why) {
-  std::fprintf(stderr,
-               "extract_core: %s\nusage: extract_core --pdf FILE --out DIR [--dpi N] "
-               "[--pages A-B] [--in-flight K] [--worker PATH]\n",
-               why.c_str());
-  std::exit(2);
-}
+constexpr examples::Usage kUsage("extract_core",
+                                 "extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] "
+                                 "[--in-flight K] [--worker PATH]");
 
-template <class T> T parse_uint(std::string_view text, const char *what, T low, T high) {
-  T value{};
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
-    usage(std::string(what) + " must be a number from " + std::to_string(low) + " to " +
-          std::to_string(high) + ", not '" + std::string(text) + "'");
-  return value;
-}
+[[noreturn]] void usage(const std::string &why) { kUsage.fail(why); }
 
 Args parse_args(int argc, char **argv) {
   Args args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (i + 1 >= argc)
-      usage("missing value after " + std::string(flag));
-    const std::string_view value = argv[++i];
+  kUsage.options(argc, argv, [&](std::string_view flag, std::string_view value) {
     if (flag == "--pdf")
       args.pdf = value;
     else if (flag == "--out")
       args.out = value;
     else if (flag == "--dpi")
-      args.dpi = parse_uint<unsigned>(value, "--dpi", 18, 600);
+      args.dpi = kUsage.number<unsigned>(value, "--dpi", 18, 600);
     else if (flag == "--in-flight")
-      args.in_flight = parse_uint<unsigned>(value, "--in-flight", 1, 64);
+      args.in_flight = kUsage.number<unsigned>(value, "--in-flight", 1, 64);
     else if (flag == "--worker")
       args.worker = value;
     else if (flag == "--pages") {
       const std::size_t dash = value.find('-');
       if (dash == std::string_view::npos)
         usage("--pages takes A-B (1-based, inclusive), not '" + std::string(value) + "'");
-      args.first_page = parse_uint<std::uint32_t>(value.substr(0, dash), "--pages A", 1, 1u << 30);
-      args.last_page =
-          parse_uint<std::uint32_t>(value.substr(dash + 1), "--pages B", args.first_page, 1u << 30);
+      args.first_page =
+          kUsage.number<std::uint32_t>(value.substr(0, dash), "--pages A", 1, 1u << 30);
+      args.last_page = kUsage.number<std::uint32_t>(value.substr(dash + 1), "--pages B",
+                                                    args.first_page, 1u << 30);
     } else
       usage("unknown option " + std::string(flag));
-  }
+  });
   if (args.pdf.empty() || args.out.empty())
     usage("--pdf and --out are required");
   if (args.worker.empty()) // installed side by side

@@ -9,7 +9,6 @@
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -19,10 +18,11 @@
 #include <string>
 #include <vector>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+
+#include "support/command.hpp"
 
 namespace {
 
@@ -30,29 +30,17 @@ namespace fs = std::filesystem;
 namespace sc = shmpipe::schema;
 using namespace std::chrono_literals;
 
-/// Output and exit status of a shell command.
+using shmpipe::test::read_file;
+
+/// Output (stdout and stderr) and exit status of a shell command.
 struct Result {
   int status = -1;
-  std::string out; // stdout and stderr
+  std::string out;
 };
 
 Result run(const std::string &command) {
-  Result r;
-  std::FILE *pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr)
-    return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), pipe)) > 0)
-    r.out.append(buf.data(), n);
-  const int status = ::pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
-}
-
-std::string read_file(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  shmpipe::test::CommandResult r = shmpipe::test::run_command(command + " 2>&1");
+  return {r.status, std::move(r.output)};
 }
 
 std::vector<std::string> lines_of(const std::string &text) {

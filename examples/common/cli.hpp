@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// Copyright (c) 2026 the shmpipe authors
+// Command-line handling the example programs share: "--flag value" pairs, numbers in a range,
+// and one way to fail (message, usage line, exit status 2).
+#pragma once
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace examples {
+
+/// `text` as a number in [low, high]; nullopt when it is not all digits or out of range.
+template <class T>
+[[nodiscard]] std::optional<T> parse_number(std::string_view text, T low, T high) noexcept {
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < low || value > high)
+    return std::nullopt;
+  return value;
+}
+
+/// A program's usage line.
+class Usage {
+public:
+  constexpr Usage(const char *program, const char *synopsis) noexcept
+      : program_(program), synopsis_(synopsis) {}
+
+  /// "program: why", the usage line, exit status 2.
+  [[noreturn]] void fail(const std::string &why) const {
+    std::fprintf(stderr, "%s: %s\nusage: %s\n", program_, why.c_str(), synopsis_);
+    std::exit(2);
+  }
+
+  /// The value of option `what` as a number in [low, high], or fail().
+  template <class T> T number(std::string_view text, const char *what, T low, T high) const {
+    if (const std::optional<T> value = parse_number(text, low, high))
+      return *value;
+    fail(std::string(what) + " must be a number from " + std::to_string(low) + " to " +
+         std::to_string(high) + ", not '" + std::string(text) + "'");
+  }
+
+  /// Calls on_option(flag, value) for each "--flag value" pair of the command line; a flag
+  /// without a value fails.
+  template <class OnOption> void options(int argc, char **argv, OnOption &&on_option) const {
+    for (int i = 1; i < argc; i += 2) {
+      if (i + 1 >= argc)
+        fail("missing value after " + std::string(argv[i]));
+      on_option(std::string_view(argv[i]), std::string_view(argv[i + 1]));
+    }
+  }
+
+private:
+  const char *program_;
+  const char *synopsis_;
+};
+
+} // namespace examples
