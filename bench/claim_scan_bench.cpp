@@ -35,6 +35,7 @@
 #include "hyperscan.hpp"
 #include "inputs.hpp"
 #include "pipeline.hpp"
+#include "support/command.hpp"
 
 namespace {
 
@@ -137,10 +138,11 @@ std::vector<std::string> phrase_pool() {
     if (!phrase.empty() && seen.insert(phrase).second)
       pool.push_back(std::move(phrase));
   };
-  if (std::system("zcat /usr/share/dict/web2a.gz > /tmp/claim_scan_bench_web2a.txt") != 0)
+  const shmpipe::test::CommandResult zcat =
+      shmpipe::test::run_command("zcat /usr/share/dict/web2a.gz");
+  if (zcat.status != 0)
     die("cannot decompress /usr/share/dict/web2a.gz (apt-get install miscfiles)");
-  std::istringstream web2a(read_file("/tmp/claim_scan_bench_web2a.txt"));
-  fs::remove("/tmp/claim_scan_bench_web2a.txt");
+  std::istringstream web2a(zcat.output);
   for (std::string line; std::getline(web2a, line);)
     add(line);
   std::istringstream nouns(read_file("/usr/share/wordnet/index.noun"));

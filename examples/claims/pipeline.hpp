@@ -52,13 +52,14 @@ struct PipelineOptions {
   unsigned scanners = 1; ///< K scanner processes
   /// Text per TextBatch (at least one document). 256 KiB is a few hundred microseconds of
   /// scanning, against which waking the sleeping peer (a futex round trip is 17-23 us on the
-  /// development VM) is small; 64 KiB lost about 5% more at 1k patterns.
+  /// development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at 0.885 of the
+  /// in-process rate against 0.932 with 256 KiB (claim_scan_bench).
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned in_flight = 4;       ///< batches sent ahead, per scanner
   std::size_t chunk_claims = 0; ///< 0: as many claims per message as fit
-  /// Smallest ring (each direction), a power of two: the rings grow to hold the dictionary
-  /// and in_flight + 1 batches. Small is good: records are laid down wherever the write
-  /// index stands, so the whole ring cycles through the caches.
+  /// Smallest ring (each direction): the rings grow, by powers of two, to hold the
+  /// dictionary and in_flight + 1 batches. (512 KiB to 64 MiB made no difference beyond noise
+  /// to the 10k-phrase rate in claim_scan_bench --ring-kib.)
   std::uint64_t min_ring_bytes = std::uint64_t{1} << 22;
   std::string session_prefix; ///< empty: "shmpipe-claims-<pid>"
   /// Scanner events (restarts, ...) for the user; called on a lane's thread.
@@ -178,13 +179,14 @@ private:
     std::size_t largest = 0;
     for (std::uint64_t d = 0; d < docs_.size();) {
       Batch batch{d, d, 0};
-      // Each document costs its bytes and 12 more (its id and offset): empty lines count too.
+      // Each document costs its bytes and its id and offset: empty lines count too.
       std::size_t cost = 0;
-      while (batch.end < docs_.size() &&
-             (batch.end == batch.first ||
-              cost + docs_[batch.end].size() + 12 <= options_.batch_bytes)) {
+      while (
+          batch.end < docs_.size() &&
+          (batch.end == batch.first ||
+           cost + docs_[batch.end].size() + kTextBatchBytesPerDocument <= options_.batch_bytes)) {
         batch.bytes += docs_[batch.end].size();
-        cost += docs_[batch.end].size() + 12;
+        cost += docs_[batch.end].size() + kTextBatchBytesPerDocument;
         ++batch.end;
       }
       largest = std::max(largest, text_batch_bytes(batch.end - batch.first, batch.bytes));

@@ -33,9 +33,12 @@ enum ErrorCode : std::int32_t {
   return max_message > claim_batch_bytes(1) ? (max_message - 512) / 20 : 1;
 }
 
+/// What a document adds to a TextBatch besides its text: its id (8) and its offset (4).
+inline constexpr std::size_t kTextBatchBytesPerDocument = 12;
+
 /// Ring bytes a TextBatch of `docs` documents and `bytes` text bytes needs.
 [[nodiscard]] constexpr std::size_t text_batch_bytes(std::size_t docs, std::size_t bytes) noexcept {
-  return 512 + docs * 12 + bytes;
+  return 512 + docs * kTextBatchBytesPerDocument + bytes;
 }
 
 /// A StringColumn of n strings whose invariants (schemas/common.fbs) hold: only then may

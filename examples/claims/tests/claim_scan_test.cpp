@@ -200,9 +200,10 @@ TEST_F(ClaimScanTest, FortunesWithWebsterPhrases) {
   const std::string text = fortunes_text();
   if (text.empty() || !fs::exists("/usr/share/dict/web2a.gz"))
     GTEST_SKIP() << "needs the fortunes and miscfiles packages";
-  ASSERT_EQ(
-      std::system(("zcat /usr/share/dict/web2a.gz > " + (dir_ / "web2a.txt").string()).c_str()), 0);
-  const std::vector<std::string> patterns = lines_of(read_file(dir_ / "web2a.txt"));
+  const shmpipe::test::CommandResult web2a =
+      shmpipe::test::run_command("zcat /usr/share/dict/web2a.gz");
+  ASSERT_EQ(web2a.status, 0);
+  const std::vector<std::string> patterns = lines_of(web2a.output);
   ASSERT_GT(patterns.size(), 70000u);
   expect_reference_output(patterns, text, "--scanners 2");
 }
