@@ -108,6 +108,27 @@ template <Message Root>
   return flatbuffers::GetRoot<Root>(bytes);
 }
 
+namespace detail {
+
+struct AlignedDelete {
+  void operator()(std::byte *p) const noexcept {
+    ::operator delete[](p, std::align_val_t{kRecordAlign});
+  }
+};
+/// A private, 16-aligned copy of a record (aligned like the ring, for the verifier's checks).
+using AlignedBytes = std::unique_ptr<std::byte[], AlignedDelete>;
+
+/// `bytes` copied into fresh aligned memory; null when there is no memory for it.
+[[nodiscard]] inline AlignedBytes aligned_copy(std::span<const std::byte> bytes) noexcept {
+  AlignedBytes copy(static_cast<std::byte *>(::operator new[](
+      std::max<std::size_t>(bytes.size(), 1), std::align_val_t{kRecordAlign}, std::nothrow)));
+  if (copy != nullptr && !bytes.empty())
+    std::memcpy(copy.get(), bytes.data(), bytes.size());
+  return copy;
+}
+
+} // namespace detail
+
 /// A received message: `const Root *` into shared memory, valid while the handle holds the
 /// record. Move-only; releases the record when dropped (or on release()). One message at a
 /// time per reader: release it before receiving the next. The reader must outlive it.
@@ -175,6 +196,30 @@ public:
   /// Verifies a record peeked from `reader` as a `Root` whose buffer starts `prefix` bytes into
   /// the payload. On failure the record is rejected (released, counted) and the handle says
   /// invalid_message. An empty slot gives a handle with its status.
+  /// Verifies a record already copied out of its ring (`size` bytes of `copy`, the buffer
+  /// `prefix` bytes in) and takes the copy: as accept() with VerifyOptions::copy, for records
+  /// that had to leave the ring before anyone asked for them (Core keeps responses so).
+  static Received adopt(detail::AlignedBytes &&copy, std::size_t size, std::uint64_t seq,
+                        std::uint16_t type, const VerifyOptions &options,
+                        std::size_t prefix = 0) noexcept {
+    Received out;
+    out.seq_ = seq;
+    out.type_ = type;
+    const std::span<const std::byte> payload(copy.get(), copy != nullptr ? size : 0);
+    const Root *root =
+        payload.size() >= prefix ? verify_message<Root>(payload.subspan(prefix), options) : nullptr;
+    if (root == nullptr) {
+      out.status_ = Status::invalid_message;
+      return out;
+    }
+    out.status_ = Status::ok;
+    out.copy_ = std::move(copy);
+    out.bytes_ = payload;
+    out.root_ = root;
+    out.prefix_ = prefix;
+    return out;
+  }
+
   static Received accept(RingReader &reader, ReadSlot &&slot, const VerifyOptions &options,
                          std::size_t prefix = 0) noexcept {
     Received out;
@@ -186,14 +231,12 @@ public:
     std::span<const std::byte> payload = slot.bytes();
     if (options.copy) {
       // Copied once, before anything is checked: the producer can no longer change what is
-      // verified and read. 16-aligned like the ring, for the verifier's alignment checks.
-      out.copy_.reset(static_cast<std::byte *>(::operator new[](
-          std::max<std::size_t>(payload.size(), 1), std::align_val_t{kRecordAlign}, std::nothrow)));
+      // verified and read.
+      out.copy_ = detail::aligned_copy(payload);
       if (out.copy_ == nullptr) {
         out.status_ = Status::too_large; // no memory for the copy; the record stays unread
         return out;
       }
-      std::memcpy(out.copy_.get(), payload.data(), payload.size());
       payload = {out.copy_.get(), payload.size()};
     }
     const Root *root =
@@ -216,16 +259,10 @@ public:
   }
 
 private:
-  struct AlignedDelete {
-    void operator()(std::byte *p) const noexcept {
-      ::operator delete[](p, std::align_val_t{kRecordAlign});
-    }
-  };
-
   RingReader *reader_ = nullptr;
   ReadSlot slot_;
-  std::span<const std::byte> bytes_;                 // the payload: in the ring or in copy_
-  std::unique_ptr<std::byte[], AlignedDelete> copy_; // VerifyOptions::copy
+  std::span<const std::byte> bytes_; // the payload: in the ring or in copy_
+  detail::AlignedBytes copy_;        // VerifyOptions::copy, or adopt()
   const Root *root_ = nullptr;
   std::size_t prefix_ = 0;
   Status status_ = Status::closed;

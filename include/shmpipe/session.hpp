@@ -29,14 +29,23 @@
 // Per-request deadlines: each request may carry a deadline; receive() wakes up for the
 // earliest one and reports a request whose final response has not come by then as an
 // Incoming with status timeout and that request's id. Responses that come later are still
-// delivered (nothing is dropped), marked late().
+// delivered (nothing is dropped), marked late(). What is pending and when it expires is kept
+// so that a call costs the same with 1 or 100,000 requests in flight (detail/request_table.hpp).
+//
+// Backpressure: a core may send many requests before it receives any. When the request ring
+// is full, the worker may itself be waiting for room in the response ring to answer the
+// request it holds; if the core only waited for request space, both would wait for ever. So
+// while request() waits for space it also takes the responses that arrive out of their ring
+// (one copy each, into private memory) and keeps them, in order, for receive(). Its waits for
+// space are slices that grow from 50 us to 2 ms, because one thread cannot sleep on both rings'
+// futex words at once; this only happens while the request ring is full.
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <fstream>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +56,7 @@
 
 #include <shmpipe/channel.hpp>
 #include <shmpipe/detail/process.hpp>
+#include <shmpipe/detail/request_table.hpp>
 #include <shmpipe/error.hpp>
 #include <shmpipe/message.hpp>
 #include <shmpipe/ring.hpp>
@@ -143,6 +153,10 @@ public:
       release();
       reader_ = std::exchange(other.reader_, nullptr);
       slot_ = std::move(other.slot_);
+      copy_ = std::move(other.copy_);
+      size_ = std::exchange(other.size_, 0);
+      seq_ = other.seq_;
+      type_ = other.type_;
       frame_ = other.frame_;
       status_ = std::exchange(other.status_, Status::closed);
       late_ = other.late_;
@@ -161,11 +175,16 @@ public:
   [[nodiscard]] bool final() const noexcept { return (frame_.flags & detail::kFrameFinal) != 0; }
   /// A response to a request already reported as timed out.
   [[nodiscard]] bool late() const noexcept { return late_; }
-  [[nodiscard]] std::uint16_t type() const noexcept { return slot_.type(); }
-  [[nodiscard]] std::uint64_t seq() const noexcept { return slot_.seq(); }
-  /// The FlatBuffer (after the frame), unverified.
+  [[nodiscard]] std::uint16_t type() const noexcept { return type_; }
+  [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
+  /// The FlatBuffer (after the frame), unverified: in the ring, or in a private copy for a
+  /// response the core kept while request() waited for space.
   [[nodiscard]] std::span<const std::byte> buffer() const noexcept {
-    return slot_ ? slot_.bytes().subspan(sizeof(detail::Frame)) : std::span<const std::byte>();
+    if (slot_)
+      return slot_.bytes().subspan(sizeof(detail::Frame));
+    if (copy_)
+      return {copy_.get() + sizeof(detail::Frame), size_ - sizeof(detail::Frame)};
+    return {};
   }
   /// The FlatBuffer's file identifier: a hint for dispatch (as<Root>() decides).
   [[nodiscard]] std::string_view identifier() const noexcept { return file_identifier(buffer()); }
@@ -173,9 +192,15 @@ public:
     return identifier() == std::string_view(MessageTraits<Root>::identifier);
   }
 
-  /// Verifies the message as a `Root`; the record moves into the result. On failure the
-  /// record is rejected (released, counted) and the result says invalid_message.
-  template <Message Root> [[nodiscard]] Received<Root> as() &&noexcept {
+  /// Verifies the message as a `Root`; the record moves into the result (this Incoming is
+  /// empty afterwards, status closed). On failure the record is rejected (released, counted)
+  /// and the result says invalid_message.
+  template <Message Root> [[nodiscard]] Received<Root> as() noexcept {
+    if (copy_) {
+      status_ = Status::closed;
+      return Received<Root>::adopt(std::move(copy_), std::exchange(size_, 0), seq_, type_, verify_,
+                                   sizeof(detail::Frame));
+    }
     if (reader_ == nullptr || !slot_)
       return Received<Root>::failed(status_ == Status::ok ? Status::closed : status_);
     RingReader &reader = *std::exchange(reader_, nullptr);
@@ -187,13 +212,35 @@ public:
     if (reader_ != nullptr && slot_)
       reader_->release(std::move(slot_));
     reader_ = nullptr;
+    copy_.reset();
+    size_ = 0;
   }
 
 private:
   friend class SessionEnd;
+  friend class Core;       // keeps responses out of the ring (take_out_of_ring)
   friend class Supervisor; // renumbers requests across worker restarts
+  /// Moves the record out of the ring into a private copy; false (record untouched) when there
+  /// is no memory for it.
+  bool take_out_of_ring() noexcept {
+    if (!slot_)
+      return true;
+    detail::AlignedBytes copy = detail::aligned_copy(slot_.bytes());
+    if (copy == nullptr)
+      return false;
+    size_ = slot_.bytes().size();
+    copy_ = std::move(copy);
+    reader_->release(std::move(slot_));
+    reader_ = nullptr;
+    return true;
+  }
+
   RingReader *reader_ = nullptr;
   ReadSlot slot_;
+  detail::AlignedBytes copy_; // a record taken out of its ring (Core keeps it for receive())
+  std::size_t size_ = 0;      // of copy_
+  std::uint64_t seq_ = 0;
+  std::uint16_t type_ = 0;
   detail::Frame frame_{};
   Status status_ = Status::closed;
   bool late_ = false;
@@ -250,6 +297,8 @@ protected:
     in.status_ = slot.status();
     if (!slot)
       return in;
+    in.seq_ = slot.seq();
+    in.type_ = slot.type();
     if (slot.bytes().size() < sizeof(detail::Frame)) {
       reader_.reject(std::move(slot));
       in.status_ = Status::invalid_message;
@@ -352,21 +401,32 @@ public:
 
   [[nodiscard]] const WorkerInfo &worker() const noexcept { return worker_; }
 
-  /// Builds a request of type `Root` in place and sends it with a new request id. `deadline`:
-  /// when receive() should report it as timed out if its final response has not come (none:
-  /// never).
+  /// Builds a request of type `Root` in place and sends it with a new request id (Sent says
+  /// the status and, when ok, the id). `deadline`: when receive() should report it as timed
+  /// out if its final response has not come (none: never). While the request ring is full,
+  /// responses that arrive are kept for receive() (see the design note): sending many
+  /// requests before receiving any cannot deadlock. timeout: no room by `limit`.
   template <Message Root, class Build>
   [[nodiscard]] Sent request(Build &&build, WaitLimit limit, std::optional<Deadline> deadline = {},
                              const SendOptions &options = {}) {
-    return track(send_framed<Root>(std::forward<Build>(build), next_id_, 0, limit, options),
+    const Deadline until = limit.resolve(Clock::now());
+    const std::size_t hint = std::clamp<std::size_t>(detail::round_up_16(options.size_hint),
+                                                     kRecordAlign, max_message());
+    if (const Status room = make_room(sizeof(detail::Frame) + hint, until); room != Status::ok)
+      return {room, 0};
+    return track(send_framed<Root>(std::forward<Build>(build), next_id_, 0, until, options),
                  deadline);
   }
 
   /// Sends a finished FlatBuffer (one kept with SendOptions::keep, say) as a new request: one
-  /// copy into the ring. `type`: the record type it had.
+  /// copy into the ring. `type`: the record type it had. Waits for space as request() does.
   [[nodiscard]] Sent request_buffer(std::span<const std::byte> buffer, WaitLimit limit,
                                     std::optional<Deadline> deadline = {}, std::uint16_t type = 0) {
-    return track(send_buffer_framed(buffer, type, next_id_, limit), deadline);
+    const Deadline until = limit.resolve(Clock::now());
+    if (const Status room = make_room(sizeof(detail::Frame) + buffer.size(), until);
+        room != Status::ok)
+      return {room, 0};
+    return track(send_buffer_framed(buffer, type, next_id_, until), deadline);
   }
 
   /// Asks the worker for a HealthReply (answered inside the worker's receive(), so a worker
@@ -389,35 +449,35 @@ public:
               schema::CreateShutdown(b, b.CreateString(reason.data(), reason.size())).Union());
         },
         limit, {}, {.size_hint = 64 + reason.size()});
-    pending_.erase(sent.request_id); // no answer expected
+    requests_.erase(sent.request_id); // no answer expected
     writer_.close();
     return sent.status;
   }
 
   /// The next response, or a request whose deadline passed (status timeout), or why there is
-  /// none (timeout of `limit`, peer_dead, closed, invalid_message).
+  /// none (timeout of `limit`, peer_dead, closed, invalid_message). Responses kept while
+  /// request() waited for space come first, in the order they arrived.
   [[nodiscard]] Incoming receive(WaitLimit limit) noexcept {
-    const Deadline earliest = earliest_deadline();
+    if (!kept_.empty()) {
+      Incoming in = std::move(kept_.front());
+      kept_.pop_front();
+      return settle(std::move(in));
+    }
+    const Deadline earliest = requests_.earliest();
     // No clock read unless some request has a deadline.
     Incoming in = next(earliest == Deadline::max()
                            ? limit
                            : WaitLimit(std::min(limit.resolve(Clock::now()), earliest)));
-    if (!in) {
-      if (in.status() == Status::timeout || in.status() == Status::empty)
-        if (std::optional<std::uint64_t> expired = take_expired())
-          return timed_out(*expired);
-      return in;
-    }
-    const auto it = pending_.find(in.request_id());
-    if (it == pending_.end())
-      mark_late(in);
-    else if (in.final())
-      pending_.erase(it);
-    return in;
+    if (!in && (in.status() == Status::timeout || in.status() == Status::empty))
+      if (std::optional<std::uint64_t> expired = requests_.take_expired(Clock::now()))
+        return timed_out(*expired);
+    return settle(std::move(in));
   }
 
   /// Requests sent whose final response has not arrived (nor their deadline passed).
-  [[nodiscard]] std::size_t in_flight() const noexcept { return pending_.size(); }
+  [[nodiscard]] std::size_t in_flight() const noexcept { return requests_.size(); }
+  /// Responses taken out of the ring while request() waited for space, not yet received.
+  [[nodiscard]] std::size_t kept() const noexcept { return kept_.size(); }
 
 private:
   Core(detail::OwnedSegment segment, const SessionOptions &options)
@@ -440,32 +500,63 @@ private:
     if (sent != Status::ok)
       return {sent, 0};
     const std::uint64_t id = next_id_++;
-    pending_.emplace(id, deadline.value_or(Deadline::max()));
+    requests_.add(id, deadline);
     return {Status::ok, id};
   }
 
-  [[nodiscard]] Deadline earliest_deadline() const noexcept {
-    Deadline earliest = Deadline::max();
-    for (const auto &[id, deadline] : pending_)
-      earliest = std::min(earliest, deadline);
-    return earliest;
+  /// A response leaving the session: late if its request is no longer awaited, and its
+  /// request settled if it is the final one.
+  Incoming settle(Incoming &&in) noexcept {
+    if (!in)
+      return std::move(in);
+    if (!requests_.contains(in.request_id()))
+      mark_late(in);
+    else if (in.final())
+      requests_.erase(in.request_id());
+    return std::move(in);
   }
 
-  std::optional<std::uint64_t> take_expired() {
-    const Deadline now = Clock::now();
-    for (auto it = pending_.begin(); it != pending_.end(); ++it)
-      if (it->second <= now) {
-        const std::uint64_t id = it->first;
-        pending_.erase(it);
-        return id;
-      }
-    return std::nullopt;
+  /// Waits until `bytes` fit in the request ring, keeping every response that arrives
+  /// meanwhile (see the design note). ok, or the reservation's failure (timeout, peer_dead,
+  /// closed, too_large, corrupt).
+  Status make_room(std::size_t bytes, Deadline until) {
+    auto slice = std::chrono::microseconds(50);
+    for (;;) {
+      // A reservation that is never committed publishes nothing: this one only asks.
+      WriteSlot probe = writer_.try_reserve(bytes);
+      if (probe.status() != Status::full)
+        return probe ? Status::ok : probe.status();
+      keep_responses();
+      const Deadline now = Clock::now();
+      if (now >= until)
+        return Status::timeout;
+      probe = writer_.reserve(bytes, std::min(until, now + slice), options_.wait);
+      if (probe.status() != Status::timeout)
+        return probe ? Status::ok : probe.status();
+      slice = std::min<std::chrono::microseconds>(slice * 2, std::chrono::milliseconds(2));
+    }
+  }
+
+  /// Takes every response waiting in the ring out of it, into kept_, in order. One that
+  /// cannot be copied (no memory) is kept as it lies in the ring, and draining stops there.
+  void keep_responses() {
+    for (;;) {
+      Incoming in = next(Deadline::min());
+      if (in.status() == Status::timeout || in.status() == Status::empty)
+        return;
+      const bool copied = !in || in.take_out_of_ring();
+      const bool more = copied && (in || in.status() == Status::invalid_message);
+      kept_.push_back(std::move(in)); // closed, peer_dead, corrupt: receive() reports it
+      if (!more)
+        return;
+    }
   }
 
   WorkerInfo worker_;
   bool ready_ = false;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, Deadline> pending_; // request id -> deadline of its final response
+  detail::RequestTable requests_; // awaited request ids and their deadlines
+  std::deque<Incoming> kept_;     // responses taken out of the ring by make_room()
 };
 
 /// The worker's end: attaches to a session a core created, says Ready, serves requests.
@@ -482,15 +573,27 @@ public:
     return worker;
   }
 
-  /// The next request. HealthRequests are answered here and not returned; a Shutdown is
-  /// returned like any request (then stop: the core sends nothing more).
+  /// The next request. The session's own messages are handled here: HealthRequests are
+  /// answered and not returned; a Shutdown ends the stream: the result is empty with status
+  /// closed and shutdown_requested() says why (the core sends nothing after it), so a worker
+  /// needs no envelope schema to stop when asked.
   [[nodiscard]] Incoming receive(WaitLimit limit) noexcept {
     for (;;) {
       Incoming in = next(limit);
       if (!in || !in.is<schema::Envelope>())
         return finish(std::move(in));
-      // Peek at the body without consuming: only health requests are handled here.
+      // Peek at the body without consuming: only the session's controls are handled here.
       const auto *root = verify_message<schema::Envelope>(in.buffer(), options_.verify);
+      if (root != nullptr && root->body_type() == schema::Control::Shutdown) {
+        shutdown_requested_ = true;
+        if (const flatbuffers::String *why = root->body_as_Shutdown()->reason(); why != nullptr)
+          try {
+            shutdown_reason_.assign(why->data(), why->size());
+          } catch (...) { // no memory for the reason: the request itself still counts
+          }
+        in.release();
+        return Incoming();
+      }
       if (root == nullptr || root->body_type() != schema::Control::HealthRequest)
         return finish(std::move(in));
       const std::uint64_t id = in.request_id();
@@ -499,6 +602,11 @@ public:
       static_cast<void>(answer_health(id, sent_ns, limit));
     }
   }
+
+  /// Whether the core asked this worker to shut down (receive() then returned closed).
+  [[nodiscard]] bool shutdown_requested() const noexcept { return shutdown_requested_; }
+  /// The reason the core gave with it ("" if none).
+  [[nodiscard]] const std::string &shutdown_reason() const noexcept { return shutdown_reason_; }
 
   /// Builds a response of type `Root` in place for request `request_id`; `final`: it is the
   /// last one for that request.
@@ -563,6 +671,8 @@ private:
   }
 
   std::uint64_t served_ = 0;
+  bool shutdown_requested_ = false;
+  std::string shutdown_reason_;
 };
 
 } // namespace shmpipe

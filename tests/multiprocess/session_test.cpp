@@ -5,6 +5,10 @@
 // per-request deadlines, shutdown, and the segment's removal at the end.
 #include <shmpipe/session.hpp>
 
+#include <set>
+
+#include <signal.h>
+
 #include <gtest/gtest.h>
 
 #include "../support/schema_samples.hpp"
@@ -25,19 +29,21 @@ fb::Offset<sc::Extraction> extract_request(fb::FlatBufferBuilder &b, std::uint32
 }
 
 /// A worker that answers each ExtractRequest for page p with a PageText ("page p") and a
-/// final LedgerBatch of p rows, until Shutdown. `delay`: how long it works on each request.
-int serve(const std::string &name, SessionOptions options, std::chrono::milliseconds delay = 0ms) {
+/// final LedgerBatch of p rows (`ledger`; else the PageText is final), until Shutdown.
+/// `delay`: how long it works on each request.
+int serve(const std::string &name, SessionOptions options, std::chrono::milliseconds delay = 0ms,
+          bool ledger = true) {
   Worker worker = Worker::attach(name, options);
   for (;;) {
     Incoming in = worker.receive(10s);
-    if (!in)
-      return 10 + static_cast<int>(in.status());
-    if (in.is<sc::Envelope>()) {
-      const Received<sc::Envelope> control = std::move(in).as<sc::Envelope>();
-      return control && control->body_type() == sc::Control::Shutdown ? 0 : 2;
-    }
+    if (!in) // a Shutdown comes as closed, without the worker knowing the envelope schema
+      return worker.shutdown_requested() && worker.shutdown_reason() == "test over"
+                 ? 0
+                 : 10 + static_cast<int>(in.status());
+    if (in.is<sc::Envelope>())
+      return 2;
     const std::uint64_t id = in.request_id();
-    const Received<sc::Extraction> request = std::move(in).as<sc::Extraction>();
+    const Received<sc::Extraction> request = in.as<sc::Extraction>(); // on an lvalue too
     if (!request || request->body_as_ExtractRequest() == nullptr)
       return 3;
     const std::uint32_t page = request->body_as_ExtractRequest()->page();
@@ -49,8 +55,10 @@ int serve(const std::string &name, SessionOptions options, std::chrono::millisec
               const auto t = sc::CreatePageText(b, page, b.CreateString(text));
               return sc::CreateExtraction(b, id, sc::ExtractionBody::PageText, t.Union());
             },
-            10s, /*final=*/false) != Status::ok)
+            10s, /*final=*/!ledger) != Status::ok)
       return 4;
+    if (!ledger)
+      continue;
     if (worker.reply<sc::Extraction>(
             id, [&](fb::FlatBufferBuilder &b) { return test::build_ledger_batch(b, page, 0, id); },
             10s) != Status::ok)
@@ -253,7 +261,85 @@ TEST(SessionTest, PerRequestDeadlines) {
   }
   // A receive with nothing pending simply times out on its own limit.
   EXPECT_EQ(core.receive(20ms).status(), Status::timeout);
-  ASSERT_EQ(core.shutdown("bye", 5s), Status::ok);
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+// A core that sends every request before it receives any: the worker's answers fill the
+// response ring while the request ring is full, so each side waits for the other unless
+// request() keeps the responses that arrive meanwhile. 100k requests, default ring sizes;
+// every request answered exactly once, in order.
+TEST(SessionTest, SendingEverythingBeforeReceivingDoesNotDeadlock) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] { return serve(name, {}, 0ms, /*ledger=*/false); });
+  core.await_ready(10s);
+  constexpr std::uint32_t kRequests = 100000;
+  for (std::uint32_t page = 1; page <= kRequests; ++page) {
+    const Sent sent = core.request<sc::Extraction>(
+        [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 30s, {},
+        {.size_hint = 64});
+    ASSERT_EQ(sent.status, Status::ok) << "request " << page;
+    ASSERT_EQ(sent.request_id, page);
+  }
+  EXPECT_GT(core.kept(), 0u); // the rings did fill: responses were kept for us
+  std::uint64_t finals = 0;
+  std::uint64_t expected = 1;
+  while (finals < kRequests) {
+    Incoming in = core.receive(30s);
+    ASSERT_TRUE(in) << to_string(in.status()) << " after " << finals << " final responses";
+    ASSERT_EQ(in.request_id(), expected);
+    ASSERT_FALSE(in.late());
+    ASSERT_TRUE(in.final());
+    const Received<sc::Extraction> text = in.as<sc::Extraction>();
+    ASSERT_TRUE(text && text->body_as_PageText()) << "kept or not, a response verifies";
+    ASSERT_EQ(text->body_as_PageText()->page(), expected);
+    ++finals;
+    ++expected;
+  }
+  EXPECT_EQ(core.in_flight(), 0u);
+  EXPECT_EQ(core.kept(), 0u);
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+// Many requests with deadlines, most answered in time: only the ones that expire are
+// reported, each once, and the rest arrive as ordinary responses.
+TEST(SessionTest, ManyDeadlinesOnlyTheMissedOnesExpire) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] { return serve(name, {}, 0ms, /*ledger=*/false); });
+  core.await_ready(10s);
+  std::set<std::uint64_t> answered;
+  for (std::uint32_t page = 1; page <= 5000; ++page) {
+    const Sent sent = core.request<sc::Extraction>(
+        [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 10s, deadline_after(1h),
+        {.size_hint = 64});
+    ASSERT_EQ(sent.status, Status::ok);
+    for (Incoming in = core.receive(0ms); in; in = core.receive(0ms))
+      if (in.final())
+        answered.insert(in.request_id());
+  }
+  // One request the worker gets only after we stop it: expires, alone, at its deadline.
+  while (core.in_flight() > 0) {
+    Incoming in = core.receive(10s);
+    ASSERT_TRUE(in) << to_string(in.status());
+    if (in.final())
+      answered.insert(in.request_id());
+  }
+  EXPECT_EQ(answered.size(), 5000u);
+  ::kill(child.pid(), SIGSTOP);
+  const Sent missed = core.request<sc::Extraction>(
+      [&](fb::FlatBufferBuilder &b) { return extract_request(b, 1); }, 5s, deadline_after(20ms));
+  ASSERT_EQ(missed.status, Status::ok);
+  Incoming expired = core.receive(10s);
+  EXPECT_EQ(expired.status(), Status::timeout);
+  EXPECT_EQ(expired.request_id(), missed.request_id);
+  EXPECT_EQ(core.receive(20ms).status(), Status::timeout); // reported once
+  ::kill(child.pid(), SIGCONT);
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
   EXPECT_EQ(child.wait(10s), 0);
 }
 
