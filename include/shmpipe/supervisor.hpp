@@ -8,9 +8,26 @@
 // Design: the supervisor owns a Core (session.hpp) and the worker process. It is driven by the
 // caller's receive() calls (no thread of its own): each call also sends the periodic
 // HealthRequest, reads the worker's resident set size, and restarts a worker that died, hung
-// (no HealthReply within health_timeout) or crossed the hard memory limit. A restart kills and
-// reaps the old process, removes its segment and creates a fresh one under the same name, so
-// two generations never share a ring.
+// or crossed the hard memory limit. A restart kills and reaps the old process, removes its
+// segment and creates a fresh one under the same name, so two generations never share a ring.
+//
+// Busy is not hung. The HealthRequest waits in the request ring behind the jobs, so a worker
+// working through a long queue, or on one long request, answers it late. When no HealthReply
+// has come within health_timeout, the supervisor looks for signs of life it can see without
+// the worker's help before it kills: the worker committed a record (any response), released
+// a request (it is moving through the queue), or used CPU time (clock_getcpuclockid: a
+// deadlocked or SIGSTOPped process uses none). Any of them since the last look and the worker
+// gets another health_timeout. What this cannot see is a worker that spins for ever on one
+// request: that is what request_timeout is for. The request the worker is on is taken to be
+// the oldest one without its final response, timed from the moment it became the oldest
+// (for a worker that serves in order, when it started on it; never earlier, so a request
+// waiting in the queue is never charged for the time it waited). Past request_timeout the
+// worker is stuck: killed and restarted; that request is sent once more to the next worker
+// and, if it runs over again, reported with status timeout and its id; the others in flight
+// are sent again without being charged a retry (seed 003's "retry once, then fail").
+//
+// Shutdown asks politely first: a Shutdown message, then SIGTERM once the caller's limit has
+// passed, then SIGKILL after stop_grace.
 //
 // Request ids are the supervisor's own, stable across restarts (each Core numbers from 1).
 // When a worker goes, each request it had not answered finally is either reported lost (an
@@ -28,18 +45,21 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,7 +95,9 @@ struct SupervisorEvent {
   enum class Kind : std::uint8_t {
     started,        ///< a worker said Ready
     exited,         ///< it died or exited on its own (detail: exit status or signal)
-    hung,           ///< no HealthReply within health_timeout: killed
+    hung,           ///< no HealthReply nor sign of life within health_timeout: killed
+    stuck,          ///< a request ran over request_timeout: killed
+    stopped,        ///< shutdown(): how the worker ended (Shutdown, SIGTERM or SIGKILL)
     over_memory,    ///< resident set above rss_hard_limit: killed
     memory_warning, ///< resident set above rss_soft_limit (once per crossing)
     start_failed,   ///< a restart did not produce a ready worker
@@ -94,6 +116,10 @@ struct SupervisorEvent {
     return "exited";
   case SupervisorEvent::Kind::hung:
     return "hung";
+  case SupervisorEvent::Kind::stuck:
+    return "stuck";
+  case SupervisorEvent::Kind::stopped:
+    return "stopped";
   case SupervisorEvent::Kind::over_memory:
     return "over_memory";
   case SupervisorEvent::Kind::memory_warning:
@@ -113,7 +139,15 @@ struct SupervisorOptions {
   SessionOptions session{};                        ///< the core's side of each session
   std::chrono::milliseconds ready_timeout{10000};  ///< from start to Ready
   std::chrono::milliseconds health_interval{1000}; ///< between HealthRequests; 0: none
-  std::chrono::milliseconds health_timeout{3000};  ///< no reply by then: the worker hangs
+  /// No HealthReply by then, and no sign of life either (see the design note): the worker
+  /// hangs and is killed.
+  std::chrono::milliseconds health_timeout{3000};
+  /// How long the worker may work on one request (see the design note); past it the worker
+  /// is killed, the request retried once on the next worker and then reported as timeout.
+  /// 0: no limit. A copy of every request is kept while it is in flight when set.
+  std::chrono::milliseconds request_timeout{0};
+  /// shutdown(): after the caller's limit, SIGTERM; after this much more, SIGKILL.
+  std::chrono::milliseconds stop_grace{1000};
   /// Resident set size limits in bytes, checked every health_interval (every second when
   /// health checks are off); 0: none. The environment overrides them, in MiB:
   /// SHMPIPE_RSS_SOFT_MB and SHMPIPE_RSS_HARD_MB.
@@ -152,7 +186,8 @@ public:
   Supervisor(const Supervisor &) = delete;
   Supervisor &operator=(const Supervisor &) = delete;
 
-  /// Asks the worker to shut down (a second at most), then kills whatever is left.
+  /// Asks the worker to shut down (a second, then SIGTERM and stop_grace), then kills
+  /// whatever is left.
   ~Supervisor() {
     if (core_)
       static_cast<void>(shutdown("supervisor destroyed", std::chrono::seconds(1)));
@@ -170,7 +205,7 @@ public:
     if (const Status up = ensure_worker(until); up != Status::ok)
       return {up, 0};
     Pending pending{0, deadline, {}, options.type, false};
-    if (options_.on_worker_loss == OnWorkerLoss::retry_once)
+    if (options_.on_worker_loss == OnWorkerLoss::retry_once || options_.request_timeout.count() > 0)
       options.keep = &pending.bytes;
     const Sent sent = core_->request<Root>(std::forward<Build>(build), until, deadline, options);
     return track(sent, std::move(pending));
@@ -178,15 +213,16 @@ public:
 
   /// The next response (request ids as request() gave them), or a request that will get none:
   /// status peer_dead (its worker went and it is not retried) or timeout (its deadline
-  /// passed), with its id; or why nothing came by `limit` (timeout with id 0; peer_dead with
-  /// id 0 once the supervisor gave up). Restarts happen inside this call.
+  /// passed, or it ran over request_timeout twice), with its id; or why nothing came by
+  /// `limit` (timeout with id 0; peer_dead with id 0 once the supervisor gave up). Restarts
+  /// happen inside this call.
   [[nodiscard]] Incoming receive(WaitLimit limit) {
     const Deadline until = limit.resolve(Clock::now());
     for (;;) {
       if (!lost_.empty()) {
-        const std::uint64_t id = lost_.front();
+        const auto [id, why] = lost_.front();
         lost_.pop_front();
-        return about(id, Status::peer_dead);
+        return about(id, why);
       }
       if (gave_up_)
         return about(0, Status::peer_dead);
@@ -222,19 +258,31 @@ public:
     }
   }
 
-  /// Tells the worker to finish, waits for it to exit until `limit`, then kills it. Requests
-  /// still in flight are reported lost by receive().
+  /// Tells the worker to finish and waits for it to exit until `limit`; then SIGTERM, and
+  /// SIGKILL after stop_grace (a `stopped` event says which ended it). Requests still in
+  /// flight are reported lost by receive(). The status is the Shutdown message's.
   [[nodiscard]] Status shutdown(std::string_view reason, WaitLimit limit) {
     if (!core_)
       return Status::closed;
     const Deadline until = limit.resolve(Clock::now());
     const Status sent = core_->shutdown(reason, until);
-    while (pid_ > 0 && Clock::now() < until && !reap(false))
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    const pid_t pid = pid_;
+    std::string how = "after Shutdown";
+    if (!wait_exit(until)) {
+      ::kill(pid_, SIGTERM);
+      how = "after SIGTERM";
+      if (!wait_exit(deadline_after(options_.stop_grace)))
+        how = "after SIGKILL";
+    }
     stop_worker(SIGKILL);
+    if (pid > 0) {
+      pid_ = pid; // for the event
+      emit(SupervisorEvent::Kind::stopped, "the worker " + exit_text_ + " " + how);
+      pid_ = -1;
+    }
     core_.reset(); // removes the segment
     for (auto &[id, pending] : pending_)
-      lost_.push_back(id);
+      lost_.emplace_back(id, Status::peer_dead);
     pending_.clear();
     gave_up_ = true; // no restarts after a shutdown
     return sent;
@@ -254,9 +302,20 @@ private:
   struct Pending {
     std::uint64_t core_id; // the id on the current worker's session; 0: not sent to it
     std::optional<Deadline> deadline;
-    std::vector<std::byte> bytes; // retry_once: the request as built
+    std::vector<std::byte> bytes; // retry_once or request_timeout: the request as built
     std::uint16_t type;
-    bool resent;
+    bool retried; // its one retry is spent
+  };
+
+  /// What the supervisor can see of a worker's progress without its help (design note).
+  struct LifeSigns {
+    std::uint64_t committed = 0; // records the worker wrote (response ring's producer count)
+    std::uint64_t released = 0;  // requests it gave back (request ring's consumer count)
+    std::int64_t cpu_ns = -1;    // CPU time of the whole process; -1: unknown
+    [[nodiscard]] bool moved_since(const LifeSigns &before) const noexcept {
+      return committed != before.committed || released != before.released ||
+             (cpu_ns >= 0 && before.cpu_ns >= 0 && cpu_ns > before.cpu_ns);
+    }
   };
 
   [[nodiscard]] static std::uint64_t limit_from_env(const char *name, std::uint64_t fallback) {
@@ -281,6 +340,8 @@ private:
     const std::uint64_t id = next_id_++;
     pending.core_id = sent.request_id;
     by_core_id_.emplace(sent.request_id, id);
+    if (options_.request_timeout.count() > 0)
+      order_.push_back(sent.request_id);
     pending_.emplace(id, std::move(pending));
     return {Status::ok, id};
   }
@@ -295,6 +356,19 @@ private:
     in.status_ = status;
     in.frame_.request_id = id;
     return in;
+  }
+
+  [[nodiscard]] LifeSigns life_signs() const noexcept {
+    LifeSigns signs;
+    // Counters the worker's side of each ring keeps in shared memory (relaxed statistics):
+    // a worker that lies in them only makes itself look alive, which request_timeout and
+    // the memory limits still catch.
+    signs.committed = core_->received_stats().producer.records;
+    signs.released = core_->sent_stats().consumer.records;
+    timespec cpu{};
+    if (has_cpu_clock_ && ::clock_gettime(cpu_clock_, &cpu) == 0)
+      signs.cpu_ns = static_cast<std::int64_t>(cpu.tv_sec) * 1000000000 + cpu.tv_nsec;
+    return signs;
   }
 
   /// A response on the current session, renumbered; nullopt when it was ours (HealthReply).
@@ -329,15 +403,22 @@ private:
     return about(id, Status::timeout);
   }
 
-  /// Health and memory checks that are due; sets next_check_.
+  /// Health, memory and request-time checks that are due; sets next_check_.
   void supervise(Clock::time_point now) {
     const bool health_on = options_.health_interval.count() > 0;
     if (health_on && health_id_ != 0 && now - health_sent_ >= options_.health_timeout) {
-      lose_worker(SupervisorEvent::Kind::hung, "no HealthReply within " +
-                                                   std::to_string(options_.health_timeout.count()) +
-                                                   " ms");
-      return;
+      const LifeSigns signs = life_signs();
+      if (!signs.moved_since(health_baseline_)) {
+        lose_worker(SupervisorEvent::Kind::hung,
+                    "no HealthReply and no sign of life within " +
+                        std::to_string(options_.health_timeout.count()) + " ms");
+        return;
+      }
+      health_baseline_ = signs; // busy, not hung: another round
+      health_sent_ = now;
     }
+    if (options_.request_timeout.count() > 0 && !check_request_time(now))
+      return;
     if (now >= next_periodic_) {
       next_periodic_ =
           now + (health_on ? options_.health_interval : std::chrono::milliseconds(1000));
@@ -349,12 +430,37 @@ private:
         if (sent.status == Status::ok) {
           health_id_ = sent.request_id;
           health_sent_ = now;
+          health_baseline_ = life_signs();
         }
       }
     }
     next_check_ = next_periodic_;
     if (health_id_ != 0)
       next_check_ = std::min(next_check_, health_sent_ + options_.health_timeout);
+    if (oldest_core_id_ != 0)
+      next_check_ = std::min(next_check_, oldest_since_ + options_.request_timeout);
+  }
+
+  /// request_timeout: false when the worker was killed for running over it.
+  bool check_request_time(Clock::time_point now) {
+    // Requests whose final response came are no longer in by_core_id_; the ones that timed
+    // out for the caller still are, until their final response: the worker is still on them.
+    while (!order_.empty() && !by_core_id_.contains(order_.front()))
+      order_.pop_front();
+    const std::uint64_t oldest = order_.empty() ? 0 : order_.front();
+    if (oldest != oldest_core_id_) {
+      oldest_core_id_ = oldest;
+      oldest_since_ = now;
+      return true;
+    }
+    if (oldest == 0 || now - oldest_since_ < options_.request_timeout)
+      return true;
+    const std::uint64_t id = by_core_id_.at(oldest);
+    lose_worker(SupervisorEvent::Kind::stuck,
+                "request " + std::to_string(id) + " ran over request_timeout (" +
+                    std::to_string(options_.request_timeout.count()) + " ms)",
+                id);
+    return false;
   }
 
   /// false when the worker was killed for its memory.
@@ -377,8 +483,9 @@ private:
   }
 
   /// The worker is gone or must go: kill and reap it, drop its session, settle its requests,
-  /// schedule a restart.
-  void lose_worker(SupervisorEvent::Kind why, std::string detail) {
+  /// schedule a restart. `stuck_on`: the request it ran over request_timeout with (our id),
+  /// 0 for any other loss.
+  void lose_worker(SupervisorEvent::Kind why, std::string detail, std::uint64_t stuck_on = 0) {
     const pid_t pid = pid_;
     const std::string how = stop_worker(SIGKILL);
     if (!how.empty())
@@ -388,15 +495,20 @@ private:
     pid_ = -1;
     core_.reset(); // removes the segment: the next worker gets a fresh one
     by_core_id_.clear();
+    order_.clear();
+    oldest_core_id_ = 0;
     health_id_ = 0;
     memory_warned_ = false;
     for (auto it = pending_.begin(); it != pending_.end();) {
       Pending &p = it->second;
-      if (options_.on_worker_loss == OnWorkerLoss::retry_once && !p.resent && !p.bytes.empty()) {
+      const bool innocent = stuck_on != 0 && it->first != stuck_on; // only one request was stuck
+      const bool retry = stuck_on != 0 || options_.on_worker_loss == OnWorkerLoss::retry_once;
+      if (!p.bytes.empty() && (innocent || (retry && !p.retried))) {
+        p.retried = p.retried || !innocent;
         p.core_id = 0; // sent again once the next worker is ready
         ++it;
       } else {
-        lost_.push_back(it->first);
+        lost_.emplace_back(it->first, it->first == stuck_on ? Status::timeout : Status::peer_dead);
         it = pending_.erase(it);
       }
     }
@@ -431,7 +543,7 @@ private:
         emit(SupervisorEvent::Kind::gave_up,
              std::to_string(failed_starts_) + " failed starts in a row");
         for (auto &[id, pending] : pending_)
-          lost_.push_back(id);
+          lost_.emplace_back(id, Status::peer_dead);
         pending_.clear();
         return;
       }
@@ -448,6 +560,7 @@ private:
     core_.emplace(Core::create(name_, session));
     try {
       pid_ = spawn();
+      has_cpu_clock_ = ::clock_getcpuclockid(pid_, &cpu_clock_) == 0;
       const Deadline until = deadline_after(options_.ready_timeout);
       while (core_->poll_ready(std::min(until, deadline_after(std::chrono::milliseconds(20)))) ==
              nullptr) {
@@ -466,20 +579,26 @@ private:
     next_periodic_ = Clock::now() + options_.health_interval;
     next_check_ = next_periodic_;
     emit(SupervisorEvent::Kind::started, core_->worker().name);
-    for (auto &[id, pending] : pending_) {
-      if (pending.core_id != 0)
-        continue;
+    // Again in the order they were first sent: our ids grow with it.
+    std::vector<std::uint64_t> resend;
+    for (const auto &[id, pending] : pending_)
+      if (pending.core_id == 0)
+        resend.push_back(id);
+    std::sort(resend.begin(), resend.end());
+    for (const std::uint64_t id : resend) {
+      Pending &pending = pending_.at(id);
       const Sent sent = core_->request_buffer(pending.bytes, std::chrono::seconds(1),
                                               pending.deadline, pending.type);
-      pending.resent = true;
       if (sent.status != Status::ok) { // the new worker went too: settled by the next loss
-        lost_.push_back(id);
+        lost_.emplace_back(id, Status::peer_dead);
+        pending_.erase(id);
         continue;
       }
       pending.core_id = sent.request_id;
       by_core_id_.emplace(sent.request_id, id);
+      if (options_.request_timeout.count() > 0)
+        order_.push_back(sent.request_id);
     }
-    std::erase_if(pending_, [](const auto &entry) { return entry.second.core_id == 0; });
   }
 
   /// fork + exec of options_.command with the session name in the environment. Throws
@@ -563,6 +682,32 @@ private:
     return true;
   }
 
+  /// Whether the worker has exited by `until` (reaped then). Sleeps on a pidfd (Linux 5.3+),
+  /// which becomes readable when the process exits; without one, in 1 ms steps.
+  bool wait_exit(Deadline until) {
+    if (reap(false))
+      return true;
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    bool exited = false;
+    for (;;) {
+      if ((exited = reap(false)))
+        break;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - Clock::now());
+      if (left.count() <= 0)
+        break;
+      if (fd >= 0) {
+        pollfd pfd{fd, POLLIN, 0};
+        static_cast<void>(
+            ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000))));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
+    if (fd >= 0)
+      ::close(fd);
+    return exited;
+  }
+
   /// Sends `signal` to a worker still running, reaps it, and says how it ended ("" if none).
   std::string stop_worker(int signal) {
     if (pid_ <= 0)
@@ -585,14 +730,22 @@ private:
   Clock::time_point next_check_ = Clock::time_point::max();
   std::uint64_t health_id_ = 0; // the HealthRequest awaiting its reply (core id), 0: none
   Clock::time_point health_sent_{};
+  LifeSigns health_baseline_{}; // as they were when health_sent_ was set
+  clockid_t cpu_clock_{};       // the worker's process CPU-time clock
+  bool has_cpu_clock_ = false;
   bool memory_warned_ = false;
   unsigned restarts_ = 0;
   unsigned failed_starts_ = 0;
   bool gave_up_ = false;
   std::uint64_t next_id_ = 1;
-  std::map<std::uint64_t, Pending> pending_;          // our id -> request
-  std::map<std::uint64_t, std::uint64_t> by_core_id_; // current session's id -> our id
-  std::deque<std::uint64_t> lost_;                    // ids to report as peer_dead
+  std::unordered_map<std::uint64_t, Pending> pending_;          // our id -> request
+  std::unordered_map<std::uint64_t, std::uint64_t> by_core_id_; // current session's id -> ours
+  std::deque<std::pair<std::uint64_t, Status>> lost_;           // requests to report as settled so
+  // request_timeout: the current session's request ids in the order sent (answered ones are
+  // dropped from the front lazily), and since when the front one has been the oldest.
+  std::deque<std::uint64_t> order_;
+  std::uint64_t oldest_core_id_ = 0;
+  Clock::time_point oldest_since_{};
 };
 
 } // namespace shmpipe

@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -232,6 +234,117 @@ TEST(SupervisorTest, AHungWorkerIsKilledAndRestarted) {
   EXPECT_NE(sup.worker_pid(), first);
 }
 
+// Busy is not hung: 256 jobs of 15 ms queue up behind each other, so the HealthRequest waits
+// about 4 s behind them against a 1 s health_timeout. The worker answers jobs meanwhile: it is
+// alive, never killed, and every job is answered.
+TEST(SupervisorTest, AWorkerWorkingThroughALongQueueIsNotKilled) {
+  Fixture f;
+  Supervisor sup(f.name, f.options);
+  const pid_t pid = sup.worker_pid();
+  for (std::uint32_t i = 0; i < 256; ++i)
+    ASSERT_EQ(ask(sup, "sleep:15", i).status, Status::ok);
+  std::set<std::uint64_t> answered;
+  while (answered.size() < 256) {
+    const Answer a = next_answer(sup);
+    ASSERT_EQ(a.status, Status::ok) << to_string(a.status) << " after " << answered.size();
+    EXPECT_TRUE(answered.insert(a.id).second);
+  }
+  EXPECT_EQ(sup.restarts(), 0u);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::hung), 0u);
+  EXPECT_EQ(sup.worker_pid(), pid);
+}
+
+// One request that works for 3 s, three times the health timeout, using the CPU: its worker
+// does not answer health checks meanwhile, and is not killed for it.
+TEST(SupervisorTest, AWorkerOnOneLongRequestIsNotKilled) {
+  Fixture f;
+  Supervisor sup(f.name, f.options);
+  const Sent slow = ask(sup, "spin:3000");
+  ASSERT_EQ(slow.status, Status::ok);
+  const Answer a = next_answer(sup);
+  EXPECT_EQ(a.status, Status::ok) << to_string(a.status);
+  EXPECT_EQ(a.id, slow.request_id);
+  EXPECT_EQ(sup.restarts(), 0u);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::hung), 0u);
+}
+
+// Really stuck without using the CPU: a deadlock, or SIGSTOP. Found through health_timeout,
+// killed, restarted; the request in flight is reported lost (OnWorkerLoss::fail).
+TEST(SupervisorTest, DeadlockedAndStoppedWorkersAreKilledAndRestarted) {
+  for (const char *how : {"deadlock", "stop"}) {
+    SCOPED_TRACE(how);
+    Fixture f;
+    Supervisor sup(f.name, f.options);
+    const pid_t first = sup.worker_pid();
+    const Sent stuck = ask(sup, how);
+    const Answer a = next_answer(sup);
+    EXPECT_EQ(a.status, Status::peer_dead);
+    EXPECT_EQ(a.id, stuck.request_id);
+    EXPECT_EQ(f.count(SupervisorEvent::Kind::hung), 1u);
+    ASSERT_EQ(ask(sup, "echo").status, Status::ok);
+    EXPECT_EQ(next_answer(sup).status, Status::ok);
+    EXPECT_NE(sup.worker_pid(), first);
+    EXPECT_NE(::kill(first, 0), 0) << "the stuck worker was reaped";
+  }
+}
+
+// Seed 003's table: a request that runs over its time kills its worker, is retried once on
+// the next worker, then fails with its id and status timeout; the requests around it
+// complete. The worker spins (uses CPU), so only request_timeout can find it.
+TEST(SupervisorTest, ARequestOverRequestTimeoutIsRetriedOnceThenFailsWhileTheOthersComplete) {
+  Fixture f;
+  f.options.request_timeout = 400ms;
+  Supervisor sup(f.name, f.options);
+  const Sent before = ask(sup, "echo", 1);
+  const Sent spinning = ask(sup, "spin-forever", 2);
+  const Sent after1 = ask(sup, "sleep:10", 3);
+  const Sent after2 = ask(sup, "echo", 4);
+  std::map<std::uint64_t, Answer> answers;
+  while (answers.size() < 4) {
+    const Answer a = next_answer(sup);
+    ASSERT_TRUE(answers.emplace(a.id, a).second) << "settled twice: " << a.id;
+  }
+  EXPECT_EQ(answers[before.request_id].status, Status::ok);
+  EXPECT_EQ(answers[spinning.request_id].status, Status::timeout);
+  EXPECT_EQ(answers[after1.request_id].status, Status::ok);
+  EXPECT_EQ(answers[after1.request_id].page, 3u);
+  EXPECT_EQ(answers[after2.request_id].status, Status::ok);
+  EXPECT_EQ(answers[after2.request_id].page, 4u);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::stuck), 2u) << "first try and its one retry";
+  EXPECT_EQ(sup.restarts(), 2u);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::hung), 0u) << "it used the CPU: alive, but stuck";
+  EXPECT_EQ(sup.in_flight(), 0u);
+}
+
+TEST(SupervisorTest, ARequestOverRequestTimeoutOnceIsAnsweredByTheNextWorker) {
+  Fixture f;
+  f.options.request_timeout = 400ms;
+  const std::string marker = "/tmp/" + f.name + ".marker";
+  Supervisor sup(f.name, f.options);
+  const Sent once = ask(sup, "spin-once:" + marker, 5);
+  const Answer a = next_answer(sup);
+  EXPECT_EQ(a.status, Status::ok) << to_string(a.status);
+  EXPECT_EQ(a.id, once.request_id);
+  EXPECT_EQ(a.page, 5u);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::stuck), 1u);
+  EXPECT_EQ(sup.restarts(), 1u);
+  fs::remove(marker);
+}
+
+// A request that waits in the queue is not charged for the wait: ten 150 ms requests
+// against a 400 ms request_timeout take 1.5 s in all, and nobody is killed.
+TEST(SupervisorTest, RequestTimeoutCountsWorkNotQueueing) {
+  Fixture f;
+  f.options.request_timeout = 400ms;
+  Supervisor sup(f.name, f.options);
+  for (std::uint32_t i = 0; i < 10; ++i)
+    ASSERT_EQ(ask(sup, "spin:150", i).status, Status::ok);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(next_answer(sup).status, Status::ok);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::stuck), 0u);
+  EXPECT_EQ(sup.restarts(), 0u);
+}
+
 TEST(SupervisorTest, MemoryLimitsWarnThenRestart) {
   Fixture f;
   f.options.rss_soft_limit = std::uint64_t{64} << 20;
@@ -306,6 +419,32 @@ TEST(SupervisorTest, ShutdownStopsTheWorkerAndSettlesEveryRequest) {
   EXPECT_NE(::kill(pid, 0), 0) << "reaped";
   EXPECT_EQ(next_answer(sup, 100ms).status, Status::peer_dead);
   EXPECT_FALSE(fs::exists("/dev/shm/" + f.name));
+  ASSERT_EQ(f.count(SupervisorEvent::Kind::stopped), 1u);
+  EXPECT_EQ(f.events.back().detail, "the worker exited with status 0 after Shutdown");
+}
+
+// Politely first: a worker too busy to read its Shutdown gets SIGTERM when the limit passes;
+// one that ignores SIGTERM gets SIGKILL after stop_grace.
+TEST(SupervisorTest, ShutdownEscalatesToSigtermThenSigkill) {
+  for (const bool ignores_term : {false, true}) {
+    SCOPED_TRACE(ignores_term ? "ignores SIGTERM" : "default SIGTERM");
+    Fixture f(ignores_term ? std::vector<std::string>{"--ignore-term"}
+                           : std::vector<std::string>{});
+    f.options.stop_grace = 300ms;
+    Supervisor sup(f.name, f.options);
+    const pid_t pid = sup.worker_pid();
+    ASSERT_EQ(ask(sup, "spin:20000").status, Status::ok);
+    const auto start = Clock::now();
+    static_cast<void>(sup.shutdown("test over", 200ms));
+    EXPECT_LT(Clock::now() - start, 5s);
+    EXPECT_NE(::kill(pid, 0), 0) << "reaped";
+    ASSERT_EQ(f.count(SupervisorEvent::Kind::stopped), 1u);
+    EXPECT_EQ(f.events.back().detail, ignores_term
+                                          ? "the worker was killed by signal 9 after SIGKILL"
+                                          : "the worker was killed by signal 15 after SIGTERM");
+    EXPECT_EQ(next_answer(sup, 100ms).status, Status::peer_dead) << "the busy request";
+    EXPECT_FALSE(fs::exists("/dev/shm/" + f.name));
+  }
 }
 
 } // namespace

@@ -5,10 +5,17 @@
 //   echo              answer PageText{page, "echo"} (final)
 //   crash             die with SIGKILL, no answer
 //   crash-once:FILE   die the first time (creating FILE), answer the next time
-//   hang              stop serving (and stop answering health checks)
+//   hang              stop serving (and stop answering health checks), sleeping
+//   deadlock          two threads that each wait for the other's mutex, for ever
+//   stop              stop itself with SIGSTOP
+//   sleep:MS          sleep MS milliseconds, then answer (busy without using CPU)
+//   spin:MS           use the CPU for MS milliseconds, then answer (one long request)
+//   spin-forever      use the CPU for ever on this request
+//   spin-once:FILE    spin for ever the first time (creating FILE), answer the next time
 //   grow:MIB          allocate and touch MIB mebibytes, keep them, answer
 // Command-line modes, before the session is opened: --exit-before-ready N, --never-ready,
-// --only-once FILE (serve if FILE does not exist, creating it; else exit 5 before Ready).
+// --only-once FILE (serve if FILE does not exist, creating it; else exit 5 before Ready),
+// --ignore-term (SIGTERM does nothing: only SIGKILL stops it).
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
@@ -18,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -33,6 +41,34 @@ using namespace std::chrono_literals;
 
 std::vector<std::unique_ptr<char[]>> hoard; // what grow: keeps
 
+void spin_for(std::chrono::milliseconds how_long) {
+  const auto until = std::chrono::steady_clock::now() + how_long;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+}
+
+/// Whether FILE did not exist yet (and now does): the first time a -once command runs.
+bool first_time(const std::string &file) {
+  const int fd = ::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return false;
+  ::close(fd);
+  return true;
+}
+
+[[noreturn]] void deadlock() {
+  std::mutex a, b;
+  std::thread other([&] {
+    const std::lock_guard hold_b(b);
+    std::this_thread::sleep_for(50ms);
+    const std::lock_guard wait_a(a);
+  });
+  const std::lock_guard hold_a(a);
+  std::this_thread::sleep_for(50ms);
+  const std::lock_guard wait_b(b);
+  std::abort(); // not reached
+}
+
 shmpipe::Status answer(shmpipe::Worker &worker, std::uint64_t id, std::uint32_t page,
                        std::string_view text) {
   return worker.reply<schema::Extraction>(
@@ -47,14 +83,8 @@ shmpipe::Status answer(shmpipe::Worker &worker, std::uint64_t id, std::uint32_t 
 int serve(shmpipe::Worker &worker) {
   for (;;) {
     shmpipe::Incoming in = worker.receive(60s);
-    if (!in)
-      return in.status() == shmpipe::Status::timeout ? 3 : 0; // core gone: done
-    if (in.is<schema::Envelope>()) {
-      auto envelope = std::move(in).as<schema::Envelope>();
-      if (envelope && envelope->body_type() == schema::Control::Shutdown)
-        return 0;
-      continue;
-    }
+    if (!in) // Shutdown (closed), or the core is gone: done
+      return in.status() == shmpipe::Status::timeout ? 3 : 0;
     const std::uint64_t id = in.request_id();
     auto request = std::move(in).as<schema::Extraction>();
     const schema::ExtractRequest *r = request ? request->body_as_ExtractRequest() : nullptr;
@@ -67,17 +97,23 @@ int serve(shmpipe::Worker &worker) {
     request.release();
     if (command == "crash")
       std::raise(SIGKILL);
-    if (command.rfind("crash-once:", 0) == 0) {
-      const std::string file = command.substr(11);
-      const int fd = ::open(file.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-      if (fd >= 0) { // first time
-        ::close(fd);
-        std::raise(SIGKILL);
-      }
-    }
+    if (command.rfind("crash-once:", 0) == 0 && first_time(command.substr(11)))
+      std::raise(SIGKILL);
     if (command == "hang")
       for (;;)
         std::this_thread::sleep_for(1h);
+    if (command == "deadlock")
+      deadlock();
+    if (command == "stop")
+      std::raise(SIGSTOP);
+    if (command.rfind("sleep:", 0) == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::atoi(command.c_str() + 6)));
+    if (command.rfind("spin:", 0) == 0)
+      spin_for(std::chrono::milliseconds(std::atoi(command.c_str() + 5)));
+    if (command == "spin-forever" ||
+        (command.rfind("spin-once:", 0) == 0 && first_time(command.substr(10))))
+      for (;;)
+        spin_for(1h);
     if (command.rfind("grow:", 0) == 0) {
       const std::size_t bytes = std::strtoull(command.c_str() + 5, nullptr, 10) << 20;
       hoard.emplace_back(new char[bytes]);
@@ -97,12 +133,10 @@ int main(int argc, char **argv) {
     std::this_thread::sleep_for(1h);
     return 0;
   }
-  if (argc == 3 && std::strcmp(argv[1], "--only-once") == 0) {
-    const int fd = ::open(argv[2], O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return 5;
-    ::close(fd);
-  }
+  if (argc == 3 && std::strcmp(argv[1], "--only-once") == 0 && !first_time(argv[2]))
+    return 5;
+  if (argc == 2 && std::strcmp(argv[1], "--ignore-term") == 0)
+    std::signal(SIGTERM, SIG_IGN);
   try {
     shmpipe::Worker worker = shmpipe::attach_supervised({.worker_name = "supervised_worker"});
     return serve(worker);
