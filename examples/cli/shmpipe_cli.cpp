@@ -81,7 +81,10 @@ void print_text(const std::vector<shmpipe::SegmentInfo> &segments) {
     std::printf("no shmpipe segments in /dev/shm\n");
   for (const shmpipe::SegmentInfo &s : segments) {
     if (!s.error.empty()) {
-      std::printf("%s: unreadable: %s\n", s.name.c_str(), s.error.c_str());
+      // The message repeats the name ("shmpipe: segment 'NAME': why"): keep the why.
+      const std::string lead = "shmpipe: segment '" + s.name + "': ";
+      const std::string why = s.error.rfind(lead, 0) == 0 ? s.error.substr(lead.size()) : s.error;
+      std::printf("%s: unreadable: %s\n", s.name.c_str(), why.c_str());
       continue;
     }
     std::printf("%s: %s, %zu ring(s), %zu lane(s), creator %d %s%s\n", s.name.c_str(),
