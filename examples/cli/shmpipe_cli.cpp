@@ -5,6 +5,7 @@
 // `shmpipe --help` says what each command and option does.
 #include <shmpipe/inspect.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -127,6 +128,11 @@ public:
     out_ += std::to_string(v);
     return *this;
   }
+  Json &integer(std::int64_t v) { // pids: a forged owner word can make one negative
+    comma();
+    out_ += std::to_string(v);
+    return *this;
+  }
   Json &real(double v) {
     comma();
     char buf[32];
@@ -186,7 +192,7 @@ private:
 
 void json_endpoint(Json &j, const char *role, const shmpipe::EndpointInfo &e) {
   j.key(role).open('{');
-  j.key("pid").number(static_cast<std::uint64_t>(e.pid));
+  j.key("pid").integer(e.pid);
   j.key("alive").boolean(e.alive);
   j.key("closed").boolean(e.closed);
   j.close('}');
@@ -224,7 +230,7 @@ void print_json(const std::vector<shmpipe::SegmentInfo> &segments) {
       j.key("error").null();
     else
       j.key("error").string(s.error);
-    j.key("creator_pid").number(static_cast<std::uint64_t>(s.creator_pid));
+    j.key("creator_pid").integer(s.creator_pid);
     j.key("creator_alive").boolean(s.creator_alive);
     j.key("stale").boolean(s.stale());
     j.key("rings").open('[');

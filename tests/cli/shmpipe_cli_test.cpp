@@ -72,7 +72,9 @@ TEST(ShmpipeCliTest, LsJsonIsValidJsonWithEverySegment) {
   ScopedRemove live_guard(prefix + "live");
   test::ShmEntry stale(prefix + "stale"), truncated(prefix + "truncated");
   Segment live = Segment::create(live_guard.name(), {.ring_capacity = 4096, .rings = 2});
-  ASSERT_TRUE(test::forge_segment(stale.name(), test::valid_header(4096), kSmall));
+  detail::SegmentHeader forged = test::valid_header(4096);
+  forged.creator_pid = 0xffffffff; // a pid_t of -1
+  ASSERT_TRUE(test::forge_segment(stale.name(), forged, kSmall));
   ASSERT_TRUE(test::forge_segment(truncated.name(), test::valid_header(4096), 200));
   const test::CommandResult r = cli_stdout("ls --json --prefix " + prefix);
   ASSERT_EQ(r.status, 0);
@@ -91,6 +93,7 @@ TEST(ShmpipeCliTest, LsJsonIsValidJsonWithEverySegment) {
   EXPECT_EQ(segments[0].at("rings")[0].at("producer").at("pid"), 0);
   EXPECT_EQ(segments[1].at("name"), stale.name());
   EXPECT_EQ(segments[1].at("stale"), true);
+  EXPECT_EQ(segments[1].at("creator_pid"), -1);
   EXPECT_EQ(segments[2].at("name"), truncated.name());
   EXPECT_TRUE(segments[2].at("error").is_string());
   EXPECT_EQ(segments[2].at("stale"), false);
