@@ -134,6 +134,12 @@ private:
 
 [[nodiscard]] inline std::string errno_text(int err) { return std::strerror(err); }
 
+/// Error(system) for the errno of the call that just failed (read before anything else runs).
+[[nodiscard]] inline Error system_error(const std::string &name, const char *what) {
+  const int err = errno;
+  return Error(Errc::system, name, std::string(what) + ": " + errno_text(err), err);
+}
+
 [[nodiscard]] inline const char *file_kind(mode_t mode) noexcept {
   if (S_ISLNK(mode))
     return "a symbolic link";
@@ -190,7 +196,7 @@ struct ShmObject {
     throw Error(Errc::system, name, "cannot open it: " + errno_text(err), err);
   }
   if (::fstat(obj.fd.get(), &obj.st) != 0)
-    throw Error(Errc::system, name, "cannot stat it: " + errno_text(errno), errno);
+    throw system_error(name, "cannot stat it");
   if (!S_ISREG(obj.st.st_mode))
     throw Error(Errc::bad_magic, name,
                 "is " + std::string(file_kind(obj.st.st_mode)) + ", left alone");
@@ -272,9 +278,7 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
   const std::size_t head = std::min<std::uint64_t>(actual, sizeof h);
   if (!read_exactly(obj.fd.get(), &h, head, 0))
     throw Error(Errc::size_mismatch, name, "the object shrank while its header was read");
-  // relaxed: a private copy; a creator that stored the magic wrote the header before it
-  // ([sync:magic]), and a header read too early fails the checks below: no segment is judged
-  // from it.
+  // relaxed: a private copy, read with pread.
   const std::uint64_t magic = h.magic.load(std::memory_order_relaxed);
   if (magic == kSegmentMagic && actual < sizeof(SegmentHeader))
     throw Error(Errc::size_mismatch, name,
@@ -284,7 +288,20 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
                 "the header is not written yet: being created, or its creator died creating it");
   if (magic != kSegmentMagic)
     throw Error(Errc::bad_magic, name, "not shmpipe's magic, left alone");
-  check_header(h, actual, name);
+  try {
+    check_header(h, actual, name);
+  } catch (const Error &) {
+    // The creator stores the magic last ([sync:magic]), but one pread is not a sequence of
+    // ordered loads: it may copy the magic after the creator stored it and another field
+    // before the creator wrote it. A creator never rewrites its header once the magic is
+    // there, so a second read is final.
+    if (!read_exactly(obj.fd.get(), &h, sizeof h, 0))
+      throw Error(Errc::size_mismatch, name, "the object shrank while its header was read");
+    // relaxed: private copy.
+    if (h.magic.load(std::memory_order_relaxed) != kSegmentMagic)
+      throw Error(Errc::bad_magic, name, "its magic changed while it was read, left alone");
+    check_header(h, actual, name);
+  }
 
   SegmentInfo info;
   info.name = name;
@@ -319,8 +336,7 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
 [[nodiscard]] inline OwnedFd open_shm_directory() {
   OwnedFd dir(::open(kShmDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0)
-    throw Error(Errc::system, kShmDirectory, "cannot open the directory: " + errno_text(errno),
-                errno);
+    throw system_error(kShmDirectory, "cannot open the directory");
   return dir;
 }
 
@@ -330,8 +346,7 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
   // fdopendir takes the descriptor over: give it its own.
   DIR *stream = ::fdopendir(::dup(dir));
   if (stream == nullptr)
-    throw Error(Errc::system, kShmDirectory, "cannot read the directory: " + errno_text(errno),
-                errno);
+    throw system_error(kShmDirectory, "cannot read the directory");
   while (const dirent *entry = ::readdir(stream)) {
     const std::string_view name = entry->d_name;
     if (Segment::valid_name(name) && name.substr(0, prefix.size()) == prefix)
@@ -349,7 +364,7 @@ inline bool unlink_if_same(int dir, const std::string &name, const struct stat &
   if (::fstatat(dir, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT)
       return false;
-    throw Error(Errc::system, name, "cannot stat it: " + errno_text(errno), errno);
+    throw system_error(name, "cannot stat it");
   }
   if (now.st_dev != judged.st_dev || now.st_ino != judged.st_ino)
     return false;
