@@ -135,7 +135,7 @@ private:
 [[nodiscard]] inline std::string errno_text(int err) { return std::strerror(err); }
 
 /// Error(system) for the errno of the call that just failed (read before anything else runs).
-[[nodiscard]] inline Error system_error(const std::string &name, const char *what) {
+[[nodiscard]] inline Error os_error(const std::string &name, const char *what) {
   const int err = errno;
   return Error(Errc::system, name, std::string(what) + ": " + errno_text(err), err);
 }
@@ -196,7 +196,7 @@ struct ShmObject {
     throw Error(Errc::system, name, "cannot open it: " + errno_text(err), err);
   }
   if (::fstat(obj.fd.get(), &obj.st) != 0)
-    throw system_error(name, "cannot stat it");
+    throw os_error(name, "cannot stat it");
   if (!S_ISREG(obj.st.st_mode))
     throw Error(Errc::bad_magic, name,
                 "is " + std::string(file_kind(obj.st.st_mode)) + ", left alone");
@@ -336,7 +336,7 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
 [[nodiscard]] inline OwnedFd open_shm_directory() {
   OwnedFd dir(::open(kShmDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0)
-    throw system_error(kShmDirectory, "cannot open the directory");
+    throw os_error(kShmDirectory, "cannot open the directory");
   return dir;
 }
 
@@ -346,7 +346,7 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
   // fdopendir takes the descriptor over: give it its own.
   DIR *stream = ::fdopendir(::dup(dir));
   if (stream == nullptr)
-    throw system_error(kShmDirectory, "cannot read the directory");
+    throw os_error(kShmDirectory, "cannot read the directory");
   while (const dirent *entry = ::readdir(stream)) {
     const std::string_view name = entry->d_name;
     if (Segment::valid_name(name) && name.substr(0, prefix.size()) == prefix)
@@ -364,7 +364,7 @@ inline bool unlink_if_same(int dir, const std::string &name, const struct stat &
   if (::fstatat(dir, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT)
       return false;
-    throw system_error(name, "cannot stat it");
+    throw os_error(name, "cannot stat it");
   }
   if (now.st_dev != judged.st_dev || now.st_ino != judged.st_ino)
     return false;
