@@ -253,6 +253,12 @@ TEST(ShmpipeCliTest, PermissionErrorsSaySo) {
   test::ShmEntry locked(prefix);
   const mode_t mode = ::geteuid() == 0 ? 0600 : 0000; // a non-root owner cannot read mode 000
   ASSERT_TRUE(test::forge_segment(locked.name(), test::valid_header(4096), kSmall, mode));
+  const std::string stale_prefix = own_prefix() + "readable-stale";
+  test::ShmEntry stale(stale_prefix);
+  const bool readable_stale = ::geteuid() == 0; // a second user exists only for root's tests
+  if (readable_stale) {
+    ASSERT_TRUE(test::forge_segment(stale.name(), test::valid_header(4096), kSmall, 0644));
+  }
   test::Child child([&] {
     if (!test::become_unprivileged() || ::access(SHMPIPE_CLI, X_OK) != 0)
       return 77;
@@ -267,7 +273,16 @@ TEST(ShmpipeCliTest, PermissionErrorsSaySo) {
       std::fprintf(stderr, "rm: %d %s\n", rm.status, rm.output.c_str());
       return 2;
     }
-    return cli("rm --stale --prefix " + prefix).output.empty() ? 0 : 3;
+    if (!cli("rm --stale --prefix " + prefix).output.empty())
+      return 3;
+    if (readable_stale) { // another user's, readable, stale: judged, but cannot be unlinked
+      const test::CommandResult sweep = cli("rm --stale --prefix " + stale_prefix);
+      if (sweep.status != 1 || !has(sweep.output, "permission denied")) {
+        std::fprintf(stderr, "rm --stale: %d %s\n", sweep.status, sweep.output.c_str());
+        return 4;
+      }
+    }
+    return 0;
   });
   const int code = child.wait(120s);
   if (code == 77)
@@ -275,6 +290,7 @@ TEST(ShmpipeCliTest, PermissionErrorsSaySo) {
                     "setuid(nobody), or the build directory is not executable by nobody)";
   EXPECT_EQ(code, 0);
   EXPECT_TRUE(locked.exists());
+  EXPECT_EQ(stale.exists(), readable_stale);
 }
 
 } // namespace

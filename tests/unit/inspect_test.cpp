@@ -323,6 +323,34 @@ TEST(InspectTest, AnUnreadableSegmentSaysPermissionDenied) {
   EXPECT_TRUE(locked.exists());
 }
 
+// Another user's stale segment that this user may read but not unlink (/dev/shm is sticky):
+// the sweep reports it as failed with permission_denied instead of skipping it silently. Needs
+// a second user: run as root, checked from a child that became nobody.
+TEST(InspectTest, AStaleSegmentThatCannotBeUnlinkedIsReported) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "needs root, to own a segment that the child (nobody) may read only";
+  const std::string prefix = own_prefix() + "foreign-stale";
+  test::ShmEntry stale(prefix);
+  ASSERT_TRUE(test::forge_segment(stale.name(), test::valid_header(4096), 128 + 384 + 4096, 0644));
+  test::Child child([&] {
+    if (!test::become_unprivileged())
+      return 77;
+    if (!inspect_segment(stale.name()).stale())
+      return 1;
+    const SweepResult swept = remove_stale_segments({.prefix = prefix});
+    if (!swept.removed.empty() || swept.failed.size() != 1 ||
+        swept.failed[0].code() != Errc::permission_denied ||
+        swept.failed[0].segment() != stale.name())
+      return 2;
+    return remove_error(stale.name()) == Errc::permission_denied ? 0 : 3;
+  });
+  const int code = child.wait(60s);
+  if (code == 77)
+    GTEST_SKIP() << "running as root and cannot setuid(nobody) here";
+  EXPECT_EQ(code, 0);
+  EXPECT_TRUE(stale.exists());
+}
+
 // The name is replaced by a new segment between the judgment and the unlink (a restarted
 // creator with replace_abandoned): the new one is left alone.
 TEST(InspectTest, ANameReplacedAfterItWasJudgedIsNotRemoved) {
