@@ -32,7 +32,7 @@ commands:
 
 options:
   --json      ls: print one JSON document instead, for scripts
-  --prefix P  only segments whose name starts with P
+  --prefix P  ls, rm --stale: only segments whose name starts with P
   --force     rm NAME: remove it even if it is in use, or if its liveness cannot be
               judged (header not written yet, another layout); never removes an
               object that is not a shmpipe segment
