@@ -28,6 +28,7 @@ enum class Errc {
   handshake,         ///< session: the peer did not say Ready in time, or speaks another protocol
   system,            ///< any other operating-system failure (see Error::native_error())
   worker_failed,     ///< supervisor: the worker could not be started or did not become ready
+  in_use,            ///< remove: a live process created the segment or holds a role in it
 };
 
 /// Outcome of a hot-path call. Hot-path calls never throw.
@@ -106,6 +107,8 @@ public:
       return "system error";
     case Errc::worker_failed:
       return "worker failed to start";
+    case Errc::in_use:
+      return "segment is in use by a live process";
     }
     return "unknown shmpipe error";
   }
