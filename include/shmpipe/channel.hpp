@@ -11,6 +11,8 @@
 #include <thread>
 #include <utility>
 
+#include <unistd.h>
+
 #include <shmpipe/error.hpp>
 #include <shmpipe/message.hpp>
 #include <shmpipe/ring.hpp>
@@ -34,32 +36,68 @@ struct ChannelOptions {
   /// open: keep retrying a segment that is missing or still being initialized for this long,
   /// so the two processes may start in either order. Zero: fail at once.
   std::chrono::milliseconds open_timeout{0};
+  /// create, producer: how long close() (or the destructor) waits for a consumer when none
+  /// has attached yet and records are unread, before the name goes. A producer may so exit
+  /// right after its last commit, and a consumer that starts (or opens) within this time
+  /// still gets every record, then `closed`. After it, the name is removed whatever happened:
+  /// nothing is left in /dev/shm. Zero: remove at once (a consumer not attached by then never
+  /// sees the records). Its other end, `open_timeout`, bounds the wait the other way round.
+  std::chrono::milliseconds linger{5000};
 };
 
 namespace detail {
 
 /// Holds the segment an endpoint uses and, if this endpoint created it, removes its name again
 /// when the endpoint goes away: peers that have it mapped keep working, and nothing is left
-/// in /dev/shm.
+/// in /dev/shm. Only in the creating process: a child forked from it shares the handle, not
+/// the name's ownership.
 class OwnedSegment {
 public:
-  OwnedSegment(Segment segment, bool created) : segment_(std::move(segment)), created_(created) {}
+  OwnedSegment(Segment segment, bool created)
+      : segment_(std::move(segment)), creator_(created ? ::getpid() : 0) {}
   OwnedSegment(OwnedSegment &&other) noexcept
-      : segment_(std::move(other.segment_)), created_(std::exchange(other.created_, false)) {}
+      : segment_(std::move(other.segment_)), creator_(std::exchange(other.creator_, 0)) {}
   OwnedSegment &operator=(OwnedSegment &&) = delete;
   OwnedSegment(const OwnedSegment &) = delete;
   OwnedSegment &operator=(const OwnedSegment &) = delete;
   ~OwnedSegment() {
-    if (created_)
+    if (created_here())
       Segment::remove(segment_.name());
   }
   Segment &get() noexcept { return segment_; }
   const Segment &get() const noexcept { return segment_; }
+  /// Whether this process created the segment (and removes its name).
+  [[nodiscard]] bool created_here() const noexcept {
+    return creator_ != 0 && creator_ == ::getpid();
+  }
 
 private:
   Segment segment_;
-  bool created_;
+  ::pid_t creator_; // 0: opened, not created
 };
+
+/// For a producer closing a channel it created: waits until a consumer has attached to the
+/// ring (it maps the segment then and needs the name no more), nothing published is unread,
+/// or `linger` has passed, polling every millisecond (the pace at which open_segment() looks
+/// for the name). A hostile consumer can only make it wait the whole `linger`.
+inline void await_first_consumer(const RingControl &ctl,
+                                 std::chrono::milliseconds linger) noexcept {
+  if (linger <= std::chrono::milliseconds::zero())
+    return;
+  const Deadline until = WaitLimit(linger).resolve(Clock::now());
+  for (;;) {
+    // relaxed, all four: nothing is read on the strength of these values, they only decide
+    // whether to wait longer; a stale one costs one more millisecond. A consumer that ever
+    // claimed the role left its owner word (alive or dead) or its `closed` flag set.
+    const bool attached = ctl.consumer_owner.owner.load(std::memory_order_relaxed) != 0 ||
+                          ctl.consumer_owner.closed.load(std::memory_order_relaxed) != 0;
+    const bool unread = ctl.producer_index.index.load(std::memory_order_relaxed) !=
+                        ctl.consumer_index.index.load(std::memory_order_relaxed);
+    if (attached || !unread || Clock::now() >= until)
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
 
 inline OwnedSegment create_segment(std::string_view name, const ChannelOptions &options) {
   return {Segment::create(name, {.ring_capacity = options.capacity,
@@ -97,12 +135,19 @@ class Producer {
 public:
   /// Creates the segment (exclusively) and becomes its producer.
   static Producer create(std::string_view name, const ChannelOptions &options = {}) {
-    return Producer(detail::create_segment(name, options), options.wait);
+    return Producer(detail::create_segment(name, options), options.wait, options.linger);
   }
   /// Opens a segment the consumer created and becomes its producer.
   static Producer open(std::string_view name, const ChannelOptions &options = {}) {
-    return Producer(detail::open_segment(name, options), options.wait);
+    return Producer(detail::open_segment(name, options), options.wait, options.linger);
   }
+
+  Producer(Producer &&) noexcept = default;
+  Producer &operator=(Producer &&) = delete;
+  Producer(const Producer &) = delete;
+  Producer &operator=(const Producer &) = delete;
+  /// close(): the stream ends, and the name is removed once a consumer has it (see linger).
+  ~Producer() { close(); }
 
   [[nodiscard]] WriteSlot try_reserve(std::size_t size) noexcept {
     return writer_.try_reserve(size);
@@ -128,20 +173,29 @@ public:
   [[nodiscard]] Status send(Build &&build, WaitLimit limit, const SendOptions &options = {}) {
     return shmpipe::send<Root>(writer_, std::forward<Build>(build), limit, wait_, options);
   }
-  /// Publishes what is staged and tells the consumer the stream has ended.
-  void close() noexcept { writer_.close(); }
+  /// Publishes what is staged and tells the consumer the stream has ended. If this producer
+  /// created the channel, no consumer has attached yet and records are unread, it then waits
+  /// for one, up to ChannelOptions::linger (once; later calls return at once).
+  void close() noexcept {
+    writer_.close();
+    if (segment_.created_here())
+      detail::await_first_consumer(*control_, std::exchange(linger_, {}));
+  }
 
   [[nodiscard]] std::size_t max_payload() const noexcept { return writer_.max_payload(); }
   [[nodiscard]] RingStats stats() const noexcept { return writer_.stats(); }
   [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
 
 private:
-  Producer(detail::OwnedSegment segment, const WaitPolicy &wait)
-      : segment_(std::move(segment)), writer_(segment_.get(), 0), wait_(wait) {}
+  Producer(detail::OwnedSegment segment, const WaitPolicy &wait, std::chrono::milliseconds linger)
+      : segment_(std::move(segment)), writer_(segment_.get(), 0), wait_(wait), linger_(linger),
+        control_(segment_.get().ring(0).control) {}
 
   detail::OwnedSegment segment_;
   RingWriter writer_;
   WaitPolicy wait_;
+  std::chrono::milliseconds linger_;
+  const detail::RingControl *control_; // ring 0's, in the segment's mapping (which moves along)
 };
 
 /// The receiving end of a channel. Setup throws Error; everything else is noexcept.

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <shmpipe/message_traits.hpp> // the Message concept, which Received requires
+
 namespace shmpipe {
 enum class Errc;
 enum class Status : std::uint8_t;
@@ -26,10 +28,9 @@ class RingReader;
 struct ChannelOptions;
 class Producer;
 class Consumer;
-template <class Root> struct MessageTraits;
 struct SendOptions;
 struct VerifyOptions;
-template <class Root> class Received;
+template <Message Root> class Received;
 template <class T, std::size_t N> struct FixedRing;
 template <class T, std::size_t N> class FixedWriter;
 template <class T, std::size_t N> class FixedReader;

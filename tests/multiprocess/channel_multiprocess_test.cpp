@@ -8,8 +8,10 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <future>
 #include <thread>
+#include <vector>
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +28,10 @@ using namespace std::chrono_literals;
 /// Ring of 16 KiB: the largest record (16368 bytes) needs the whole ring, and wrap-arounds
 /// happen every few records.
 constexpr std::uint64_t kCapacity = 16 * 1024;
+
+bool name_exists(const std::string &name) {
+  return ::access(("/dev/shm/" + name).c_str(), F_OK) == 0;
+}
 
 /// The consumer side, run in the child: every record must have the next sequence number, the
 /// size that sequence number implies, and the bytes that sequence number implies.
@@ -293,6 +299,21 @@ TEST(ChannelMultiprocessTest, ForkedChildDoesNotCloseTheParentsStream) {
   EXPECT_EQ(rec.bytes().size(), 2u);
 }
 
+// The same for the name: a forked child that destroys its copy of the creator's Producer must
+// not remove the parent's name (only the creating process does).
+TEST(ChannelMultiprocessTest, ForkedChildDoesNotRemoveTheParentsName) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Producer tx = Producer::create(name, {.capacity = 4096});
+  Consumer rx = Consumer::open(name);
+  test::Child child([&] {
+    Producer inherited = std::move(tx);
+    return 0; // ~Producer in the child
+  });
+  ASSERT_EQ(child.wait(30s), 0);
+  EXPECT_TRUE(name_exists(name));
+}
+
 TEST(ChannelMultiprocessTest, RoleOfACrashedProcessIsTakenOver) {
   const std::string name = test::unique_name();
   ScopedRemove guard(name);
@@ -420,6 +441,139 @@ TEST(ChannelMultiprocessTest, ReadOnlyConsumerThatCreatedTheChannel) {
   EXPECT_EQ(seq, kRecords);
   EXPECT_GT(rx.stats().consumer.wraps, 0u);
   EXPECT_EQ(child.wait(60s), 0);
+}
+
+// README's first example as two processes, with a producer that exits right after its last
+// commit (the destructor's close() is all it does): the consumer gets every record, then
+// `closed`, whichever process starts first, and the name is gone afterwards.
+constexpr int kShortLivedRecords = 3;
+
+/// The producer of README's first example: create, commit, exit. `committed` gets one byte
+/// after the last commit, so that a test can start the consumer only then.
+int short_lived_producer(const std::string &name, int committed = -1,
+                         const ChannelOptions &options = {}) {
+  Producer tx = Producer::create(name, options);
+  for (int i = 0; i < kShortLivedRecords; ++i) {
+    WriteSlot slot = tx.reserve(sizeof(int), 1s);
+    if (!slot)
+      return 1;
+    std::memcpy(slot.bytes().data(), &i, sizeof i);
+    tx.commit(std::move(slot), 7);
+  }
+  const char byte = 1;
+  if (committed >= 0 && ::write(committed, &byte, 1) != 1)
+    return 2;
+  return 0; // ~Producer, right after the last commit
+}
+
+/// The consumer of README's first example: every record in order, then `closed`.
+int readme_consumer(const std::string &name) {
+  Consumer rx = Consumer::open(name, {.open_timeout = 30s});
+  int expected = 0;
+  while (ReadSlot rec = rx.peek(30s)) {
+    int value = -1;
+    if (rec.bytes().size() != sizeof value || rec.type() != 7)
+      return 3;
+    std::memcpy(&value, rec.bytes().data(), sizeof value);
+    if (value != expected++)
+      return 4;
+    rx.release(std::move(rec));
+  }
+  if (expected != kShortLivedRecords)
+    return 5;
+  return rx.peek(0s).status() == Status::closed ? 0 : 6;
+}
+
+TEST(ChannelMultiprocessTest, ShortLivedProducerStartedFirstDelivers) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  int committed[2];
+  ASSERT_EQ(::pipe(committed), 0);
+  test::Child producer([&] { return short_lived_producer(name, committed[1]); });
+  ::close(committed[1]);
+  // The consumer process starts only once the producer has committed everything and is on
+  // its way out.
+  char byte = 0;
+  ASSERT_EQ(::read(committed[0], &byte, 1), 1);
+  ::close(committed[0]);
+  test::Child consumer([&] { return readme_consumer(name); });
+  EXPECT_EQ(consumer.wait(120s), 0);
+  EXPECT_EQ(producer.wait(120s), 0);
+  EXPECT_FALSE(name_exists(name));
+}
+
+TEST(ChannelMultiprocessTest, ShortLivedProducerStartedSecondDelivers) {
+  // The consumer polls for the name; a producer that creates, commits and removes it between
+  // two polls used to be missed. Several rounds, because that window is short.
+  for (int round = 0; round < 20; ++round) {
+    const std::string name = test::unique_name();
+    ScopedRemove guard(name);
+    test::Child consumer([&] { return readme_consumer(name); });
+    test::Child producer([&] { return short_lived_producer(name); });
+    ASSERT_EQ(consumer.wait(120s), 0) << "round " << round;
+    ASSERT_EQ(producer.wait(120s), 0) << "round " << round;
+    ASSERT_FALSE(name_exists(name)) << "round " << round;
+  }
+}
+
+// Nobody opens the channel: the producer waits `linger`, then removes the name and exits.
+TEST(ChannelMultiprocessTest, ShortLivedProducerWithoutConsumerLeavesNothing) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  test::Child producer([&] { return short_lived_producer(name, -1, {.linger = 200ms}); });
+  EXPECT_EQ(producer.wait(120s), 0) << "bounded: the wait ends after `linger`";
+  EXPECT_FALSE(name_exists(name));
+}
+
+// A consumer that attached and then crashed has the segment already; the producer does not
+// wait for another one (an hour's linger would show as a hang here).
+TEST(ChannelMultiprocessTest, ProducerDoesNotLingerForAConsumerThatAttachedAndDied) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  int created[2];
+  int go[2];
+  ASSERT_EQ(::pipe(created), 0);
+  ASSERT_EQ(::pipe(go), 0);
+  test::Child producer([&] {
+    Producer tx = Producer::create(name, {.linger = std::chrono::hours(1)});
+    char byte = 1;
+    if (::write(created[1], &byte, 1) != 1 || ::read(go[0], &byte, 1) != 1)
+      return 1;
+    return tx.send(std::vector<std::byte>(8), 1s) == Status::ok ? 0 : 2;
+  });
+  char byte = 0;
+  ASSERT_EQ(::read(created[0], &byte, 1), 1);
+  test::Child consumer([&] {
+    Consumer rx = Consumer::open(name);
+    std::raise(SIGKILL);
+    return 2;
+  });
+  EXPECT_EQ(consumer.wait(60s), -SIGKILL);
+  ASSERT_EQ(::write(go[1], &byte, 1), 1);
+  for (int fd : {created[0], created[1], go[0], go[1]})
+    ::close(fd);
+  EXPECT_EQ(producer.wait(120s), 0);
+  EXPECT_FALSE(name_exists(name));
+}
+
+// A producer killed -9 while it waits for a consumer leaves its segment, which is then
+// abandoned: its creator and both roles are dead or free, so it is replaced (or swept by
+// `shmpipe rm --stale`).
+TEST(ChannelMultiprocessTest, ProducerKilledWhileLingeringLeavesAnAbandonedSegment) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  int committed[2];
+  ASSERT_EQ(::pipe(committed), 0);
+  test::Child producer(
+      [&] { return short_lived_producer(name, committed[1], {.linger = std::chrono::hours(1)}); });
+  ::close(committed[1]);
+  char byte = 0;
+  ASSERT_EQ(::read(committed[0], &byte, 1), 1);
+  ::close(committed[0]);
+  producer.kill_now();
+  ASSERT_TRUE(name_exists(name));
+  Producer replacement = Producer::create(name, {.replace_abandoned = true, .linger = 0ms});
+  EXPECT_EQ(replacement.stats().producer.records, 0u) << "a new segment, not the old one";
 }
 
 TEST(ChannelMultiprocessTest, CreatorRemovesTheNameWhenItGoesAway) {

@@ -64,7 +64,7 @@ std::vector<std::string> to_strings(const fb::Vector<fb::Offset<fb::String>> *v)
   return out;
 }
 
-/// A vector filled in place, the way DESIGN.md's "Bulk data" builds columns.
+/// A vector filled in place, the way the schemas' columns are built (schemas/README.md).
 template <class T>
 fb::Offset<fb::Vector<T>> column(fb::FlatBufferBuilder &fbb, const std::vector<T> &values) {
   T *out = nullptr;
