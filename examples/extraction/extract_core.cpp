@@ -588,6 +588,7 @@ int run(int argc, char **argv) {
   };
   // The pid tells a reader of `shmpipe ls` whose session it is; the random rest makes the
   // name one nobody can create first.
+  examples::defer_stop_signals(); // the worker, its session and the staged files follow
   const std::unique_ptr<shmpipe::Supervisor> sup =
       examples::start_supervisor("shmpipe-extract-" + std::to_string(::getpid()) + "-", options);
   Extraction extraction(args, *sup);
