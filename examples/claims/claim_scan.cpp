@@ -10,7 +10,10 @@
 // 0-based line number, the newline not part of it. Output: doc_id TAB pattern_id TAB offset
 // TAB length for every occurrence (overlapping and nested ones included), byte offsets within
 // the document, sorted by doc_id, offset, length, pattern_id. A summary line on stderr.
-// Exit status: 0 done; 1 bad input or a failed scan (no output file is written); 2 usage.
+// Exit status: 0 done; 1 bad input or a failed scan; 2 usage (an --out that is the --docs or
+// --patterns file, by any name, included); killed by SIGINT, SIGTERM or SIGHUP once the scanners
+// are stopped. The output appears only when complete: every other ending leaves an earlier
+// FILE.tsv as it was, and no partial file, segment or scanner behind.
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -21,9 +24,12 @@
 #include <string>
 #include <string_view>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/cli.hpp"
+#include "common/program.hpp"
 #include "inputs.hpp"
 #include "pipeline.hpp"
 
@@ -74,16 +80,47 @@ Args parse_args(int argc, char **argv) {
   return args;
 }
 
+/// Refuses (a usage error) an --out that names an input: renaming the output over it would
+/// replace the input with the results. Same file means same device and inode, so symlinks,
+/// hard links and other spellings are caught too. Runs before anything is written.
+void refuse_overwriting_an_input(const Args &args) {
+  for (const std::string *input : {&args.docs, &args.patterns}) {
+    std::error_code ec;
+    if (fs::equivalent(args.out, *input, ec))
+      kUsage.fail("--out '" + args.out + "' is the input '" + *input +
+                  "': it would be replaced by the results");
+  }
+}
+
+/// The permission bits a new file gets (0666 less the umask). Read once, in main, before any
+/// thread exists: umask() can only be read by setting it.
+mode_t new_file_mode() {
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  return 0666 & ~mask;
+}
+
 /// The TSV output, written through one buffer into a temporary file beside the output that
 /// takes the output's name only when everything is written: a failed or killed run leaves no
-/// partial output that looks complete.
+/// partial output that looks complete. The temporary file is made by mkstemp: a new name that
+/// no concurrent run and no existing file (an input, say) shares.
 class TsvWriter {
 public:
-  explicit TsvWriter(const std::string &path)
-      : path_(path), temporary_(path + ".partial-" + std::to_string(::getpid())) {
-    file_ = std::fopen(temporary_.c_str(), "wbe");
-    if (file_ == nullptr)
+  TsvWriter(const std::string &path, mode_t mode)
+      : path_(path), temporary_(path + ".partial-XXXXXX") {
+    const int fd = ::mkostemp(temporary_.data(), O_CLOEXEC); // not for the scanners
+    if (fd < 0)
       throw claims::Failure("cannot write '" + temporary_ + "': " + std::strerror(errno));
+    file_ = ::fdopen(fd, "wb");
+    if (file_ == nullptr || ::fchmod(fd, mode) != 0) { // mkstemp makes it 0600
+      const int error = errno;
+      if (file_ != nullptr)
+        std::fclose(std::exchange(file_, nullptr));
+      else
+        ::close(fd);
+      std::remove(temporary_.c_str());
+      throw claims::Failure("cannot write '" + temporary_ + "': " + std::strerror(error));
+    }
     buffer_.resize(1 << 16);
   }
   TsvWriter(const TsvWriter &) = delete;
@@ -150,40 +187,50 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+int run(int argc, char **argv) {
+  const mode_t mode = new_file_mode();
+  Args args = parse_args(argc, argv);
+  refuse_overwriting_an_input(args);
+  const auto start = std::chrono::steady_clock::now();
+  const claims::LineFile pattern_file = claims::LineFile::read(args.patterns);
+  const claims::LineFile doc_file = claims::LineFile::read(args.docs);
+  const claims::Dictionary dictionary = claims::Dictionary::compile(pattern_file, args.patterns);
+  const double compile_seconds = seconds_since(start);
+  args.pipeline.log = [](const std::string &line) {
+    std::fprintf(stderr, "claim_scan: %s\n", line.c_str());
+  };
+  examples::defer_stop_signals(); // the scanners, their sessions and the partial file follow
+  claims::Pipeline pipeline(dictionary, doc_file.lines(), args.pipeline);
+  examples::throw_if_stopped();
+  TsvWriter out(args.out, mode);
+  // A stop signal is noticed as the next batch's claims arrive (batches take milliseconds):
+  // the exception from the sink stops the scanners and comes out of run().
+  const claims::PipelineReport report = pipeline.run([&](std::span<const claims::Claim> claims) {
+    examples::throw_if_stopped();
+    out.write(claims);
+  });
+  examples::throw_if_stopped(); // the last moment a signal discards the run
+  out.close();
+  const double seconds = seconds_since(start);
+  const auto docs = static_cast<double>(report.docs);
+  const auto megabytes = static_cast<double>(report.bytes) / 1e6;
+  std::fprintf(stderr,
+               "claim_scan: docs %llu, bytes %llu, patterns %zu, matches %llu, %.3f s, "
+               "%.0f docs/s, %.2f MB/s (compile %.3f s, scanners up %.3f s, scan %.3f s: "
+               "%.0f docs/s, %.2f MB/s; scanners %u, restarts %u)\n",
+               static_cast<unsigned long long>(report.docs),
+               static_cast<unsigned long long>(report.bytes), dictionary.lengths.size(),
+               static_cast<unsigned long long>(report.claims), seconds, docs / seconds,
+               megabytes / seconds, compile_seconds, report.setup_seconds, report.scan_seconds,
+               docs / report.scan_seconds, megabytes / report.scan_seconds, args.pipeline.scanners,
+               report.restarts);
+  return 0;
+}
+
 } // namespace
 
+// Every way out (bad arguments, a failure, a stop signal) unwinds through run(): the
+// Supervisors stop the scanners and remove their sessions, TsvWriter removes its partial file.
 int main(int argc, char **argv) {
-  Args args = parse_args(argc, argv);
-  const auto start = std::chrono::steady_clock::now();
-  try {
-    const claims::LineFile pattern_file = claims::LineFile::read(args.patterns);
-    const claims::LineFile doc_file = claims::LineFile::read(args.docs);
-    const claims::Dictionary dictionary = claims::Dictionary::compile(pattern_file, args.patterns);
-    const double compile_seconds = seconds_since(start);
-    args.pipeline.log = [](const std::string &line) {
-      std::fprintf(stderr, "claim_scan: %s\n", line.c_str());
-    };
-    claims::Pipeline pipeline(dictionary, doc_file.lines(), args.pipeline);
-    TsvWriter out(args.out);
-    const claims::PipelineReport report =
-        pipeline.run([&](std::span<const claims::Claim> claims) { out.write(claims); });
-    out.close();
-    const double seconds = seconds_since(start);
-    const auto docs = static_cast<double>(report.docs);
-    const auto megabytes = static_cast<double>(report.bytes) / 1e6;
-    std::fprintf(stderr,
-                 "claim_scan: docs %llu, bytes %llu, patterns %zu, matches %llu, %.3f s, "
-                 "%.0f docs/s, %.2f MB/s (compile %.3f s, scanners up %.3f s, scan %.3f s: "
-                 "%.0f docs/s, %.2f MB/s; scanners %u, restarts %u)\n",
-                 static_cast<unsigned long long>(report.docs),
-                 static_cast<unsigned long long>(report.bytes), dictionary.lengths.size(),
-                 static_cast<unsigned long long>(report.claims), seconds, docs / seconds,
-                 megabytes / seconds, compile_seconds, report.setup_seconds, report.scan_seconds,
-                 docs / report.scan_seconds, megabytes / report.scan_seconds,
-                 args.pipeline.scanners, report.restarts);
-    return 0;
-  } catch (const std::exception &e) {
-    std::fprintf(stderr, "claim_scan: %s\n", e.what());
-    return 1;
-  }
+  return examples::run_main("claim_scan", [&] { return run(argc, argv); });
 }

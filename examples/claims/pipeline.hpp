@@ -41,6 +41,7 @@
 
 #include <unistd.h>
 
+#include "common/session_name.hpp"
 #include "hyperscan.hpp"
 #include "inputs.hpp"
 #include "protocol.hpp"
@@ -61,7 +62,8 @@ struct PipelineOptions {
   /// dictionary and in_flight + 1 batches. (512 KiB to 64 MiB made no difference beyond noise
   /// to the 10k-phrase rate in claim_scan_bench --ring-kib.)
   std::uint64_t min_ring_bytes = std::uint64_t{1} << 22;
-  std::string session_prefix; ///< empty: "shmpipe-claims-<pid>"
+  /// Sessions are named prefix-K-<16 random hex digits>; empty: "shmpipe-claims-<pid>".
+  std::string session_prefix;
   /// Scanner events (restarts, ...) for the user; called on a lane's thread.
   std::function<void(const std::string &)> log{};
 };
@@ -278,8 +280,9 @@ private:
           p_.options_.log("scanner " + std::to_string(index_) + " (pid " + std::to_string(e.pid) +
                           ") " + std::string(shmpipe::to_string(e.kind)) + ": " + e.detail);
       };
-      sup_ = std::make_unique<shmpipe::Supervisor>(
-          p_.options_.session_prefix + "-" + std::to_string(index), std::move(o));
+      // The name ends in random digits: one nobody can create first (session_name.hpp).
+      sup_ = examples::start_supervisor(
+          p_.options_.session_prefix + "-" + std::to_string(index) + "-", o);
       if (!send_dictionary())
         throw Failure("scanner " + std::to_string(index_) + ": cannot send the dictionary");
     }

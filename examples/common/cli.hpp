@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
 // Command-line handling the example programs share: "--flag value" pairs, numbers in a range,
-// and one way to fail (message, usage line, exit status 2).
+// and one way to fail (UsageError: message and usage line; examples::run_main makes it exit
+// status 2 once every destructor has run).
 #pragma once
 
 #include <charconv>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
@@ -23,16 +23,22 @@ template <class T>
   return value;
 }
 
+/// A bad command line: what() is "program: why", a newline and "usage: ...".
+class UsageError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
 /// A program's usage line.
 class Usage {
 public:
   constexpr Usage(const char *program, const char *synopsis) noexcept
       : program_(program), synopsis_(synopsis) {}
 
-  /// "program: why", the usage line, exit status 2.
+  /// Throws UsageError: "program: why" and the usage line. (Thrown, not exit(): a program
+  /// may own a segment or a worker by the time it finds an argument wrong.)
   [[noreturn]] void fail(const std::string &why) const {
-    std::fprintf(stderr, "%s: %s\nusage: %s\n", program_, why.c_str(), synopsis_);
-    std::exit(2);
+    throw UsageError(std::string(program_) + ": " + why + "\nusage: " + synopsis_);
   }
 
   /// The value of option `what` as a number in [low, high], or fail().

@@ -6,10 +6,14 @@
 //   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K] [--worker PATH]
 //
 // writes DIR/pages/page-0001.txt ..., DIR/ledger.csv and DIR/evidence/row-000001.png ..., and
-// prints a one-line summary. Every message from the worker is verified and its columns and
-// pixel sizes checked before use (the worker parses untrusted PDFs: it is untrusted too).
-// Pages are requested a few at a time; a worker that dies is restarted by the Supervisor and
-// the page it was on is sent once more; a page that fails twice is reported and skipped.
+// prints a one-line summary. Everything is written into a staging directory inside DIR first
+// and takes its place only at the end of a run (replacing pages/, evidence/ and ledger.csv of
+// an earlier run as a whole): a failed, interrupted (SIGINT, SIGTERM, SIGHUP) or refused run
+// leaves DIR as it found it, and no segment and no worker behind. Every message from the worker is
+// verified and its columns and pixel sizes checked before use (the worker parses untrusted PDFs: it
+// is untrusted too). Pages are requested a few at a time; a worker that dies is restarted by the
+// Supervisor and the page it was on is sent once more; a page that fails twice is reported and
+// skipped.
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
@@ -31,10 +35,14 @@
 #include <string_view>
 #include <vector>
 
+#include <fcntl.h>
 #include <png.h>
+#include <stdio.h> // renameat2
 #include <unistd.h>
 
 #include "common/cli.hpp"
+#include "common/program.hpp"
+#include "common/session_name.hpp"
 #include "ledger.hpp"
 
 namespace {
@@ -44,6 +52,14 @@ namespace fb = flatbuffers;
 namespace sc = shmpipe::schema;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+
+/// A handled failure: "extract_core: what()", exit status 1 (examples::run_main).
+class Failure : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+[[noreturn]] void fail(const std::string &why) { throw Failure(why); }
 
 struct Args {
   std::string pdf;
@@ -161,7 +177,8 @@ class Extraction {
 public:
   Extraction(const Args &args, shmpipe::Supervisor &sup) : args_(args), sup_(sup) {}
 
-  /// Opens the document in the worker; exits with a message when it cannot.
+  /// Opens the document in the worker; throws Failure when it cannot, Interrupted on a stop
+  /// signal.
   std::uint32_t open() {
     const shmpipe::Sent sent = sup_.request<sc::Extraction>(
         [&](fb::FlatBufferBuilder &b) {
@@ -171,10 +188,13 @@ public:
         30s);
     if (sent.status != shmpipe::Status::ok)
       fail("cannot send to the worker: " + std::string(shmpipe::to_string(sent.status)));
+    const auto until = Clock::now() + 120s;
     for (;;) {
-      shmpipe::Incoming in = sup_.receive(120s);
+      examples::throw_if_stopped();
+      shmpipe::Incoming in = sup_.receive(kPoll);
       if (in.request_id() != sent.request_id) {
-        if (!in)
+        const bool waiting = in.status() == shmpipe::Status::timeout && Clock::now() < until;
+        if (!in && !waiting)
           fail("no answer from the worker: " + std::string(shmpipe::to_string(in.status())));
         continue;
       }
@@ -190,15 +210,16 @@ public:
     }
   }
 
-  /// Extracts pages [first, last] (0-based); returns how many failed.
-  std::size_t run(std::uint32_t first, std::uint32_t last) {
-    fs::create_directories(args_.out / "pages");
-    fs::create_directories(args_.out / "evidence");
+  /// Extracts pages [first, last] (0-based) into `dir` (its pages/ and evidence/ exist);
+  /// returns how many failed. Throws Interrupted on a stop signal.
+  std::size_t run(std::uint32_t first, std::uint32_t last, const fs::path &dir) {
+    dir_ = dir;
     std::uint32_t next = first;
     std::size_t finished = 0;
     const std::size_t total = last - first + 1;
     auto last_progress = Clock::now();
     while (finished < total) {
+      examples::throw_if_stopped();
       while ((!retry_.empty() || next <= last) && in_flight_.size() < args_.in_flight) {
         const bool again = !retry_.empty();
         const std::uint32_t page = again ? retry_.front() : next;
@@ -218,7 +239,7 @@ public:
         else
           ++next;
       }
-      shmpipe::Incoming in = sup_.receive(1s);
+      shmpipe::Incoming in = sup_.receive(kPoll);
       const std::uint64_t id = in.request_id();
       const auto it = in_flight_.find(id);
       if (!in && id == 0) {
@@ -277,19 +298,19 @@ public:
 
   /// Writes ledger.csv and names the evidence files by row number; returns rows written.
   std::size_t finish_outputs() {
-    std::ofstream csv(args_.out / "ledger.csv", std::ios::binary);
+    std::ofstream csv(dir_ / "ledger.csv", std::ios::binary);
     csv << "page,stt,code,name,unit,quantity,unit_price,amount,evidence\n";
     std::size_t number = 0;
     for (const auto &[page, result] : pages_)
       for (std::size_t i = 0; i < result.rows.size(); ++i) {
         const extraction::Row &r = result.rows[i];
         ++number;
-        const fs::path staged = args_.out / "evidence" / staged_name(page, i);
+        const fs::path staged = dir_ / "evidence" / staged_name(page, i);
         std::string evidence;
         if (fs::exists(staged)) {
           char name[32];
           std::snprintf(name, sizeof name, "row-%06zu.png", number);
-          fs::rename(staged, args_.out / "evidence" / name);
+          fs::rename(staged, dir_ / "evidence" / name);
           evidence = std::string("evidence/") + name;
         }
         csv << (page + 1) << ',' << csv_field(r.stt) << ',' << csv_field(r.code) << ','
@@ -301,8 +322,8 @@ public:
       }
     csv.close();
     if (!csv)
-      fail("cannot write " + (args_.out / "ledger.csv").string());
-    for (const fs::directory_entry &e : fs::directory_iterator(args_.out / "evidence"))
+      fail("cannot write " + (dir_ / "ledger.csv").string());
+    for (const fs::directory_entry &e : fs::directory_iterator(dir_ / "evidence"))
       if (e.path().filename().string().starts_with(".p")) // a crop without its row
         fs::remove(e.path());
     return number;
@@ -312,12 +333,10 @@ public:
   [[nodiscard]] std::size_t images() const noexcept { return images_; }
   [[nodiscard]] std::size_t not_adding_up() const noexcept { return not_adding_up_; }
 
-  [[noreturn]] static void fail(const std::string &why) {
-    std::fprintf(stderr, "extract_core: %s\n", why.c_str());
-    std::exit(1);
-  }
-
 private:
+  /// How long one wait for the worker lasts: a stop signal is noticed within about this.
+  static constexpr auto kPoll = 250ms;
+
   static std::string staged_name(std::uint32_t page, std::size_t row) {
     char name[48];
     std::snprintf(name, sizeof name, ".p%06u-r%06zu.png", page, row);
@@ -361,7 +380,7 @@ private:
         return false;
       char name[32];
       std::snprintf(name, sizeof name, "page-%04u.txt", page + 1);
-      std::ofstream out(args_.out / "pages" / name, std::ios::binary);
+      std::ofstream out(dir_ / "pages" / name, std::ios::binary);
       if (text->text() != nullptr)
         out.write(text->text()->c_str(), static_cast<std::streamsize>(text->text()->size()));
       return static_cast<bool>(out);
@@ -418,17 +437,18 @@ private:
         height > 1u << 20 || stride < width * bpp || have < stride * height ||
         evidence.row() >= pages_[page].rows.size())
       return false;
-    if (!write_png(args_.out / "evidence" / staged_name(page, evidence.row()),
-                   evidence.pixels()->data(), static_cast<std::uint32_t>(width),
-                   static_cast<std::uint32_t>(height), static_cast<std::uint32_t>(stride),
+    if (!write_png(dir_ / "evidence" / staged_name(page, evidence.row()), evidence.pixels()->data(),
+                   static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height),
+                   static_cast<std::uint32_t>(stride),
                    bpp == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY))
-      fail("cannot write a PNG under " + (args_.out / "evidence").string());
+      fail("cannot write a PNG under " + (dir_ / "evidence").string());
     ++images_;
     return true;
   }
 
   const Args &args_;
   shmpipe::Supervisor &sup_;
+  fs::path dir_; // where run() writes
   struct Sent {
     std::uint32_t page;
     unsigned worker; // sup_.restarts() when it was sent: which worker got it
@@ -454,15 +474,106 @@ std::uint64_t ring_bytes(unsigned dpi) {
   return ring;
 }
 
-} // namespace
+/// Refuses (a usage error) an --out DIR whose results would replace or delete the PDF: the
+/// PDF is DIR/ledger.csv, or lies under DIR/pages or DIR/evidence, which a run replaces as a
+/// whole. "Is" means the same file (device and inode), whatever the spelling: symlinks, hard
+/// links, "..". Runs before anything is written.
+void refuse_overwriting_the_input(const Args &args) {
+  std::error_code ec;
+  if (fs::equivalent(args.pdf, args.out / "ledger.csv", ec))
+    usage("--out " + args.out.string() + " would replace the PDF '" + args.pdf +
+          "' (it is ledger.csv there)");
+  // The PDF's directories, as named (its own name may be a symlink into DIR) and as resolved.
+  const fs::path named = fs::canonical(fs::absolute(args.pdf).parent_path());
+  const fs::path resolved = fs::canonical(args.pdf).parent_path();
+  for (const char *replaced : {"pages", "evidence"}) {
+    const fs::path dir = args.out / replaced;
+    if (!fs::is_directory(dir, ec))
+      continue;
+    for (fs::path p : {named, resolved})
+      for (;; p = p.parent_path()) {
+        if (fs::equivalent(p, dir, ec))
+          usage("--out " + args.out.string() + " would delete the PDF '" + args.pdf +
+                "': it lies in " + dir.string() + ", which a run replaces");
+        if (p == p.parent_path())
+          break;
+      }
+  }
+}
 
-int main(int argc, char **argv) {
+/// Where a run writes: a new directory DIR/.extract_core-XXXXXX (mkdtemp: concurrent runs
+/// into one DIR never share it) whose pages/, evidence/ and ledger.csv commit() moves into
+/// DIR. Removed with whatever is in it when the run ends otherwise, and so are the
+/// directories the run created for DIR (if empty).
+class OutputDir {
+public:
+  explicit OutputDir(const fs::path &out) : out_(out) {
+    try {
+      for (fs::path p = fs::absolute(out); !fs::exists(p) && p != p.parent_path();
+           p = p.parent_path())
+        created_.push_back(p); // innermost first
+      fs::create_directories(out);
+      std::string name = (out / ".extract_core-XXXXXX").string();
+      if (::mkdtemp(name.data()) == nullptr)
+        fail("cannot create a directory in '" + out.string() + "': " + std::strerror(errno));
+      staging_ = name;
+      fs::create_directory(staging_ / "pages");
+      fs::create_directory(staging_ / "evidence");
+    } catch (...) {
+      remove();
+      throw;
+    }
+  }
+  OutputDir(const OutputDir &) = delete;
+  OutputDir &operator=(const OutputDir &) = delete;
+  ~OutputDir() { remove(); }
+
+  [[nodiscard]] const fs::path &path() const noexcept { return staging_; }
+
+  /// Moves the results into DIR. Each one replaces its predecessor in one step (the old one
+  /// is exchanged into the staging directory and removed with it).
+  void commit() {
+    for (const char *name : {"pages", "evidence", "ledger.csv"}) {
+      const fs::path from = staging_ / name, to = out_ / name;
+      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
+        continue;
+      if (errno == EEXIST &&
+          ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0)
+        continue;
+      if (errno == EINVAL) { // a file system without renameat2's flags: two steps
+        std::error_code ec;
+        if (fs::exists(to, ec))
+          fs::rename(to, staging_ / (std::string("old-") + name));
+        fs::rename(from, to);
+        continue;
+      }
+      fail("cannot move " + from.string() + " to " + to.string() + ": " + std::strerror(errno));
+    }
+    created_.clear(); // DIR holds the results now
+  }
+
+private:
+  void remove() noexcept {
+    std::error_code ec;
+    if (!staging_.empty())
+      fs::remove_all(staging_, ec);
+    for (const fs::path &dir : created_)
+      fs::remove(dir, ec); // only when empty: another run may be writing there too
+  }
+
+  fs::path out_;
+  fs::path staging_;
+  std::vector<fs::path> created_; // directories made for DIR, innermost first
+};
+
+int run(int argc, char **argv) {
   const Args args = parse_args(argc, argv);
   {
     std::ifstream probe(args.pdf, std::ios::binary);
     if (!probe)
-      Extraction::fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
+      fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
   }
+  refuse_overwriting_the_input(args);
   const auto start = Clock::now();
   shmpipe::SupervisorOptions options;
   options.command = {args.worker};
@@ -475,27 +586,38 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "extract_core: worker %d %s: %s\n", static_cast<int>(e.pid),
                    std::string(shmpipe::to_string(e.kind)).c_str(), e.detail.c_str());
   };
-  try {
-    shmpipe::Supervisor sup("shmpipe-extract-" + std::to_string(::getpid()), options);
-    Extraction extraction(args, sup);
-    const std::uint32_t pages = extraction.open();
-    const std::uint32_t first = args.first_page != 0 ? args.first_page - 1 : 0;
-    const std::uint32_t last = args.last_page != 0 ? args.last_page - 1 : pages - 1;
-    if (last >= pages)
-      usage("--pages " + std::to_string(first + 1) + "-" + std::to_string(last + 1) +
-            ": the document has " + std::to_string(pages) + " pages");
-    const std::size_t failed = extraction.run(first, last);
-    const std::size_t rows = extraction.finish_outputs();
-    static_cast<void>(sup.shutdown("done", 5s));
-    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    const std::size_t done = last - first + 1;
-    std::printf("pages %zu (failed %zu), rows %zu (not adding up %zu), images %zu, bytes moved "
-                "%llu, %.3f s, %.1f pages/s\n",
-                done, failed, rows, extraction.not_adding_up(), extraction.images(),
-                static_cast<unsigned long long>(extraction.bytes()), seconds,
-                static_cast<double>(done) / seconds);
-    return failed == 0 ? 0 : 3;
-  } catch (const std::exception &e) {
-    Extraction::fail(e.what());
-  }
+  // The pid tells a reader of `shmpipe ls` whose session it is; the random rest makes the
+  // name one nobody can create first.
+  examples::defer_stop_signals(); // the worker, its session and the staged files follow
+  const std::unique_ptr<shmpipe::Supervisor> sup =
+      examples::start_supervisor("shmpipe-extract-" + std::to_string(::getpid()) + "-", options);
+  Extraction extraction(args, *sup);
+  const std::uint32_t pages = extraction.open();
+  const std::uint32_t first = args.first_page != 0 ? args.first_page - 1 : 0;
+  const std::uint32_t last = args.last_page != 0 ? args.last_page - 1 : pages - 1;
+  if (last >= pages)
+    usage("--pages " + std::to_string(first + 1) + "-" + std::to_string(last + 1) +
+          ": the document has " + std::to_string(pages) + " pages");
+  OutputDir output(args.out);
+  const std::size_t failed = extraction.run(first, last, output.path());
+  const std::size_t rows = extraction.finish_outputs();
+  examples::throw_if_stopped(); // the last moment a signal discards the run
+  output.commit();
+  static_cast<void>(sup->shutdown("done", 5s));
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::size_t done = last - first + 1;
+  std::printf("pages %zu (failed %zu), rows %zu (not adding up %zu), images %zu, bytes moved "
+              "%llu, %.3f s, %.1f pages/s\n",
+              done, failed, rows, extraction.not_adding_up(), extraction.images(),
+              static_cast<unsigned long long>(extraction.bytes()), seconds,
+              static_cast<double>(done) / seconds);
+  return failed == 0 ? 0 : 3;
+}
+
+} // namespace
+
+// Every way out (bad arguments, a failure, a stop signal) unwinds through run(): the
+// Supervisor stops its worker and removes the session, OutputDir removes the staging files.
+int main(int argc, char **argv) {
+  return examples::run_main("extract_core", [&] { return run(argc, argv); });
 }

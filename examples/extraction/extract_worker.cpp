@@ -74,6 +74,10 @@ std::vector<extraction::Word> words_of(poppler::page &page) {
   return words;
 }
 
+/// The core is gone or stuck (a reply could not be sent): nothing is left to serve. Thrown to
+/// main, which exits with status 4 once the Worker has detached.
+struct CoreGone {};
+
 class Server {
 public:
   explicit Server(shmpipe::Worker &worker) : worker_(worker) {
@@ -111,12 +115,12 @@ public:
 private:
   void reply_error(std::uint64_t id, Code code, const std::string &message) {
     if (worker_.error(id, code, message, kSendLimit) != shmpipe::Status::ok)
-      std::exit(4); // the core is gone or stuck: nothing to serve
+      throw CoreGone{};
   }
 
   void check(shmpipe::Status status) {
     if (status != shmpipe::Status::ok)
-      std::exit(4);
+      throw CoreGone{};
   }
 
   /// The document at `path`, opened (and kept) on first use; nullptr after an Error reply.
@@ -383,6 +387,8 @@ int main(int argc, char **argv) {
     shmpipe::Worker worker = shmpipe::attach_supervised(
         {.capabilities = {"ledger", "evidence"}, .worker_name = "extract_worker"});
     return Server(worker).run();
+  } catch (const CoreGone &) {
+    return 4;
   } catch (const std::exception &e) {
     std::fprintf(stderr, "extract_worker: %s\n", e.what());
     return 2;

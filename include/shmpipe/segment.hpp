@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -556,5 +557,46 @@ public:
 private:
   std::string name_;
 };
+
+/// `prefix` followed by 16 random hex digits (64 bits from getrandom), for a segment another
+/// user cannot guess and create first (a name such as "app-<pid>" can be taken in advance, and
+/// every run then fails with segment_exists). The name is not reserved: create it with
+/// Segment::create (or Core::create, Supervisor) and, on Errc::segment_exists, call this again
+/// for a new one. Throws Error(invalid_name) when the result is not a valid name (a prefix
+/// starting with '.', holding other characters than [A-Za-z0-9._-], or longer than
+/// kMaxNameLength - 16), Error(system) when the kernel gives no random bytes.
+///
+/// **Example**:
+///
+///     for (;;) try {
+///       return shmpipe::Segment::create(shmpipe::unique_segment_name("orders-"));
+///     } catch (const shmpipe::Error &e) {
+///       if (e.code() != shmpipe::Errc::segment_exists) throw;
+///     }
+[[nodiscard]] inline std::string unique_segment_name(std::string_view prefix) {
+  std::uint64_t bits = 0;
+  auto *bytes = reinterpret_cast<unsigned char *>(&bits);
+  std::size_t have = 0;
+  while (have < sizeof bits) {
+    const ssize_t n = ::getrandom(bytes + have, sizeof bits - have, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      throw Error(Errc::system, std::string(prefix.substr(0, kMaxNameLength)),
+                  "getrandom failed for a unique name", errno);
+    have += static_cast<std::size_t>(n);
+  }
+  std::string name(prefix);
+  constexpr char kHex[] = "0123456789abcdef";
+  for (int shift = 60; shift >= 0; shift -= 4)
+    name += kHex[(bits >> shift) & 0xF];
+  if (!Segment::valid_name(name))
+    throw Error(Errc::invalid_name, name.substr(0, kMaxNameLength),
+                "prefix is not valid in a segment name (at most " +
+                    std::to_string(kMaxNameLength - 16) +
+                    " characters from [A-Za-z0-9._-], "
+                    "not starting with '.')");
+  return name;
+}
 
 } // namespace shmpipe

@@ -5,6 +5,8 @@
 #include <shmpipe/ring.hpp>
 #include <shmpipe/segment.hpp>
 
+#include <set>
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -402,6 +404,35 @@ TEST(SegmentForeignObjectTest, EmptyObjectIsNotReadyAndTinyOneIsRefused) {
   ASSERT_EQ(::pwrite(fd, "NOTSHMPIPE", 10, 0), 10);
   expect_error([&] { (void)Segment::open(guard.name()); }, Errc::bad_magic, guard.name());
   ::close(fd);
+}
+
+// unique_segment_name: the prefix, then 16 hex digits that differ from call to call (64 random
+// bits: two equal ones among 1000 would mean the bits are not random); what it returns is a
+// name Segment::create takes; a prefix that cannot make a valid name is refused.
+TEST(UniqueSegmentNameTest, PrefixThenSixteenRandomHexDigits) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name = unique_segment_name("shmpipe-test-");
+    ASSERT_EQ(name.size(), 13u + 16u) << name;
+    EXPECT_EQ(name.substr(0, 13), "shmpipe-test-");
+    EXPECT_EQ(name.find_first_not_of("0123456789abcdef", 13), std::string::npos) << name;
+    EXPECT_TRUE(Segment::valid_name(name)) << name;
+    seen.insert(name);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_TRUE(Segment::valid_name(unique_segment_name(""))); // the digits alone are a name
+  EXPECT_EQ(unique_segment_name(std::string(kMaxNameLength - 16, 'x')).size(), kMaxNameLength);
+}
+
+TEST(UniqueSegmentNameTest, APrefixThatMakesNoValidNameIsRefused) {
+  for (const std::string &prefix : {std::string(".hidden-"), std::string("a/b-"),
+                                    std::string("sp ace-"), std::string(kMaxNameLength - 15, 'x')})
+    try {
+      (void)unique_segment_name(prefix);
+      ADD_FAILURE() << "accepted '" << prefix << "'";
+    } catch (const Error &e) {
+      EXPECT_EQ(e.code(), Errc::invalid_name) << e.what();
+    }
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -457,6 +459,180 @@ TEST_F(ScannerProtocolTest, HostileRequestsGetErrorsAndTheScannerGoesOn) {
   EXPECT_EQ(claims->doc_id()->Get(0), 100u);
   EXPECT_EQ(sup_->worker_pid(), pid); // the same process answered everything
   EXPECT_EQ(sup_->restarts(), 0u);
+}
+
+// ---- Every exit path cleans up (issue 14): no session segment, no scanner, no partial file.
+
+/// claim_scan in the background, and what it left behind once it ended.
+class ClaimScanCleanupTest : public ClaimScanTest {
+protected:
+  std::unique_ptr<shmpipe::test::Background> start(const std::vector<std::string> &extra,
+                                                   const std::vector<std::string> &env = {}) {
+    std::vector<std::string> argv = {CLAIM_SCAN};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto program = std::make_unique<shmpipe::test::Background>(argv, dir_ / "log", env);
+    EXPECT_GT(program->pid(), 0);
+    return program;
+  }
+  [[nodiscard]] std::vector<std::string> standard_args() const {
+    return {"--patterns", (dir_ / "patterns.txt").string(), "--docs", (dir_ / "docs.txt").string(),
+            "--out",      (dir_ / "out.tsv").string()};
+  }
+
+  /// The sessions of claim_scan `pid`: shmpipe-claims-PID-K-<random> (or, before names were
+  /// random, shmpipe-claims-PID-K).
+  [[nodiscard]] static std::vector<std::string> segments_of(pid_t pid) {
+    return shmpipe::test::entries_starting_with("/dev/shm",
+                                                "shmpipe-claims-" + std::to_string(pid) + "-");
+  }
+
+  /// Waits for the end and checks: `status`, no segment, no process of the group, no partial
+  /// file, and the files of DIR as `before` (name -> bytes).
+  void expect_nothing_left(shmpipe::test::Background &program, int status,
+                           const std::map<std::string, std::string> &before) {
+    EXPECT_EQ(program.wait(), status) << read_file(dir_ / "log");
+    EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
+    EXPECT_FALSE(program.group_alive()) << "a scanner outlived claim_scan";
+    EXPECT_EQ(files(), before);
+  }
+
+  /// The files of DIR (the log aside) with their bytes, or a digest of them past 64 bytes.
+  [[nodiscard]] std::map<std::string, std::string> files() const {
+    std::map<std::string, std::string> all;
+    for (const fs::directory_entry &e : fs::directory_iterator(dir_)) {
+      const std::string name = e.path().filename().string();
+      if (name == "log")
+        continue;
+      std::string bytes = e.is_directory() ? std::string("<dir>") : read_file(e.path());
+      if (bytes.size() > 64)
+        bytes = std::to_string(bytes.size()) + " bytes, hash " +
+                std::to_string(std::hash<std::string>{}(bytes));
+      all[name] = std::move(bytes);
+    }
+    return all;
+  }
+};
+
+// --out naming an input, by any spelling, used to replace the input with the results (exit
+// status 0). Now refused, status 2, before anything is read or written.
+TEST_F(ClaimScanCleanupTest, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
+  write_file(dir_ / "patterns.txt", "needle\nhay\n");
+  write_file(dir_ / "docs.txt", "hay needle hay\nneedle\n");
+  fs::create_directories(dir_ / "sub");
+  fs::create_symlink(dir_ / "docs.txt", dir_ / "docs-link.txt");
+  fs::create_hard_link(dir_ / "patterns.txt", dir_ / "patterns-link.txt");
+  const std::map<std::string, std::string> before = files();
+  const std::string docs = (dir_ / "docs.txt").string();
+  const std::string patterns = (dir_ / "patterns.txt").string();
+  for (const std::string &out :
+       {docs, patterns, (dir_ / "sub" / ".." / "docs.txt").string(),
+        (dir_ / "docs-link.txt").string(), (dir_ / "patterns-link.txt").string()}) {
+    SCOPED_TRACE("--out " + out);
+    auto program = start({"--patterns", patterns, "--docs", docs, "--out", out});
+    expect_nothing_left(*program, 2, before);
+    EXPECT_NE(read_file(dir_ / "log").find("would be replaced by the results"), std::string::npos)
+        << read_file(dir_ / "log");
+  }
+  // The input named through the link, the output by its own name: the same file too.
+  auto program =
+      start({"--patterns", patterns, "--docs", (dir_ / "docs-link.txt").string(), "--out", docs});
+  expect_nothing_left(*program, 2, before);
+}
+
+// Failures before and during the scan, and bad arguments: an earlier complete output stays as
+// it was; no partial file, no session, no scanner remains.
+TEST_F(ClaimScanCleanupTest, FailuresAndBadArgumentsLeaveNothing) {
+  write_file(dir_ / "out.tsv", "0\t0\t0\t6\n"); // an earlier run's output
+  write_file(dir_ / "patterns.txt", "needle\n");
+  std::string docs;
+  for (int i = 0; i < 100; ++i)
+    docs += "hay hay hay needle " + std::to_string(i) + "\n";
+  write_file(dir_ / "docs.txt", docs);
+  std::map<std::string, std::string> before = files();
+  {
+    SCOPED_TRACE("a batch that kills every scanner (a failure with the scanners running)");
+    std::vector<std::string> args = standard_args();
+    args.insert(args.end(), {"--batch-bytes", "200", "--scanners", "2"});
+    auto program = start(args, {"SHMPIPE_CLAIMS_CRASH=42"});
+    expect_nothing_left(*program, 1, before);
+  }
+  {
+    SCOPED_TRACE("missing docs");
+    auto program = start({"--patterns", (dir_ / "patterns.txt").string(), "--docs",
+                          (dir_ / "missing.txt").string(), "--out", (dir_ / "out.tsv").string()});
+    expect_nothing_left(*program, 1, before);
+  }
+  for (const std::vector<std::string> &bad :
+       {std::vector<std::string>{"--scanners", "0"}, {"--frobnicate", "1"}, {"--in-flight"}}) {
+    SCOPED_TRACE("bad arguments");
+    std::vector<std::string> args = standard_args();
+    args.insert(args.end(), bad.begin(), bad.end());
+    auto program = start(args);
+    expect_nothing_left(*program, 2, before);
+  }
+  write_file(dir_ / "patterns.txt", "");
+  before = files();
+  SCOPED_TRACE("an empty dictionary");
+  auto program = start(standard_args());
+  expect_nothing_left(*program, 1, before);
+}
+
+// SIGINT and SIGTERM once the scan runs (sessions exist, claims are being written): the
+// scanners are stopped, the sessions and the partial file removed, the earlier output left as
+// it was, and the status says which signal ended the run.
+TEST_F(ClaimScanCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
+  write_file(dir_ / "out.tsv", "0\t0\t0\t6\n"); // an earlier run's output
+  write_file(dir_ / "patterns.txt", "the\nin\nheap\nthing\n");
+  std::string docs;
+  for (int i = 0; i < 200000; ++i)
+    docs += "the thing " + std::to_string(i) + " is in the heap\n";
+  write_file(dir_ / "docs.txt", docs);
+  const std::map<std::string, std::string> before = files();
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    // One document a batch, one batch in flight: a run of many round trips, long enough to
+    // be stopped in the middle.
+    std::vector<std::string> args = standard_args();
+    args.insert(args.end(), {"--batch-bytes", "64", "--in-flight", "1", "--scanners", "2"});
+    auto program = start(args);
+    std::vector<std::string> segments;
+    const bool started = shmpipe::test::wait_until([&] {
+      segments = segments_of(program->pid());
+      bool written = false;
+      for (const std::string &partial : shmpipe::test::entries_starting_with(dir_, "out.tsv."))
+        written = written || fs::file_size(dir_ / partial) > 0;
+      return (segments.size() == 2 && written) || !program->running();
+    });
+    ASSERT_TRUE(started && program->running()) << read_file(dir_ / "log");
+    for (const std::string &name : segments) { // shmpipe-claims-PID-K-<16 hex digits>
+      const std::string prefix = "shmpipe-claims-" + std::to_string(program->pid()) + "-";
+      EXPECT_EQ(name.size(), prefix.size() + 2 + 16) << name;
+    }
+    program->signal(sig);
+    expect_nothing_left(*program, 128 + sig, before);
+    EXPECT_NE(read_file(dir_ / "log").find("stopped by SIG"), std::string::npos)
+        << read_file(dir_ / "log");
+  }
+}
+
+// Two runs writing the same output at once each have a partial file of their own (mkstemp),
+// and the output is one run's complete result.
+TEST_F(ClaimScanCleanupTest, ConcurrentRunsHaveTheirOwnPartialFiles) {
+  const std::vector<std::string> patterns = {"the", "in", "heap"};
+  std::string docs;
+  for (int i = 0; i < 20000; ++i)
+    docs += "the thing " + std::to_string(i) + " is in the heap\n";
+  write_file(dir_ / "patterns.txt", joined(patterns));
+  write_file(dir_ / "docs.txt", docs);
+  std::vector<std::string> args = standard_args();
+  args.insert(args.end(), {"--batch-bytes", "256"});
+  auto first = start(args);
+  auto second = start(args);
+  EXPECT_EQ(first->wait(), 0);
+  EXPECT_EQ(second->wait(), 0);
+  EXPECT_EQ(shmpipe::test::entries_starting_with(dir_, "out.tsv."), std::vector<std::string>{});
+  EXPECT_TRUE(read_file(dir_ / "out.tsv") ==
+              ref::to_tsv(ref::all_claims(patterns, lines_of(docs))));
 }
 
 } // namespace

@@ -14,6 +14,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -257,6 +259,199 @@ TEST_F(ExtractPipelineTest, ARealPdfFromADebianPackage) {
                               std::to_string(p) + " " + pdf.string() + " -");
     EXPECT_EQ(words_of(read_file(dir_ / "out" / "pages" / name)), words_of(oracle.out)) << name;
   }
+}
+
+// ---- Every exit path cleans up (issue 14): no session segment, no worker, no partial output.
+
+/// extract_core in the background, and what it left behind once it ended.
+class ExtractCleanupTest : public ExtractPipelineTest {
+protected:
+  /// Starts extract_core --pdf `pdf` --out DIR/out `extra...`.
+  std::unique_ptr<shmpipe::test::Background> start(const fs::path &pdf,
+                                                   const std::vector<std::string> &extra = {}) {
+    std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", pdf.string(), "--out",
+                                     (dir_ / "out").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    auto program = std::make_unique<shmpipe::test::Background>(argv, dir_ / "log");
+    EXPECT_GT(program->pid(), 0);
+    return program;
+  }
+
+  /// The segments of extract_core `pid`: shmpipe-extract-PID-<random> (or, before names were
+  /// random, shmpipe-extract-PID).
+  [[nodiscard]] static std::vector<std::string> segments_of(pid_t pid) {
+    const std::string prefix = "shmpipe-extract-" + std::to_string(pid);
+    std::vector<std::string> names;
+    for (std::string &name : shmpipe::test::entries_starting_with("/dev/shm", prefix))
+      if (name.size() == prefix.size() || name[prefix.size()] == '-')
+        names.push_back(std::move(name));
+    return names;
+  }
+
+  /// Runs to the end and checks: `status`, no segment, no process of its group, and `out`
+  /// exactly as `before` (a map of its files, empty when DIR/out should not exist).
+  void expect_nothing_left(shmpipe::test::Background &program, int status,
+                           const std::map<std::string, std::string> &before) {
+    EXPECT_EQ(program.wait(), status) << read_file(dir_ / "log");
+    EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
+    EXPECT_FALSE(program.group_alive()) << "a worker outlived extract_core";
+    EXPECT_EQ(files_under(dir_ / "out"), before);
+  }
+
+  /// Every file under `root` (hidden ones too), by relative path, with its bytes (a digest
+  /// of them for files over 64 bytes: PNGs are not for printing).
+  static std::map<std::string, std::string> files_under(const fs::path &root) {
+    std::map<std::string, std::string> files;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::string bytes = it->is_directory() ? std::string("<dir>") : read_file(it->path());
+      if (bytes.size() > 64)
+        bytes = std::to_string(bytes.size()) + " bytes, hash " +
+                std::to_string(std::hash<std::string>{}(bytes));
+      files[fs::relative(it->path(), root).string()] = std::move(bytes);
+    }
+    return files;
+  }
+
+  /// A complete output of an earlier run, as the files a later run must leave alone.
+  std::map<std::string, std::string> previous_output() {
+    fs::create_directories(dir_ / "out" / "pages");
+    fs::create_directories(dir_ / "out" / "evidence");
+    const std::map<std::string, std::string> files = {{"ledger.csv", "page,stt\n1,earlier run\n"},
+                                                      {"pages/page-0001.txt", "earlier page\n"},
+                                                      {"evidence/row-000001.png", "earlier png"},
+                                                      {"notes.txt", "the user's own file\n"}};
+    for (const auto &[name, bytes] : files)
+      std::ofstream(dir_ / "out" / name, std::ios::binary) << bytes;
+    std::map<std::string, std::string> all = files;
+    all["pages"] = all["evidence"] = "<dir>";
+    return all;
+  }
+};
+
+// A handled failure used to call std::exit with the Supervisor alive: its 64 MiB segment
+// stayed in /dev/shm each time. Now every one ends with the segment removed, the worker
+// stopped, and DIR/out as it was: absent, or holding an earlier run's output.
+TEST_F(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
+  const fs::path pdf = make_pdf("--lang en --rows 20 --seed 7");
+  std::ofstream(dir_ / "junk.pdf", std::ios::binary) << "%PDF-1.4\nthis is not a PDF at all\n";
+  std::ofstream(dir_ / "empty.pdf", std::ios::binary) << "";
+  ASSERT_EQ(run("qpdf --encrypt secret owner 256 -- " + pdf.string() + " " +
+                (dir_ / "locked.pdf").string())
+                .status,
+            0);
+  for (const bool earlier : {false, true}) {
+    fs::remove_all(dir_ / "out");
+    const std::map<std::string, std::string> before =
+        earlier ? previous_output() : std::map<std::string, std::string>{};
+    for (const char *bad : {"junk.pdf", "empty.pdf", "locked.pdf"}) {
+      SCOPED_TRACE(std::string(bad) + (earlier ? " over an earlier output" : ""));
+      auto program = start(dir_ / bad);
+      expect_nothing_left(*program, 1, before);
+    }
+    SCOPED_TRACE("--pages past the end");
+    auto program = start(pdf, {"--pages", "2-3"});
+    expect_nothing_left(*program, 2, before);
+    EXPECT_NE(read_file(dir_ / "log").find("the document has 1 pages"), std::string::npos)
+        << read_file(dir_ / "log");
+  }
+}
+
+TEST_F(ExtractCleanupTest, BadArgumentsLeaveNothing) {
+  const fs::path pdf = make_pdf("--lang en --rows 5 --seed 8");
+  const std::map<std::string, std::string> before = previous_output();
+  for (const std::vector<std::string> &extra :
+       {std::vector<std::string>{"--dpi", "5"}, {"--pages", "x"}, {"--frobnicate", "1"}}) {
+    auto program = start(pdf, extra);
+    expect_nothing_left(*program, 2, before);
+  }
+}
+
+// SIGINT and SIGTERM in the middle of a run (the session exists and PNGs are being staged):
+// the run stops, the worker is stopped, the segment removed, the staged files deleted, and an
+// earlier complete output is left exactly as it was. The status says which signal ended it.
+TEST_F(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
+  const fs::path pdf = make_pdf("--lang vi --rows 1500 --seed 9");
+  for (const int sig : {SIGINT, SIGTERM}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
+    fs::remove_all(dir_ / "out");
+    const std::map<std::string, std::string> before = previous_output();
+    auto program = start(pdf);
+    // Started: its session exists, and files are being written under DIR/out.
+    std::vector<std::string> segments;
+    const bool started = shmpipe::test::wait_until([&] {
+      segments = segments_of(program->pid());
+      std::size_t pngs = 0;
+      for (const auto &[name, bytes] : files_under(dir_ / "out"))
+        pngs += name.ends_with(".png") && !before.contains(name) ? 1u : 0u;
+      return (!segments.empty() && pngs >= 3) || !program->running();
+    });
+    ASSERT_TRUE(started && program->running()) << read_file(dir_ / "log");
+    // The name ends in 16 random hex digits: nobody can create it first.
+    ASSERT_EQ(segments.size(), 1u);
+    const std::string prefix = "shmpipe-extract-" + std::to_string(program->pid()) + "-";
+    EXPECT_EQ(segments[0].size(), prefix.size() + 16) << segments[0];
+    program->signal(sig);
+    expect_nothing_left(*program, 128 + sig, before);
+    EXPECT_NE(read_file(dir_ / "log").find("stopped by SIG"), std::string::npos)
+        << read_file(dir_ / "log");
+  }
+}
+
+// Results that would replace the PDF are refused before anything is written: the PDF as
+// DIR/ledger.csv (also through a symlink, a hard link or another spelling of DIR), or inside
+// DIR/pages or DIR/evidence, which a run replaces as a whole. A PDF elsewhere in DIR is fine.
+TEST_F(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
+  const fs::path pdf = make_pdf("--lang en --rows 10 --seed 10");
+  const std::string bytes = read_file(pdf);
+  const fs::path out = dir_ / "out";
+  const auto refused = [&](const fs::path &input, const fs::path &out_dir) {
+    SCOPED_TRACE(input.string() + " into " + out_dir.string());
+    const std::map<std::string, std::string> before = files_under(out);
+    shmpipe::test::Background program(
+        {EXTRACT_CORE, "--pdf", input.string(), "--out", out_dir.string()}, dir_ / "log");
+    EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
+    EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
+    EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
+    EXPECT_EQ(files_under(out), before);
+    EXPECT_EQ(read_file(input), bytes);
+  };
+  fs::create_directories(out / "pages");
+  fs::copy_file(pdf, out / "ledger.csv");
+  refused(out / "ledger.csv", out);
+  refused(out / "ledger.csv", dir_ / "out" / ".." / "out" / ".");
+  fs::create_symlink(out / "ledger.csv", dir_ / "link.pdf");
+  refused(dir_ / "link.pdf", out);
+  fs::remove(out / "ledger.csv");
+  fs::create_hard_link(pdf, out / "ledger.csv");
+  refused(pdf, out);
+  fs::remove(out / "ledger.csv");
+  fs::copy_file(pdf, out / "pages" / "doc.pdf");
+  refused(out / "pages" / "doc.pdf", out);
+  fs::create_directories(out / "evidence" / "sub");
+  fs::copy_file(pdf, out / "evidence" / "sub" / "doc.pdf");
+  refused(out / "evidence" / "sub" / "doc.pdf", out);
+
+  fs::copy_file(pdf, out / "doc.pdf"); // in DIR but not replaced: extracted as usual
+  const Result r = extract(out / "doc.pdf");
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(read_file(out / "doc.pdf"), bytes);
+  EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
+}
+
+// Two runs into one DIR at once: each stages in a directory of its own (the staged PNG names
+// used to be the same for both, and each deleted the other's), both complete, and DIR ends
+// with a complete output.
+TEST_F(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) {
+  const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 11");
+  auto first = start(pdf);
+  auto second = start(pdf);
+  EXPECT_EQ(first->wait(), 0);
+  EXPECT_EQ(second->wait(), 0);
+  EXPECT_EQ(shmpipe::test::entries_starting_with(dir_ / "out", ".extract_core-"),
+            std::vector<std::string>{});
+  expect_complete_output(pdf);
 }
 
 } // namespace
