@@ -210,12 +210,14 @@ public:
       // The longest document that may join: a first one up to batch_bytes, then what the
       // budget has left. Its newline is looked for no further than that.
       const bool first = batch.docs() == 0;
-      std::size_t room = cut.batch_bytes;
-      if (!first)
-        room = cost + kTextBatchBytesPerDocument < cut.batch_bytes
-                   ? cut.batch_bytes - cost - kTextBatchBytesPerDocument
-                   : 0;
-      const std::size_t available = fill(taken + room + 1) - taken;
+      if (!first && cost + kTextBatchBytesPerDocument > cut.batch_bytes)
+        break; // not even an empty document fits
+      const std::size_t room =
+          first ? cut.batch_bytes : cut.batch_bytes - cost - kTextBatchBytesPerDocument;
+      // Only the first document is waited for: a batch of what a slow pipe has given so far
+      // goes now rather than when the pipe has given a batch's worth. (A regular file always
+      // has its bytes ready, and batches stay full.)
+      const std::size_t available = fill(taken + room + 1, first) - taken;
       if (available == 0 || stopped())
         break; // the end of the file (or stop)
       const char *begin = buffer_.data() + head_ + taken;
@@ -230,7 +232,7 @@ public:
         in_piece_ = true;
         return next_piece(cut);
       } else
-        break; // it starts the next batch
+        break; // it starts the next batch (it does not fit, or has not been read whole yet)
       batch.text.append(begin, size);
       batch.offsets.push_back(static_cast<std::uint32_t>(batch.text.size()));
       cost += size + kTextBatchBytesPerDocument;
@@ -298,10 +300,10 @@ private:
 
   void consume(std::size_t n) noexcept { head_ += n; }
 
-  /// Reads until `need` unread bytes are buffered or the file ends (or stop is set); returns
-  /// the unread bytes buffered. The buffer grows to the largest `need` (plus one read), never
-  /// with the file.
-  std::size_t fill(std::size_t need) {
+  /// Reads until `need` unread bytes are buffered or the file ends (or stop is set), or, with
+  /// `block` false, until a pipe has nothing more to read now; returns the unread bytes
+  /// buffered. The buffer grows to the largest `need` (plus one read), never with the file.
+  std::size_t fill(std::size_t need, bool block = true) {
     constexpr std::size_t kRead = std::size_t{64} << 10;
     while (tail_ - head_ < need && !eof_ && !stopped()) {
       if (buffer_.size() - head_ < need + kRead) { // make room: move the unread bytes down
@@ -319,8 +321,11 @@ private:
           std::memcpy(buffer_.data() + tail_, memory_.data(), n);
         memory_.remove_prefix(n);
       } else {
+        // A pipe may keep us waiting: wake every 100 ms to look at stop.
         pollfd p{fd_, POLLIN, 0};
-        const int ready = ::poll(&p, 1, 100); // a pipe may keep us waiting: look at stop
+        const int ready = ::poll(&p, 1, block ? 100 : 0);
+        if (ready == 0 && !block)
+          break;
         if (ready == 0 || (ready < 0 && errno == EINTR))
           continue;
         const ssize_t got =
