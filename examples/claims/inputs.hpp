@@ -204,6 +204,8 @@ public:
       return next_piece(cut);
     DocumentBatch batch;
     batch.first_doc = next_doc_;
+    batch.text.reserve(cut.batch_bytes); // once, rather than growing by doubling
+    batch.offsets.reserve(last_docs_ + 1);
     std::size_t taken = 0; // buffer bytes (from head_) the batch holds, newlines included
     std::size_t cost = 0;
     for (;;) {
@@ -242,6 +244,7 @@ public:
       bytes_ += size;
     }
     consume(taken);
+    last_docs_ = batch.docs();
     if (batch.docs() == 0)
       return std::nullopt;
     return batch;
@@ -352,6 +355,7 @@ private:
   std::uint64_t next_doc_ = 0;   // the id of the document at head_
   std::uint64_t piece_done_ = 0; // in_piece_: bytes of that document that went in pieces
   bool in_piece_ = false;
+  std::size_t last_docs_ = 0; // in the last batch of whole documents: a guess at the next's
   std::uint64_t docs_ = 0;
   std::uint64_t bytes_ = 0;
   const std::atomic<bool> *stop_ = nullptr;
