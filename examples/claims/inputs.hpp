@@ -186,7 +186,7 @@ public:
       : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)), memory_(other.memory_),
         buffer_(std::move(other.buffer_)), head_(other.head_), tail_(other.tail_), eof_(other.eof_),
         next_doc_(other.next_doc_), piece_done_(other.piece_done_), in_piece_(other.in_piece_),
-        docs_(other.docs_), bytes_(other.bytes_) {}
+        last_docs_(other.last_docs_), docs_(other.docs_), bytes_(other.bytes_) {}
   DocumentReader &operator=(DocumentReader &&) = delete;
   DocumentReader(const DocumentReader &) = delete;
   DocumentReader &operator=(const DocumentReader &) = delete;

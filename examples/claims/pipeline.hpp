@@ -63,16 +63,16 @@ struct PipelineOptions {
   unsigned scanners = 1; ///< K scanner processes
   /// Text per TextBatch (at least one document; a longer document goes in pieces of this
   /// many bytes plus the longest pattern - 1 bytes of look-ahead). 256 KiB is a few hundred
-  /// microseconds of scanning, against which waking the sleeping peer (a futex round trip is 17-23
-  /// us on the development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at 0.885 of the
-  /// in-process rate against 0.932 with 256 KiB (claim_scan_bench).
+  /// microseconds of scanning, against which waking the sleeping peer (a futex round trip is
+  /// 17-23 us on the development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at
+  /// 0.885 of the in-process rate against 0.932 with 256 KiB (claim_scan_bench).
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned in_flight = 4;       ///< batches sent ahead, per scanner
   std::size_t chunk_claims = 0; ///< 0: as many claims per message as fit
   /// Smallest ring (each direction): the rings grow, by powers of two, to hold the
-  /// dictionary and in_flight + 1 of the largest batch (batch_bytes + the longest pattern). (512
-  /// KiB to 64 MiB made no difference beyond noise to the 10k-phrase rate in claim_scan_bench
-  /// --ring-kib.)
+  /// dictionary and in_flight + 1 of the largest batch (batch_bytes + the longest pattern).
+  /// (512 KiB to 64 MiB made no difference beyond noise to the 10k-phrase rate in
+  /// claim_scan_bench --ring-kib.)
   std::uint64_t min_ring_bytes = std::uint64_t{1} << 22;
   std::string session_prefix; ///< empty: "shmpipe-claims-<pid>"
   /// Scanner events (restarts, ...) for the user; called on a lane's thread.
