@@ -261,7 +261,8 @@ int main(int argc, char **argv) {
           options.min_ring_bytes = args.ring_bytes;
         options.log = [](const std::string &line) { std::fprintf(stderr, "%s\n", line.c_str()); };
         Digest remote;
-        claims::Pipeline pipeline(dictionary, docs, options);
+        claims::Pipeline pipeline(dictionary, claims::DocumentReader::of_bytes(doc_file.bytes()),
+                                  options);
         const claims::PipelineReport report =
             pipeline.run([&](std::span<const claims::Claim> claims) { remote.add(claims); });
         pipeline_digests.push_back(remote);

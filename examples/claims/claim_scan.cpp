@@ -193,14 +193,15 @@ int run(int argc, char **argv) {
   refuse_overwriting_an_input(args);
   const auto start = std::chrono::steady_clock::now();
   const claims::LineFile pattern_file = claims::LineFile::read(args.patterns);
-  const claims::LineFile doc_file = claims::LineFile::read(args.docs);
+  // Opened now (a missing file is named before any scanner starts), read as it is scanned.
+  claims::DocumentReader documents = claims::DocumentReader::open(args.docs);
   const claims::Dictionary dictionary = claims::Dictionary::compile(pattern_file, args.patterns);
   const double compile_seconds = seconds_since(start);
   args.pipeline.log = [](const std::string &line) {
     std::fprintf(stderr, "claim_scan: %s\n", line.c_str());
   };
   examples::defer_stop_signals(); // the scanners, their sessions and the partial file follow
-  claims::Pipeline pipeline(dictionary, doc_file.lines(), args.pipeline);
+  claims::Pipeline pipeline(dictionary, std::move(documents), args.pipeline);
   examples::throw_if_stopped();
   TsvWriter out(args.out, mode);
   // A stop signal is noticed as the next batch's claims arrive (batches take milliseconds):
@@ -217,12 +218,15 @@ int run(int argc, char **argv) {
   std::fprintf(stderr,
                "claim_scan: docs %llu, bytes %llu, patterns %zu, matches %llu, %.3f s, "
                "%.0f docs/s, %.2f MB/s (compile %.3f s, scanners up %.3f s, scan %.3f s: "
-               "%.0f docs/s, %.2f MB/s; scanners %u, restarts %u)\n",
+               "%.0f docs/s, %.2f MB/s; batches %llu, ring %llu bytes; scanners %u, "
+               "restarts %u)\n",
                static_cast<unsigned long long>(report.docs),
                static_cast<unsigned long long>(report.bytes), dictionary.lengths.size(),
                static_cast<unsigned long long>(report.claims), seconds, docs / seconds,
                megabytes / seconds, compile_seconds, report.setup_seconds, report.scan_seconds,
-               docs / report.scan_seconds, megabytes / report.scan_seconds, args.pipeline.scanners,
+               docs / report.scan_seconds, megabytes / report.scan_seconds,
+               static_cast<unsigned long long>(report.batches),
+               static_cast<unsigned long long>(pipeline.ring_bytes()), args.pipeline.scanners,
                report.restarts);
   return 0;
 }

@@ -5,7 +5,9 @@
 //   PatternSet -> loads the serialized Hyperscan database, answers PatternSetLoaded (or Error)
 //   TextBatch  -> scans every document where it lies in the ring, answers ClaimBatch messages
 //                 built in place: several when the matches do not fit one message, all but
-//                 the last non-final
+//                 the last non-final. A TextBatch may be one piece of a long document
+//                 (piece_offset, piece_length): only matches that start in the piece's own
+//                 bytes are reported, at their offset in the document
 // The core is trusted no more than the scanner is: every column of a TextBatch is checked
 // before a document is sliced from it.
 //
@@ -27,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fcntl.h>
@@ -148,22 +151,39 @@ private:
       return reply_error(id, claims::kBadRequest,
                          "TextBatch " + std::to_string(batch.batch_id()) +
                              ": text is not a column of doc_ids.length strings");
+    // A piece (schemas/claims.fbs): one document, owning the first piece_length bytes of its
+    // text, whose offsets must fit a claim's 32 bits.
+    const bool is_piece = batch.piece_length() != 0;
+    const claims::Piece piece =
+        is_piece ? claims::Piece{batch.piece_offset(), batch.piece_length()} : claims::Piece{};
+    constexpr std::uint64_t kOffsets = std::uint64_t{1} << 32;
+    if (is_piece && (n != 1 || piece.offset > kOffsets - piece.owned))
+      return reply_error(id, claims::kBadRequest,
+                         "TextBatch " + std::to_string(batch.batch_id()) +
+                             ": a piece must hold one document, at an offset that fits 32 bits");
     const auto start = std::chrono::steady_clock::now();
     claims_.clear();
     sent_ = 0;
     for (fb::uoffset_t i = 0; i < n; ++i) {
       const std::uint64_t doc = ids->Get(i);
-      crash_if_asked(id, batch.batch_id(), doc);
+      crash_if_asked(id, batch.batch_id(), doc, std::nullopt);
       const std::optional<std::string_view> bytes = text->at(i);
       if (!bytes)
         return reply_error(id, claims::kBadRequest,
                            "TextBatch " + std::to_string(batch.batch_id()) +
                                " changed while it was read");
-      if (!db_->scan(doc, *bytes, claims_))
+      if (is_piece && piece.owned > bytes->size())
+        return reply_error(id, claims::kBadRequest,
+                           "TextBatch " + std::to_string(batch.batch_id()) + ": piece_length " +
+                               std::to_string(piece.owned) + " is longer than its text (" +
+                               std::to_string(bytes->size()) + " bytes)");
+      if (!db_->scan(doc, *bytes, claims_, piece))
         return reply_error(id, claims::kScanFailed,
                            "Hyperscan failed on document " + std::to_string(doc) +
                                " (or reported a match the dictionary's lengths contradict)");
       forge_if_asked(doc);
+      const std::uint64_t own = is_piece ? piece.owned : bytes->size();
+      crash_if_asked(id, batch.batch_id(), doc, std::pair{piece.offset, piece.offset + own});
       while (claims_.size() - sent_ >= chunk_)
         send(id, batch.batch_id(), chunk_, 0, false);
     }
@@ -208,21 +228,47 @@ private:
     }
   }
 
-  /// Test hook for the fault tests: SHMPIPE_CLAIMS_CRASH=DOC[:MARKER] kills this scanner
-  /// (SIGKILL) when it reaches document DOC, after it has sent the claims it holds as a
-  /// non-final ClaimBatch (so that the core has part of the batch when the scanner dies).
-  /// With MARKER, only while that file does not exist yet (it is created first), i.e. once.
-  void crash_if_asked(std::uint64_t id, std::uint64_t batch_id, std::uint64_t doc) {
-    static const char *spec = std::getenv("SHMPIPE_CLAIMS_CRASH");
-    if (spec == nullptr)
+  /// Test hook for the fault tests: SHMPIPE_CLAIMS_CRASH=DOC[@BYTE][:MARKER] kills this
+  /// scanner (SIGKILL) after it has sent the claims it holds as a non-final ClaimBatch (so that
+  /// the core has part of the batch when the scanner dies): without @BYTE when it reaches
+  /// document DOC; with @BYTE when it has scanned the text of DOC that holds byte BYTE (the
+  /// piece of a long document that owns it, or the whole document). With MARKER, only while
+  /// that file does not exist yet (it is created first), i.e. once. `scanned` is the document
+  /// range [begin, end) just scanned, nullopt before a document is scanned.
+  void crash_if_asked(std::uint64_t id, std::uint64_t batch_id, std::uint64_t doc,
+                      std::optional<std::pair<std::uint64_t, std::uint64_t>> scanned) {
+    struct Spec {
+      std::uint64_t doc = 0;
+      std::optional<std::uint64_t> byte;
+      std::string marker;
+    };
+    static const std::optional<Spec> spec = []() -> std::optional<Spec> {
+      const char *text = std::getenv("SHMPIPE_CLAIMS_CRASH");
+      if (text == nullptr)
+        return std::nullopt;
+      const char *end = text + std::strlen(text);
+      Spec s;
+      auto [at, ec] = std::from_chars(text, end, s.doc);
+      if (ec != std::errc())
+        return std::nullopt;
+      if (*at == '@') {
+        std::uint64_t byte = 0;
+        const auto parsed = std::from_chars(at + 1, end, byte);
+        if (parsed.ec != std::errc())
+          return std::nullopt;
+        s.byte = byte;
+        at = parsed.ptr;
+      }
+      if (*at == ':')
+        s.marker = at + 1;
+      return s;
+    }();
+    if (!spec || spec->doc != doc || spec->byte.has_value() != scanned.has_value())
       return;
-    std::uint64_t target = 0;
-    const char *end = spec + std::strlen(spec);
-    const auto [stop, ec] = std::from_chars(spec, end, target);
-    if (ec != std::errc() || target != doc)
+    if (scanned && (*spec->byte < scanned->first || *spec->byte >= scanned->second))
       return;
-    if (*stop == ':') {
-      const int fd = ::open(stop + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (!spec->marker.empty()) {
+      const int fd = ::open(spec->marker.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
       if (fd < 0)
         return; // crashed here once already
       ::close(fd);

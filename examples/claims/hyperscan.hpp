@@ -47,6 +47,14 @@ private:
   std::string why_;
 };
 
+/// Where a scanned text lies in its document, for a piece of a document longer than a batch
+/// (TextBatch.piece_offset and piece_length): at `offset`, owning the matches that start in
+/// its first `owned` bytes. The default is a whole document.
+struct Piece {
+  std::uint64_t offset = 0;
+  std::uint64_t owned = UINT64_MAX;
+};
+
 /// One occurrence, in the canonical order: members compare as (doc, offset, length, pattern).
 struct Claim {
   std::uint64_t doc_id;
@@ -146,14 +154,23 @@ public:
   [[nodiscard]] std::size_t scratch_bytes() const noexcept { return scratch_bytes_; }
 
   /// Appends every occurrence in `doc` to `out` as (doc_id, offset, length, pattern), sorted.
+  /// With `piece` (`doc` is then a piece of a longer document: TextBatch.piece_*), only the
+  /// matches that start in the piece's first `piece.owned` bytes count, at document offset
+  /// `piece.offset` + their start in `doc`.
   /// false when Hyperscan fails or reports a match that contradicts the dictionary (an id out
-  /// of range, or a match that would start before the document): the database does not belong
-  /// to these lengths, and what was appended for this document is removed again.
-  bool scan(std::uint64_t doc_id, std::string_view doc, std::vector<Claim> &out) const {
+  /// of range, or a match that would start before the document), or when a counted match's
+  /// offset would not fit 32 bits: the database does not belong to these lengths, or the
+  /// piece is not one; what was appended for this document is removed again.
+  bool scan(std::uint64_t doc_id, std::string_view doc, std::vector<Claim> &out,
+            Piece piece = {}) const {
     if (doc.empty()) // patterns are never empty (and hs_scan refuses a null pointer)
       return true;
+    const std::uint64_t owned = std::min<std::uint64_t>(piece.owned, doc.size());
+    constexpr std::uint64_t kOffsets = std::uint64_t{1} << 32; // a claim's offset is 32-bit
+    if (piece.offset > kOffsets || owned > kOffsets - piece.offset)
+      return false;
     const std::size_t first = out.size();
-    Context context{this, doc_id, &out, true};
+    Context context{this, doc_id, &out, piece.offset, owned, true};
     const hs_error_t e = hs_scan(db_.get(), doc.data(), static_cast<unsigned>(doc.size()), 0,
                                  scratch_.get(), &LoadedDatabase::on_match, &context);
     if (e != HS_SUCCESS || !context.consistent) {
@@ -169,6 +186,8 @@ private:
     const LoadedDatabase *self;
     std::uint64_t doc_id;
     std::vector<Claim> *out;
+    std::uint64_t base;  // Piece::offset
+    std::uint64_t owned; // matches starting at or after this are the next piece's
     bool consistent;
   };
 
@@ -180,7 +199,11 @@ private:
       c.consistent = false;
       return 1; // stops the scan
     }
-    c.out->push_back({c.doc_id, static_cast<std::uint32_t>(to - lengths[id]), lengths[id], id});
+    const std::uint64_t start = to - lengths[id];
+    if (start >= c.owned)
+      return 0; // look-ahead: the next piece owns it
+    // scan() checked base + owned <= 2^32.
+    c.out->push_back({c.doc_id, static_cast<std::uint32_t>(c.base + start), lengths[id], id});
     return 0;
   }
 

@@ -10,6 +10,17 @@
 // scanner sleeps on its own ring and wakes only for its scanner's answers; the caller's thread
 // only merges.
 //
+// Bounded memory: one more thread reads the documents (DocumentReader) and cuts them into
+// batches as the scan goes, never the whole file; a document longer than a batch goes in
+// pieces (TextBatch.piece_*), so the rings are sized for a batch, not for the longest
+// document. The reader stays at most `window` = 2 x scanners x in_flight batches ahead of the
+// merge: batch i is not read before batch i - window was handed to the sink. So at any time at
+// most `window` batches exist in the orchestrator, read, queued, in a ring, or answered and
+// waiting for an earlier one to be merged: their text (batch_bytes + the longest pattern - 1
+// each, kept until the batch's claims are checked against it) and their claims. Twice
+// scanners x in_flight lets every scanner keep in_flight batches queued while one slow batch
+// holds the merge up.
+//
 // Faults: a scanner that dies is restarted by its Supervisor; the lane sends the dictionary
 // to the new process before anything else, then every batch the dead one had not finished,
 // from the documents (the claims already received for such a batch are dropped, so nothing is
@@ -51,16 +62,18 @@ namespace claims {
 struct PipelineOptions {
   std::string scanner;   ///< the claim_scanner executable
   unsigned scanners = 1; ///< K scanner processes
-  /// Text per TextBatch (at least one document). 256 KiB is a few hundred microseconds of
-  /// scanning, against which waking the sleeping peer (a futex round trip is 17-23 us on the
-  /// development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at 0.885 of the
-  /// in-process rate against 0.932 with 256 KiB (claim_scan_bench).
+  /// Text per TextBatch (at least one document; a longer document goes in pieces of this
+  /// many bytes plus the longest pattern - 1 bytes of look-ahead). 256 KiB is a few hundred
+  /// microseconds of scanning, against which waking the sleeping peer (a futex round trip is
+  /// 17-23 us on the development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at
+  /// 0.885 of the in-process rate against 0.932 with 256 KiB (claim_scan_bench).
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned in_flight = 4;       ///< batches sent ahead, per scanner
   std::size_t chunk_claims = 0; ///< 0: as many claims per message as fit
   /// Smallest ring (each direction): the rings grow, by powers of two, to hold the
-  /// dictionary and in_flight + 1 batches. (512 KiB to 64 MiB made no difference beyond noise
-  /// to the 10k-phrase rate in claim_scan_bench --ring-kib.)
+  /// dictionary and in_flight + 1 of the largest batch (batch_bytes + the longest pattern).
+  /// (512 KiB to 64 MiB made no difference beyond noise to the 10k-phrase rate in
+  /// claim_scan_bench --ring-kib.)
   std::uint64_t min_ring_bytes = std::uint64_t{1} << 22;
   /// Sessions are named prefix-K-<16 random hex digits>; empty: "shmpipe-claims-<pid>".
   std::string session_prefix;
@@ -85,15 +98,20 @@ using ClaimSink = std::function<void(std::span<const Claim>)>;
 class Pipeline {
 public:
   /// Starts the scanners and loads the dictionary into each; throws Failure (with the
-  /// scanner's own words when it refuses the dictionary) or shmpipe::Error.
-  Pipeline(const Dictionary &dictionary, std::span<const std::string_view> docs,
-           PipelineOptions options)
-      : dictionary_(dictionary), docs_(docs), options_(std::move(options)) {
+  /// scanner's own words when it refuses the dictionary) or shmpipe::Error. The documents are
+  /// read by run().
+  Pipeline(const Dictionary &dictionary, DocumentReader documents, PipelineOptions options)
+      : dictionary_(dictionary), reader_(std::move(documents)), options_(std::move(options)) {
     if (options_.scanners == 0 || options_.in_flight == 0 || options_.batch_bytes == 0)
       throw Failure("scanners, in-flight batches and batch bytes must be at least 1");
+    if (dictionary_.lengths.empty())
+      throw Failure("the dictionary is empty");
     if (options_.session_prefix.empty())
       options_.session_prefix = "shmpipe-claims-" + std::to_string(::getpid());
-    plan_batches();
+    cut_.batch_bytes = options_.batch_bytes;
+    cut_.lookahead = *std::max_element(dictionary_.lengths.begin(), dictionary_.lengths.end()) - 1;
+    window_ = std::uint64_t{2} * options_.scanners * options_.in_flight;
+    size_rings();
     const auto start = std::chrono::steady_clock::now();
     for (unsigned k = 0; k < options_.scanners; ++k)
       lanes_.push_back(std::make_unique<Lane>(*this, k));
@@ -122,19 +140,30 @@ public:
     };
     PipelineReport report;
     try {
+      threads.emplace_back([this] { read_batches(); });
       for (auto &lane : lanes_)
         threads.emplace_back([&lane] { lane->run(); });
-      for (std::size_t b = 0; b < batches_.size(); ++b) {
+      for (std::uint64_t b = 0;; ++b) {
         std::vector<Claim> claims;
         {
           std::unique_lock lock(mutex_);
-          delivered_cv_.wait(lock, [&] { return done_[b] || !failure_.empty(); });
-          if (!done_[b])
-            break;
-          claims.swap(results_[b]);
+          delivered_cv_.wait(lock, [&] {
+            return results_.contains(b) || (read_all_ && b >= batch_count_) || !failure_.empty();
+          });
+          const auto it = results_.find(b);
+          if (it == results_.end())
+            break; // all merged, or a failure
+          claims.swap(it->second);
+          results_.erase(it);
         }
         sink(claims);
         report.claims += claims.size();
+        report.batches = b + 1;
+        {
+          std::lock_guard lock(mutex_);
+          delivered_ = b + 1;
+        }
+        window_cv_.notify_all(); // the reader may read one more
       }
     } catch (...) {
       fail("stopped: the caller's sink failed");
@@ -148,10 +177,8 @@ public:
     if (!failure_.empty())
       throw Failure(failure_);
     report.setup_seconds = setup_seconds_;
-    report.docs = docs_.size();
-    for (const std::string_view doc : docs_)
-      report.bytes += doc.size();
-    report.batches = batches_.size();
+    report.docs = reader_.docs(); // the reader's thread has ended
+    report.bytes = reader_.bytes();
     for (auto &lane : lanes_) {
       report.restarts += lane->restarts();
       report.scanner_ns += lane->scanner_ns();
@@ -165,36 +192,21 @@ public:
 private:
   using Clock = std::chrono::steady_clock;
 
+  /// A batch of documents as read, numbered in document order.
   struct Batch {
-    std::uint64_t first; ///< doc ids [first, end)
-    std::uint64_t end;
-    std::size_t bytes;
+    std::uint64_t index;
+    DocumentBatch docs;
   };
 
   static double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
   }
 
-  /// Cuts the documents into batches of about batch_bytes and sizes the rings: the requests
-  /// ring holds the dictionary, and in_flight + 1 of the largest batch.
-  void plan_batches() {
-    std::size_t largest = 0;
-    for (std::uint64_t d = 0; d < docs_.size();) {
-      Batch batch{d, d, 0};
-      // Each document costs its bytes and its id and offset: empty lines count too.
-      std::size_t cost = 0;
-      while (
-          batch.end < docs_.size() &&
-          (batch.end == batch.first ||
-           cost + docs_[batch.end].size() + kTextBatchBytesPerDocument <= options_.batch_bytes)) {
-        batch.bytes += docs_[batch.end].size();
-        cost += docs_[batch.end].size() + kTextBatchBytesPerDocument;
-        ++batch.end;
-      }
-      largest = std::max(largest, text_batch_bytes(batch.end - batch.first, batch.bytes));
-      batches_.push_back(batch);
-      d = batch.end;
-    }
+  /// Sizes the rings: the requests ring holds the dictionary, and in_flight + 1 of the
+  /// largest batch: a piece, batch_bytes of its own and the look-ahead (whole documents take
+  /// at most batch_bytes + one document's id and offset).
+  void size_rings() {
+    const std::size_t largest = text_batch_bytes(1, cut_.batch_bytes + cut_.lookahead);
     const std::size_t dictionary =
         dictionary_.database.size() + 4 * dictionary_.lengths.size() + 1024;
     const std::uint64_t need =
@@ -203,13 +215,44 @@ private:
     constexpr std::uint64_t kLargest = std::uint64_t{1} << 31; // FlatBuffers' 2 GiB limit
     if (need > kLargest)
       throw Failure("a batch or the dictionary needs a ring of " + std::to_string(need) +
-                    " bytes, more than the 2 GiB a FlatBuffer may span: split the documents or "
-                    "lower --batch-bytes");
+                    " bytes, more than the 2 GiB a FlatBuffer may span: lower --batch-bytes "
+                    "or --in-flight");
     ring_bytes_ = 4096;
     while (ring_bytes_ < need)
       ring_bytes_ <<= 1;
-    done_.assign(batches_.size(), 0);
-    results_.resize(batches_.size());
+  }
+
+  /// The reader's thread: reads batches into queue_, at most window_ ahead of the merge.
+  void read_batches() noexcept {
+    try {
+      for (std::uint64_t index = 0;; ++index) {
+        {
+          std::unique_lock lock(mutex_);
+          window_cv_.wait(lock, [&] { return index < delivered_ + window_ || !failure_.empty(); });
+          if (!failure_.empty())
+            return;
+        }
+        std::optional<DocumentBatch> docs = reader_.next(cut_, stop_);
+        if (stop_.load(std::memory_order_relaxed)) // a flag only: failure_ says why
+          return;
+        {
+          std::lock_guard lock(mutex_);
+          if (docs)
+            queue_.push_back(std::make_unique<Batch>(Batch{index, std::move(*docs)}));
+          else {
+            read_all_ = true;
+            batch_count_ = index;
+          }
+        }
+        batch_cv_.notify_all();
+        if (!docs) {
+          delivered_cv_.notify_all(); // the merge may be waiting for a batch that never comes
+          return;
+        }
+      }
+    } catch (const std::exception &e) {
+      fail(e.what());
+    }
   }
 
   /// A lane failed: the run ends with `why`.
@@ -218,35 +261,54 @@ private:
       std::lock_guard lock(mutex_);
       if (failure_.empty())
         failure_ = why;
+      // Set under the mutex so that a thread that checked its wait's predicate before does
+      // get the notification; relaxed because the mutex orders it.
+      stop_.store(true, std::memory_order_relaxed);
     }
-    stop_.store(true, std::memory_order_relaxed); // a flag only: failure_ is read under mutex_
     delivered_cv_.notify_all();
+    window_cv_.notify_all();
+    batch_cv_.notify_all();
   }
 
-  void deliver(std::size_t batch, std::vector<Claim> &&claims) {
+  void deliver(std::uint64_t batch, std::vector<Claim> &&claims) {
     {
       std::lock_guard lock(mutex_);
       results_[batch] = std::move(claims);
-      done_[batch] = 1;
     }
     delivered_cv_.notify_all();
   }
 
-  /// The next batch nobody took yet, if any.
-  std::optional<std::size_t> take_batch() noexcept {
-    // relaxed: the counter only hands out distinct indices; the batches it indexes were
-    // written before the lanes' threads started.
-    const std::size_t b = next_batch_.fetch_add(1, std::memory_order_relaxed);
-    if (b >= batches_.size())
-      return std::nullopt;
+  /// The oldest batch that nobody took yet, or nullptr when none is read yet; `none_left`
+  /// then says whether one will come.
+  std::unique_ptr<Batch> take_batch(bool &none_left) {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty()) {
+      none_left = read_all_;
+      return nullptr;
+    }
+    std::unique_ptr<Batch> b = std::move(queue_.front());
+    queue_.pop_front();
     return b;
   }
 
-  [[nodiscard]] std::string describe(std::size_t b) const {
-    const Batch &batch = batches_[b];
-    return "batch " + std::to_string(b) + " (documents " + std::to_string(batch.first) + ".." +
-           std::to_string(batch.end - 1) + ", lines " + std::to_string(batch.first + 1) + ".." +
-           std::to_string(batch.end) + ")";
+  /// Waits up to `limit` for a batch to take (or the end of the documents, or a failure).
+  void await_batch(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    batch_cv_.wait_for(lock, limit,
+                       [&] { return !queue_.empty() || read_all_ || !failure_.empty(); });
+  }
+
+  [[nodiscard]] static std::string describe(const Batch &batch) {
+    const DocumentBatch &d = batch.docs;
+    if (d.piece())
+      return "batch " + std::to_string(batch.index) + " (document " + std::to_string(d.first_doc) +
+             ", line " + std::to_string(d.first_doc + 1) + ", bytes " +
+             std::to_string(d.piece_offset) + ".." +
+             std::to_string(d.piece_offset + d.piece_length - 1) + ")";
+    const std::uint64_t last = d.first_doc + d.docs() - 1;
+    return "batch " + std::to_string(batch.index) + " (documents " + std::to_string(d.first_doc) +
+           ".." + std::to_string(last) + ", lines " + std::to_string(d.first_doc + 1) + ".." +
+           std::to_string(last + 1) + ")";
   }
 
   /// One scanner process and the thread that feeds it.
@@ -302,12 +364,21 @@ private:
 
     void run() noexcept {
       try {
-        while (!p_.stop_.load(std::memory_order_relaxed)) {
+        while (!p_.stop_.load(std::memory_order_relaxed)) { // a flag only: failure_ says why
           if (const std::string why = fill(); !why.empty())
             return p_.fail(why);
-          if (requests_.empty() && retry_.empty() && exhausted_ && dictionary_request_ == 0)
+          const bool idle = requests_.empty() && retry_.empty() && dictionary_request_ == 0;
+          if (idle && exhausted_)
             break;
-          shmpipe::Incoming in = sup_->receive(std::chrono::milliseconds(500));
+          if (idle) {
+            // No batch read yet: the reader waits for the merge (an earlier batch on another
+            // scanner) or for the file. Sleep on the queue, and still let the Supervisor do
+            // its health checks below.
+            p_.await_batch(std::chrono::milliseconds(100));
+            last_progress_ = Clock::now();
+          }
+          shmpipe::Incoming in =
+              sup_->receive(idle ? std::chrono::milliseconds(0) : std::chrono::milliseconds(500));
           if (in || in.request_id() != 0)
             last_progress_ = Clock::now();
           else if (Clock::now() - last_progress_ > std::chrono::minutes(10))
@@ -326,8 +397,8 @@ private:
 
   private:
     struct Request {
-      std::size_t batch;
-      unsigned worker; // sup_->restarts() when sent: which scanner process got it
+      std::unique_ptr<Batch> batch; // kept to check the claims against, or to send again
+      unsigned worker;              // sup_->restarts() when sent: which scanner process got it
     };
 
     std::string name() const { return "scanner " + std::to_string(index_); }
@@ -358,13 +429,12 @@ private:
     /// Sends batches until in_flight are out. A non-empty result ends the run.
     std::string fill() {
       while (requests_.size() < p_.options_.in_flight) {
-        std::optional<std::size_t> b;
+        std::unique_ptr<Batch> b;
         if (!retry_.empty()) {
-          b = retry_.front();
+          b = std::move(retry_.front());
           retry_.pop_front();
         } else if (!exhausted_) {
-          b = p_.take_batch();
-          exhausted_ = !b;
+          b = p_.take_batch(exhausted_);
         }
         if (!b)
           return {};
@@ -372,51 +442,42 @@ private:
         // serves in order, so the batch needs no wait for the answer.
         const bool fresh = sup_->worker() == nullptr || sup_->restarts() != dictionary_worker_;
         if ((fresh || !has_dictionary_) && !send_dictionary()) {
-          retry_.push_front(*b);
+          retry_.push_front(std::move(b));
           return {}; // the scanner is down: receive() restarts it or says it gave up
         }
         const shmpipe::Sent sent = send_batch(*b);
         if (sent.status != shmpipe::Status::ok) {
-          retry_.push_front(*b);
+          retry_.push_front(std::move(b));
           return {};
         }
-        requests_[sent.request_id] = {*b, sup_->restarts()};
+        requests_[sent.request_id] = {std::move(b), sup_->restarts()};
       }
       return {};
     }
 
-    shmpipe::Sent send_batch(std::size_t b) {
-      const Batch &batch = p_.batches_[b];
-      const std::size_t n = batch.end - batch.first;
+    shmpipe::Sent send_batch(const Batch &batch) {
+      const DocumentBatch &d = batch.docs;
+      const std::size_t n = d.docs();
       return sup_->request<shmpipe::schema::Claims>(
           [&](flatbuffers::FlatBufferBuilder &builder) {
             namespace sc = shmpipe::schema;
             // Filled right after creation: creating the next vector may move the buffer.
             std::uint8_t *text = nullptr;
-            const auto bytes = builder.CreateUninitializedVector(batch.bytes, &text);
-            for (std::uint64_t d = batch.first; d < batch.end; ++d) {
-              const std::string_view doc = p_.docs_[d];
-              if (!doc.empty())
-                std::memcpy(text, doc.data(), doc.size());
-              text += doc.size();
-            }
-            std::uint32_t *offsets = nullptr;
-            const auto offset_col = builder.CreateUninitializedVector(n + 1, &offsets);
-            std::uint32_t at = 0;
-            offsets[0] = 0;
-            for (std::uint64_t d = batch.first; d < batch.end; ++d) {
-              at += static_cast<std::uint32_t>(p_.docs_[d].size());
-              offsets[d - batch.first + 1] = at;
-            }
+            const auto bytes = builder.CreateUninitializedVector(d.text.size(), &text);
+            if (!d.text.empty())
+              std::memcpy(text, d.text.data(), d.text.size());
+            const auto offset_col = builder.CreateVector(d.offsets);
             std::uint64_t *ids = nullptr;
             const auto id_col = builder.CreateUninitializedVector(n, &ids);
-            for (std::uint64_t d = batch.first; d < batch.end; ++d)
-              ids[d - batch.first] = d;
+            for (std::size_t i = 0; i < n; ++i)
+              ids[i] = d.first_doc + i;
             const auto column = sc::CreateStringColumn(builder, offset_col, bytes);
-            const auto text_batch = sc::CreateTextBatch(builder, b, id_col, column);
+            const auto text_batch = sc::CreateTextBatch(builder, batch.index, id_col, column,
+                                                        d.piece_offset, d.piece_length);
             return sc::CreateClaims(builder, sc::ClaimsBody::TextBatch, text_batch.Union());
           },
-          std::chrono::seconds(30), std::nullopt, {.size_hint = text_batch_bytes(n, batch.bytes)});
+          std::chrono::seconds(30), std::nullopt,
+          {.size_hint = text_batch_bytes(n, d.text.size())});
     }
 
     /// One answer (or news of a lost request). A non-empty result ends the run.
@@ -449,21 +510,22 @@ private:
       const auto it = requests_.find(id);
       if (it == requests_.end())
         return name() + ": an answer to request " + std::to_string(id) + ", which is not pending";
-      const std::size_t b = it->second.batch;
+      const Batch &batch = *it->second.batch;
+      const std::uint64_t b = batch.index;
       if (in.is<sc::Envelope>())
-        return name() + " failed on " + p_.describe(b) + ": " + error_text(std::move(in));
+        return name() + " failed on " + describe(batch) + ": " + error_text(std::move(in));
       const bool final = in.final();
       const auto reply = std::move(in).as<sc::Claims>();
       const sc::ClaimBatch *claims = reply ? reply->body_as_ClaimBatch() : nullptr;
       if (claims == nullptr)
-        return name() + ": an answer to " + p_.describe(b) + " that is not a valid ClaimBatch";
-      if (const std::string why = take(b, *claims); !why.empty())
-        return name() + ": invalid claims for " + p_.describe(b) + ": " + why;
+        return name() + ": an answer to " + describe(batch) + " that is not a valid ClaimBatch";
+      if (const std::string why = take(batch, *claims); !why.empty())
+        return name() + ": invalid claims for " + describe(batch) + ": " + why;
       if (final) {
         scanner_ns_ += claims->scan_ns();
         p_.deliver(b, std::move(partial_[b]));
         partial_.erase(b);
-        requests_.erase(it);
+        requests_.erase(it); // and the batch's text with it
       }
       return {};
     }
@@ -488,40 +550,51 @@ private:
           return name() + ": the scanner died loading the dictionary three times";
         return {};
       }
-      const std::size_t b = it->second.batch;
+      std::unique_ptr<Batch> batch = std::move(it->second.batch);
       requests_.erase(it);
+      const std::uint64_t b = batch->index;
       partial_.erase(b); // claims of a dead scanner's unfinished batch: all come again
       if (culprit && ++deaths_[b] >= 3)
-        return name() + ": scanners died three times on " + p_.describe(b);
-      retry_.push_back(b);
-      std::sort(retry_.begin(), retry_.end()); // in document order again
+        return name() + ": scanners died three times on " + describe(*batch);
+      retry_.push_back(std::move(batch));
+      std::sort(retry_.begin(), retry_.end(), [](const auto &x, const auto &y) {
+        return x->index < y->index; // in document order again
+      });
       return {};
     }
 
     /// Checks one ClaimBatch against the batch's text and the dictionary and appends it.
-    std::string take(std::size_t b, const shmpipe::schema::ClaimBatch &claims) {
-      const Batch &batch = p_.batches_[b];
-      if (claims.batch_id() != b)
+    std::string take(const Batch &batch, const shmpipe::schema::ClaimBatch &claims) {
+      if (claims.batch_id() != batch.index)
         return "batch_id " + std::to_string(claims.batch_id());
       const auto size = [](const auto *v) -> std::size_t { return v != nullptr ? v->size() : 0; };
       const std::size_t n = size(claims.doc_id());
       if (size(claims.pattern_id()) != n || size(claims.offset()) != n ||
           size(claims.length()) != n)
         return "columns of different lengths";
-      std::vector<Claim> &out = partial_[b];
+      const DocumentBatch &docs = batch.docs;
+      std::vector<Claim> &out = partial_[batch.index];
       out.reserve(out.size() + n);
       const Dictionary &d = p_.dictionary_;
       for (flatbuffers::uoffset_t i = 0; i < n; ++i) {
         const Claim c{claims.doc_id()->Get(i), claims.offset()->Get(i), claims.length()->Get(i),
                       claims.pattern_id()->Get(i)};
-        if (c.doc_id < batch.first || c.doc_id >= batch.end)
+        if (c.doc_id < docs.first_doc || c.doc_id - docs.first_doc >= docs.docs())
           return "document " + std::to_string(c.doc_id) + " is not in the batch";
         if (c.pattern_id >= d.lengths.size() || c.length != d.lengths[c.pattern_id])
           return "pattern " + std::to_string(c.pattern_id) + " with length " +
                  std::to_string(c.length);
-        const std::string_view doc = p_.docs_[c.doc_id];
-        if (std::uint64_t{c.offset} + c.length > doc.size() ||
-            std::memcmp(doc.data() + c.offset, d.patterns[c.pattern_id].data(), c.length) != 0)
+        // A piece's text starts piece_offset bytes into its document, and only claims that
+        // start in the piece's own bytes are its (the next piece reports the others).
+        const std::uint64_t base = docs.piece_offset;
+        if (docs.piece() && (c.offset < base || c.offset - base >= docs.piece_length))
+          return "document " + std::to_string(c.doc_id) + ": a claim at byte " +
+                 std::to_string(c.offset) + ", outside the piece's bytes " + std::to_string(base) +
+                 ".." + std::to_string(base + docs.piece_length - 1);
+        const std::string_view text = docs.doc(static_cast<std::size_t>(c.doc_id - docs.first_doc));
+        const std::uint64_t at = c.offset - base; // whole documents: base is 0
+        if (at + c.length > text.size() ||
+            std::memcmp(text.data() + at, d.patterns[c.pattern_id].data(), c.length) != 0)
           return "document " + std::to_string(c.doc_id) + " does not hold pattern " +
                  std::to_string(c.pattern_id) + " at byte " + std::to_string(c.offset);
         if (!out.empty() && !(out.back() < c))
@@ -542,12 +615,12 @@ private:
     Pipeline &p_;
     unsigned index_;
     std::unique_ptr<shmpipe::Supervisor> sup_;
-    std::map<std::uint64_t, Request> requests_;         // batch requests in flight, by id
-    std::map<std::size_t, std::vector<Claim>> partial_; // claims of unfinished batches
-    std::deque<std::size_t> retry_;                     // batches to send again
-    std::map<std::size_t, unsigned> deaths_;            // batch -> scanners that died on it
-    bool exhausted_ = false;                            // take_batch() said none are left
-    std::uint64_t dictionary_request_ = 0;              // its answer is pending
+    std::map<std::uint64_t, Request> requests_;           // batch requests in flight, by id
+    std::map<std::uint64_t, std::vector<Claim>> partial_; // claims of unfinished batches
+    std::deque<std::unique_ptr<Batch>> retry_;            // batches to send again
+    std::map<std::uint64_t, unsigned> deaths_;            // batch -> scanners that died on it
+    bool exhausted_ = false;                              // take_batch() said none are left
+    std::uint64_t dictionary_request_ = 0;                // its answer is pending
     unsigned dictionary_worker_ = 0; // the scanner process the dictionary went to
     bool has_dictionary_ = false;    // it went to the current process
     unsigned dictionary_deaths_ = 0;
@@ -557,20 +630,25 @@ private:
   };
 
   const Dictionary &dictionary_;
-  std::span<const std::string_view> docs_;
+  DocumentReader reader_; // used by the reader's thread only, while run() runs
   PipelineOptions options_;
-  std::vector<Batch> batches_;
+  Cut cut_;
+  std::uint64_t window_ = 0; // batches alive at once (see the file comment)
   std::uint64_t ring_bytes_ = 0;
   double setup_seconds_ = 0;
   std::vector<std::unique_ptr<Lane>> lanes_;
   bool ran_ = false;
 
-  std::atomic<std::size_t> next_batch_{0};
-  std::atomic<bool> stop_{false};
-  std::mutex mutex_; // guards the three below
-  std::condition_variable delivered_cv_;
-  std::vector<std::vector<Claim>> results_;
-  std::vector<char> done_;
+  std::atomic<bool> stop_{false};            // set with failure_, under mutex_
+  std::mutex mutex_;                         // guards everything below
+  std::condition_variable delivered_cv_;     // a result, the end of the documents, or a failure
+  std::condition_variable window_cv_;        // the merge moved on, or a failure
+  std::condition_variable batch_cv_;         // a batch read, the end of the documents, or a failure
+  std::deque<std::unique_ptr<Batch>> queue_; // read, not yet taken by a lane
+  bool read_all_ = false;                    // the reader reached the end of the documents
+  std::uint64_t batch_count_ = 0;            // read_all_: how many batches there were
+  std::uint64_t delivered_ = 0;              // batches handed to the sink
+  std::map<std::uint64_t, std::vector<Claim>> results_; // answered, waiting for the merge
   std::string failure_;
 };
 

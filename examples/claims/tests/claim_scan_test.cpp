@@ -4,11 +4,15 @@
 // what the reference Aho-Corasick (aho_corasick.hpp) finds, on generated edge cases, random
 // bytes and real text from Debian packages; bad inputs fail with a message naming the file
 // and line; a scanner killed in the middle of a batch loses and duplicates nothing; and the
-// scanner answers hostile requests with errors and keeps serving.
+// scanner answers hostile requests with errors and keeps serving. Documents are read as they
+// are scanned, and one longer than a batch travels in pieces: DocumentReader's cut is checked
+// on its own, and the pipeline's output on long documents with matches across every piece
+// boundary.
 #include <shmpipe/schemas/claims_shmpipe.h>
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -17,15 +21,20 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "aho_corasick.hpp"
 #include "hyperscan.hpp"
+#include "inputs.hpp"
 #include "protocol.hpp"
 #include "support/command.hpp"
 
@@ -337,6 +346,227 @@ TEST_F(ClaimScanTest, ScannerThatLiesAboutAClaimIsCaught) {
   }
 }
 
+/// A byte of a small alphabet, so that patterns cut from a text occur many times, overlapping
+/// and nested.
+std::string random_text(std::mt19937_64 &rng, std::size_t size, const char *alphabet = "abc") {
+  const std::size_t letters = std::strlen(alphabet);
+  std::string text(size, ' ');
+  for (char &c : text)
+    c = alphabet[rng() % letters];
+  return text;
+}
+
+/// The number after `key` in claim_scan's summary line, or -1.
+long long summary_number(const std::string &err, const std::string &key) {
+  const std::size_t at = err.find(key + " ");
+  return at == std::string::npos ? -1 : std::atoll(err.c_str() + at + key.size() + 1);
+}
+
+TEST(DocumentReaderTest, BatchesAndPiecesRebuildEveryDocumentWithinTheCut) {
+  // Random documents around the batch size (shorter, equal, one more, many times longer,
+  // empty), with and without a final newline, cut with and without look-ahead: the batches'
+  // documents and the pieces' own bytes must give back every document, in order, and no
+  // batch may hold more than batch_bytes of text plus the look-ahead.
+  std::mt19937_64 rng(20261207);
+  for (int round = 0; round < 400; ++round) {
+    const claims::Cut cut{1 + rng() % 40, round % 3 == 0 ? 0 : rng() % 30};
+    const std::size_t b = cut.batch_bytes;
+    std::vector<std::string> docs(rng() % 9);
+    for (std::string &d : docs) {
+      const std::size_t sizes[] = {0, 1, b - 1, b, b + 1, 2 * b, 7 * b + 3, rng() % (5 * b + 5)};
+      d = random_text(rng, sizes[rng() % std::size(sizes)]);
+    }
+    std::string bytes = joined(docs);
+    if (!docs.empty() && !docs.back().empty() && rng() % 2 == 0)
+      bytes.pop_back(); // the last document without its newline
+    claims::DocumentReader reader = claims::DocumentReader::of_bytes(bytes);
+    const std::atomic<bool> stop{false};
+    std::vector<std::string> rebuilt;
+    while (std::optional<claims::DocumentBatch> batch = reader.next(cut, stop)) {
+      SCOPED_TRACE("round " + std::to_string(round) + ", batch_bytes " + std::to_string(b) +
+                   ", lookahead " + std::to_string(cut.lookahead));
+      ASSERT_GE(batch->docs(), 1u);
+      ASSERT_EQ(batch->offsets.front(), 0u);
+      ASSERT_EQ(batch->offsets.back(), batch->text.size());
+      ASSERT_LE(batch->text.size(), b + cut.lookahead);
+      if (batch->piece()) {
+        ASSERT_EQ(batch->docs(), 1u);
+        if (batch->piece_offset == 0)
+          rebuilt.emplace_back();
+        ASSERT_EQ(batch->first_doc + 1, rebuilt.size());
+        ASSERT_EQ(rebuilt.back().size(), batch->piece_offset);
+        const std::string &doc = docs[batch->first_doc];
+        ASSERT_GT(doc.size(), b) << "only a document longer than a batch goes in pieces";
+        ASSERT_LE(batch->piece_length, b);
+        // A piece owns batch_bytes (the last one, the rest) and looks ahead as far as the
+        // cut says, or to the end of the document.
+        const std::size_t left = doc.size() - batch->piece_offset;
+        EXPECT_EQ(batch->piece_length, std::min<std::size_t>(b, left));
+        EXPECT_EQ(batch->text.size(), std::min(left, batch->piece_length + cut.lookahead));
+        EXPECT_EQ(batch->text, doc.substr(batch->piece_offset, batch->text.size()));
+        rebuilt.back() += batch->text.substr(0, batch->piece_length);
+      } else {
+        ASSERT_EQ(batch->first_doc, rebuilt.size());
+        std::size_t cost = 0;
+        for (std::size_t i = 0; i < batch->docs(); ++i) {
+          rebuilt.emplace_back(batch->doc(i));
+          cost += batch->doc(i).size() + claims::kTextBatchBytesPerDocument;
+        }
+        if (batch->docs() > 1) {
+          EXPECT_LE(cost, b);
+        }
+        EXPECT_LE(batch->text.size(), b);
+      }
+    }
+    ASSERT_EQ(rebuilt, docs) << "round " << round;
+    EXPECT_EQ(reader.docs(), docs.size());
+    std::size_t total = 0;
+    for (const std::string &d : docs)
+      total += d.size();
+    EXPECT_EQ(reader.bytes(), total);
+  }
+}
+
+TEST_F(ClaimScanTest, OneLongDocumentWithMatchesAcrossEveryPieceBoundary) {
+  // 64-byte pieces of a 20 kB document. For every piece boundary: short patterns across it,
+  // patterns longer than a piece (100 and 150 bytes: they span two and three boundaries) and
+  // patterns nested in those, over an alphabet small enough that the short ones overlap
+  // everywhere. Each must be found exactly once, at its offset in the document.
+  std::mt19937_64 rng(640);
+  const std::string doc = random_text(rng, 20000);
+  std::set<std::string> unique = {"a", "b", "ab", "ba", "aba", "abab", "bab", "cc"};
+  for (std::size_t at = 128; at + 100 < doc.size(); at += 64) {
+    unique.insert(doc.substr(at - 1, 2));
+    unique.insert(doc.substr(at - 3, 7));
+    unique.insert(doc.substr(at - 40, 100));
+    unique.insert(doc.substr(at - 30, 50)); // inside the one above
+    unique.insert(doc.substr(at - 75, 150));
+  }
+  const std::vector<std::string> patterns(unique.begin(), unique.end());
+  expect_reference_output(patterns, doc + "\n", "--batch-bytes 64 --scanners 2 --in-flight 3");
+  EXPECT_GE(summary_number(last_stderr_, "batches"), 20000 / 64) << last_stderr_;
+}
+
+TEST_F(ClaimScanTest, LongDocumentsAmongShortOnesAndALongLastOneWithoutNewline) {
+  // Documents of every size around the batch size, long ones next to each other and next to
+  // empty ones, and a last document many batches long that ends without a newline: its
+  // length a multiple of the batch size, one more and one less.
+  std::mt19937_64 rng(257);
+  for (const std::size_t batch : {std::size_t{256}, std::size_t{100}, std::size_t{37}}) {
+    for (const std::size_t last : {batch * 8, batch * 8 + 1, batch * 8 - 1}) {
+      std::vector<std::string> docs;
+      for (const std::size_t size : {std::size_t{0}, std::size_t{5}, batch * 6, std::size_t{10},
+                                     std::size_t{0}, batch * 3 + 7, batch - 1, batch, batch + 1,
+                                     std::size_t{1}, batch * 12, batch * 2, std::size_t{2}})
+        docs.push_back(random_text(rng, size, "ab\xff"));
+      docs.push_back(random_text(rng, last, "ab\xff"));
+      std::set<std::string> unique;
+      for (int i = 0; i < 60; ++i) {
+        const std::string &d = docs[rng() % docs.size()];
+        if (d.size() < 2)
+          continue;
+        // Up to three pieces long, and at most 300 bytes: Hyperscan 5.4.0's literal mode fails
+        // some scans (HS_UNKNOWN_ERROR, intel/hyperscan#303) with several literals of 600+
+        // bytes over a small alphabet, also on whole documents.
+        const std::size_t length =
+            1 + rng() % std::min<std::size_t>({d.size() - 1, 3 * batch, 300});
+        unique.insert(d.substr(rng() % (d.size() - length), length));
+      }
+      std::string bytes = joined(docs);
+      bytes.pop_back();
+      expect_reference_output(std::vector<std::string>(unique.begin(), unique.end()), bytes,
+                              "--batch-bytes " + std::to_string(batch) +
+                                  " --scanners 2 --in-flight 2");
+      if (HasFatalFailure())
+        return;
+    }
+  }
+}
+
+TEST_F(ClaimScanTest, ScannerKilledInTheMiddleOfALongDocumentsPiecesLosesNothing) {
+  // Document 1 goes in 256-byte pieces; the scanner sends part of the claims of the piece
+  // that holds byte 15000 and dies: that piece and the ones queued behind it come again,
+  // the pieces answered before do not.
+  std::vector<std::string> patterns = {"e", "th", "the", "he", "in", "ing", " ", "g 1"};
+  std::string long_doc;
+  for (int i = 0; long_doc.size() < 30000; ++i)
+    long_doc += "the thing " + std::to_string(i) + " is in the heap, nothing else; ";
+  const std::string docs = "short one\n" + long_doc + "\nanother short one\n";
+  for (const char *scanners : {"1", "2"}) {
+    const fs::path marker = dir_ / (std::string("crashed-") + scanners);
+    expect_reference_output(
+        patterns, docs, std::string("--batch-bytes 256 --chunk-claims 5 --scanners ") + scanners,
+        "SHMPIPE_CLAIMS_CRASH=1@15000:" + marker.string());
+    EXPECT_TRUE(fs::exists(marker));
+    EXPECT_NE(last_stderr_.find("restarts 1)"), std::string::npos) << last_stderr_;
+  }
+}
+
+TEST_F(ClaimScanTest, DocumentLargerThanTheRingTravelsThroughARingSizedForBatches) {
+  // A 6 MiB document with 4 KiB batches: the ring stays at its 4 MiB minimum, smaller than
+  // the document (sized for the document, it would have been 5 x 6 MiB rounded up: 32 MiB).
+  std::mt19937_64 rng(6);
+  std::string doc = random_text(rng, std::size_t{6} << 20, "abcdefgh");
+  const std::vector<std::string> patterns = {"abcdefg", "hgfedcba", "aaaa", "abcabc", "h"};
+  expect_reference_output(patterns, doc + "\n", "--batch-bytes 4096");
+  EXPECT_EQ(summary_number(last_stderr_, "ring"), 4 << 20) << last_stderr_;
+  EXPECT_GE(summary_number(last_stderr_, "batches"), (6 << 20) / 4096) << last_stderr_;
+}
+
+TEST_F(ClaimScanTest, DocumentsAreScannedBeforeTheInputEnds) {
+  // The documents come through a pipe whose writer stops half way: a scanner must reach
+  // document 5 (the crash hook leaves a marker there, then the scanner is restarted) while
+  // the rest has not been written yet. A claim_scan that reads its input whole before it
+  // scans would wait for the end of the pipe.
+  const std::vector<std::string> patterns = {"needle", "hay", "y n"};
+  std::vector<std::string> docs;
+  for (int i = 0; i < 200; ++i)
+    docs.push_back("hay hay needle " + std::to_string(i) + " hay");
+  write_file(dir_ / "patterns.txt", joined(patterns));
+  const fs::path fifo = dir_ / "docs.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const fs::path marker = dir_ / "reached";
+  Result r;
+  std::thread run([&] {
+    r = claim_scan("--patterns " + (dir_ / "patterns.txt").string() + " --docs " + fifo.string() +
+                       " --out " + (dir_ / "out.tsv").string() + " --batch-bytes 200",
+                   "SHMPIPE_CLAIMS_CRASH=5:" + marker.string());
+  });
+  // The pipe opens once claim_scan opens it for reading (ENXIO until then).
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  int fd = -1;
+  while (fd < 0 && std::chrono::steady_clock::now() < until) {
+    fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+      std::this_thread::sleep_for(10ms);
+  }
+  bool reached = false;
+  if (fd >= 0) {
+    ASSERT_EQ(::fcntl(fd, F_SETFL, 0), 0); // blocking writes from here
+    const auto write_all = [&](const std::string &bytes) {
+      for (std::size_t at = 0; at < bytes.size();) {
+        const ssize_t n = ::write(fd, bytes.data() + at, bytes.size() - at);
+        if (n <= 0)
+          return;
+        at += static_cast<std::size_t>(n);
+      }
+    };
+    const std::vector<std::string> first(docs.begin(), docs.begin() + 100);
+    const std::vector<std::string> second(docs.begin() + 100, docs.end());
+    write_all(joined(first));
+    while (!(reached = fs::exists(marker)) && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(10ms);
+    write_all(joined(second));
+    ::close(fd);
+  }
+  run.join();
+  EXPECT_GE(fd, 0) << "claim_scan never opened the pipe: " << r.err;
+  EXPECT_TRUE(reached) << "nothing was scanned before the input ended";
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("restarts 1)"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(dir_ / "out.tsv"), ref::to_tsv(ref::all_claims(patterns, docs)));
+}
+
 /// The scanner on its own, driven through a Supervisor like claim_scan does, with requests
 /// that a faulty or hostile core could send.
 class ScannerProtocolTest : public ::testing::Test {
@@ -377,14 +607,17 @@ protected:
 
   static flatbuffers::Offset<sc::Claims> text_batch(flatbuffers::FlatBufferBuilder &b,
                                                     std::vector<std::uint32_t> offsets,
-                                                    const std::string &bytes, std::size_t docs) {
+                                                    const std::string &bytes, std::size_t docs,
+                                                    std::uint64_t piece_offset = 0,
+                                                    std::uint32_t piece_length = 0) {
     std::vector<std::uint64_t> ids(docs);
     for (std::size_t i = 0; i < docs; ++i)
       ids[i] = 100 + i;
     const auto column = sc::CreateStringColumn(
         b, b.CreateVector(offsets),
         b.CreateVector(reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size()));
-    const auto batch = sc::CreateTextBatch(b, 9, b.CreateVector(ids), column);
+    const auto batch =
+        sc::CreateTextBatch(b, 9, b.CreateVector(ids), column, piece_offset, piece_length);
     return sc::CreateClaims(b, sc::ClaimsBody::TextBatch, batch.Union());
   }
 
@@ -633,6 +866,37 @@ TEST_F(ClaimScanCleanupTest, ConcurrentRunsHaveTheirOwnPartialFiles) {
   EXPECT_EQ(shmpipe::test::entries_starting_with(dir_, "out.tsv."), std::vector<std::string>{});
   EXPECT_TRUE(read_file(dir_ / "out.tsv") ==
               ref::to_tsv(ref::all_claims(patterns, lines_of(docs))));
+}
+
+TEST_F(ScannerProtocolTest, PiecesReportOnlyTheirOwnMatchesAtDocumentOffsets) {
+  const std::vector<std::string_view> words = {"he", "she", "hers"};
+  const std::string database = claims::compile_serialized(words);
+  ASSERT_TRUE(ask([&](auto &b) { return pattern_set(b, database, {2, 3, 4}); }).is<sc::Claims>());
+  // Not a piece of one document, a piece longer than its text, offsets past 32 bits.
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 3, 6}, "ushers", 2, 0, 3);
+            })),
+            claims::kBadRequest);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 6}, "ushers", 1, 0, 7);
+            })),
+            claims::kBadRequest);
+  EXPECT_EQ(error_code(ask([&](auto &b) {
+              return text_batch(b, {0, 6}, "ushers", 1, UINT32_MAX, 2);
+            })),
+            claims::kBadRequest);
+  // "ushers" at byte 1000 of its document, owning its first two bytes: she starts in them
+  // (at 1001); he and hers start at 1002, which the next piece owns.
+  shmpipe::Incoming in = ask([&](auto &b) { return text_batch(b, {0, 6}, "ushers", 1, 1000, 2); });
+  const auto reply = std::move(in).as<sc::Claims>();
+  ASSERT_TRUE(reply);
+  const sc::ClaimBatch *claims = reply->body_as_ClaimBatch();
+  ASSERT_NE(claims, nullptr);
+  ASSERT_EQ(claims->doc_id()->size(), 1u);
+  EXPECT_EQ(claims->pattern_id()->Get(0), 1u);
+  EXPECT_EQ(claims->offset()->Get(0), 1001u);
+  EXPECT_EQ(claims->doc_id()->Get(0), 100u);
+  EXPECT_EQ(sup_->restarts(), 0u);
 }
 
 } // namespace
