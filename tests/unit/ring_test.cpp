@@ -632,6 +632,44 @@ TEST_F(RingTest, ShortDeadlinesStillNoticeADeadPeer) {
   EXPECT_EQ(writer_->reserve(10, deadline_after(5ms)).status(), Status::peer_dead);
 }
 
+// A stray write zeroes the owner word of a running producer (in another process), and then
+// the producer exits. The waiting consumer must report peer_dead and stop, not take the zero
+// for "nobody was ever there" and wait out its deadline, woken every millisecond by the death
+// alarm that still watches the old holder (that is 1000 wakes a second, and `timeout` at the
+// end instead of peer_dead).
+TEST(RingPeerTest, AProducerWhoseOwnerWordWasZeroedIsStillSeenToDie) {
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+  detail::RingControl &control = *segment.ring(0).control;
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  test::Child producer([&] {
+    ::close(go[1]);
+    RingWriter writer(segment);
+    char c;
+    while (::read(go[0], &c, 1) > 0) { // until the parent closes the pipe
+    }
+    return 0; // the writer's close() finds the word is not its own: it leaves `closed` at 0
+  });
+  ::close(go[0]);
+  // relaxed: polling for the child's claim; the reader attaches with its own acquire loads.
+  for (int i = 0; i < 100000 && control.producer_owner.owner.load(std::memory_order_relaxed) == 0;
+       ++i)
+    std::this_thread::sleep_for(100us);
+  ASSERT_NE(control.producer_owner.owner.load(std::memory_order_relaxed), 0u);
+  RingReader reader(segment);
+  EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
+  control.producer_owner.owner.store(0, std::memory_order_relaxed); // the stray write
+  ::close(go[1]);
+  const std::uint64_t sleeps_before = reader.stats().consumer.sleeps;
+  EXPECT_EQ(reader.peek(3s).status(), Status::peer_dead);
+  // A handful of sleeps at most (the producer may exit while we sleep: one wake), not one per
+  // millisecond until the deadline.
+  EXPECT_LE(reader.stats().consumer.sleeps - sleeps_before, 5u);
+  EXPECT_EQ(producer.wait(10s), 0);
+  EXPECT_EQ(reader.peek(5ms).status(), Status::peer_dead) << "and it stays dead";
+}
+
 TEST_F(RingTest, ProducerWaitingForSpaceLearnsTheConsumerLeft) {
   make(256);
   while (writer_->try_write(as_bytes("0123456789")) == Status::ok) {
