@@ -684,6 +684,8 @@ TEST(RingPeerTest, AProducerWhoseOwnerWordWasZeroedIsStillSeenToDie) {
 // (before: it took the role over, two producers on one ring), and the consumer must not get
 // peer_dead from it; it gets its records, and peer_dead once the process really exits.
 TEST(RingPeerTest, AProducerWhoseMainThreadExitedKeepsItsRole) {
+  if (detail::kThreadSanitizer)
+    GTEST_SKIP() << "ThreadSanitizer kills a child that starts a thread after fork()";
   ScopedRemove guard(test::unique_name());
   Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
   detail::RingControl &control = *segment.ring(0).control;
