@@ -190,10 +190,12 @@ public:
 
 private:
   static constexpr int kCreateRounds = 16;
+  /// Tries at 100 us for the creation lock of a fresh object (a replacer's hold is short).
+  static constexpr int kCreationLockTries = 10000;
 
   /// The new segment, or nothing when a replacer judged our fresh object (size 0, no lock yet)
-  /// abandoned and removed the name before we could lock it. Throws Error (segment_exists
-  /// when the name exists).
+  /// abandoned and removed the name before we could lock it (or held the lock for more than a
+  /// second). Throws Error (segment_exists when the name exists).
   static std::optional<Segment> create_exclusive(const std::string &checked,
                                                  const SegmentOptions &options) {
     namespace bip = boost::interprocess;
@@ -241,20 +243,24 @@ private:
     }
     // The creation lock (docs/LAYOUT.md, "Creating and replacing"): held until the magic is
     // stored, so that a replacer never takes a segment being made for an abandoned one. A
-    // replacer may have locked the object in the instant before we did; then it removes the
-    // name (or already has): the name is no longer ours to initialize or to remove.
+    // replacer may have locked the object in the instant before we did (it judges it, and
+    // removes the name if it finds it empty): wait until it lets go, then look whether the
+    // name is still ours. Bounded: a replacer stopped while it holds the lock must not hang us.
     const int fd = seg.object_.get_mapping_handle().handle;
-    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      if (errno == EWOULDBLOCK)
-        return std::nullopt;
-      const int error = errno;
-      bip::shared_memory_object::remove(checked.c_str());
-      throw Error(Errc::system, checked, std::string("flock failed: ") + std::strerror(error),
-                  error);
+    for (int tries = 0; ::flock(fd, LOCK_EX | LOCK_NB) != 0; ++tries) {
+      if (errno != EWOULDBLOCK) {
+        const int error = errno;
+        bip::shared_memory_object::remove(checked.c_str());
+        throw Error(Errc::system, checked, std::string("flock failed: ") + std::strerror(error),
+                    error);
+      }
+      if (tries == kCreationLockTries)
+        return std::nullopt; // the replacer removes the name when it resumes
+      ::usleep(100);
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0 || st.st_nlink == 0)
-      return std::nullopt; // removed by such a replacer before we locked it
+      return std::nullopt; // a replacer removed it before we locked it: not ours any more
     // From here on the name is ours: remove it again if initialization fails, so a failed
     // create leaves nothing behind.
     try {
