@@ -651,32 +651,37 @@ bool wait_for_claim(const detail::OwnerLine &line) {
 // alarm that still watches the old holder (that is 1000 wakes a second, and `timeout` at the
 // end instead of peer_dead).
 TEST(RingPeerTest, AProducerWhoseOwnerWordWasZeroedIsStillSeenToDie) {
-  ScopedRemove guard(test::unique_name());
-  Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
-  detail::RingControl &control = *segment.ring(0).control;
-  int go[2];
-  ASSERT_EQ(::pipe(go), 0);
-  test::Child producer([&] {
-    ::close(go[1]);
-    RingWriter writer(segment);
-    char c;
-    while (::read(go[0], &c, 1) > 0) { // until the parent closes the pipe
+  // Zeroed while the consumer waits, or before it ever waited (it saw the holder at attach).
+  for (const bool waited_first : {true, false}) {
+    ScopedRemove guard(test::unique_name());
+    Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+    detail::RingControl &control = *segment.ring(0).control;
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    test::Child producer([&] {
+      ::close(go[1]);
+      RingWriter writer(segment);
+      char c;
+      while (::read(go[0], &c, 1) > 0) { // until the parent closes the pipe
+      }
+      return 0; // the writer's close() finds the word is not its own: it leaves `closed` at 0
+    });
+    ::close(go[0]);
+    ASSERT_TRUE(wait_for_claim(control.producer_owner));
+    RingReader reader(segment);
+    if (waited_first) {
+      EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
     }
-    return 0; // the writer's close() finds the word is not its own: it leaves `closed` at 0
-  });
-  ::close(go[0]);
-  ASSERT_TRUE(wait_for_claim(control.producer_owner));
-  RingReader reader(segment);
-  EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
-  control.producer_owner.owner.store(0, std::memory_order_relaxed); // the stray write
-  ::close(go[1]);
-  const std::uint64_t sleeps_before = reader.stats().consumer.sleeps;
-  EXPECT_EQ(reader.peek(3s).status(), Status::peer_dead);
-  // A handful of sleeps at most (the producer may exit while we sleep: one wake), not one per
-  // millisecond until the deadline.
-  EXPECT_LE(reader.stats().consumer.sleeps - sleeps_before, 5u);
-  EXPECT_EQ(producer.wait(10s), 0);
-  EXPECT_EQ(reader.peek(5ms).status(), Status::peer_dead) << "and it stays dead";
+    control.producer_owner.owner.store(0, std::memory_order_relaxed); // the stray write
+    ::close(go[1]);
+    const std::uint64_t sleeps_before = reader.stats().consumer.sleeps;
+    EXPECT_EQ(reader.peek(3s).status(), Status::peer_dead) << waited_first;
+    // A handful of sleeps at most (the producer may exit while we sleep: one wake), not one
+    // per millisecond until the deadline.
+    EXPECT_LE(reader.stats().consumer.sleeps - sleeps_before, 5u) << waited_first;
+    EXPECT_EQ(producer.wait(10s), 0);
+    EXPECT_EQ(reader.peek(5ms).status(), Status::peer_dead) << "and it stays dead";
+  }
 }
 
 // A producer process whose main thread has exited (pthread_exit) while another thread goes on
