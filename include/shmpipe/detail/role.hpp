@@ -56,7 +56,8 @@ inline void release_role(OwnerLine &line, std::uint64_t token) noexcept {
 /// saw last judged, so that its death is reported rather than waited out.
 [[nodiscard]] inline bool holder_dead(const OwnerLine &line, PeerWatch &watch) noexcept {
   // acquire: a takeover's owner word comes with that process's state; a clean detach's 0
-  // comes with its `closed` store (made before it released the word).
+  // comes with its `closed` store (made before it released the word), so the load of `closed`
+  // after it may be relaxed.
   const std::uint64_t owner = line.owner.load(std::memory_order_acquire);
   if (owner == 0 && line.closed.load(std::memory_order_relaxed) != 0) {
     watch.forget();
