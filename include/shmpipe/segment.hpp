@@ -295,7 +295,7 @@ private:
     h->schema_id = options.schema_id;
     h->creator_pid = static_cast<std::uint32_t>(::getpid());
     h->boost_version = BOOST_VERSION;
-    h->creator_start_time = detail::process_start_time(::getpid());
+    h->creator_start_time = detail::self_start_time(); // 0: unknown (see make_owner_token)
     h->lane_count = options.lanes;
     // A segment without lanes keeps these zero, as the bytes were before lanes existed.
     h->lane_offset = options.lanes != 0 ? lane_offset : 0;
