@@ -138,6 +138,9 @@ protected:
     // relaxed: a stale 1 costs a consumer one more look at the write index, and a producer
     // judges a consumer's `closed` only together with its owner word.
     mine().closed.store(0, std::memory_order_relaxed);
+    // The peer as it is at attach: if a stray write zeroes its owner word before this side
+    // first waits, its death is still reported (PeerWatch::dead(0) judges the holder seen last).
+    static_cast<void>(holder_dead(theirs(), peer_));
   }
 
   LaneEndpoint(LaneEndpoint &&other) noexcept { take(other); }

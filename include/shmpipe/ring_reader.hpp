@@ -185,6 +185,9 @@ public:
     }
     // relaxed: informational for the producer, which judges by the owner word.
     ctl_->consumer_owner.closed.store(0, std::memory_order_relaxed);
+    // The peer as it is at attach: if a stray write zeroes its owner word before this side
+    // first waits, its death is still reported (PeerWatch::dead(0) judges the holder seen last).
+    static_cast<void>(detail::holder_dead(ctl_->producer_owner, peer_));
   }
 
   RingReader(RingReader &&other) noexcept { take(other); }

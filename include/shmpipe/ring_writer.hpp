@@ -128,6 +128,9 @@ public:
     // relaxed: the consumer only uses `closed` once the ring is empty, and then re-reads the
     // write index; a stale 1 costs it one more look.
     ctl_->producer_owner.closed.store(0, std::memory_order_relaxed);
+    // The peer as it is at attach: if a stray write zeroes its owner word before this side
+    // first waits, its death is still reported (PeerWatch::dead(0) judges the holder seen last).
+    static_cast<void>(detail::holder_dead(ctl_->consumer_owner, peer_));
   }
 
   RingWriter(RingWriter &&other) noexcept { take(other); }

@@ -7,11 +7,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -52,9 +54,10 @@ struct SegmentOptions {
   std::uint64_t schema_id = 0; ///< stored for the application
   unsigned mode = 0600;        ///< permission bits of the object
   /// When a segment of that name exists but is abandoned (its creator and every endpoint died,
-  /// as kill -9 leaves it), remove it and create a new one instead of failing with
-  /// segment_exists. A segment any live process still uses is never replaced, and processes
-  /// that still map the old one keep it: the two generations never share memory.
+  /// as kill -9 leaves it, or its creator died before finishing it), remove it and create a
+  /// new one instead of failing with segment_exists. A segment any live process still uses
+  /// (or creates) is never replaced, and processes that still map the old one keep it: the two
+  /// generations never share memory.
   bool replace_abandoned = false;
 };
 
@@ -125,25 +128,46 @@ public:
   /// Creates the object exclusively (never opens an existing one), sizes it, reserves its
   /// memory so that a full /dev/shm is reported here instead of as SIGBUS later, maps all of
   /// it (no page faults later, in the middle of a transfer), and writes the header. Throws
-  /// Error.
+  /// Error. With `replace_abandoned`, an abandoned segment of that name is removed first
+  /// (remove_if_abandoned()); of several processes that race to replace the same one, exactly
+  /// one succeeds and the others get segment_exists (in use by a live process).
   static Segment create(std::string_view name, const SegmentOptions &options = {}) {
+    const std::string checked = checked_name(name);
+    // A round fails only when another process created or removed the name in between; the
+    // next round judges what it left. Each such round means another process made progress.
+    for (int round = 0; round < kCreateRounds; ++round) {
+      try {
+        if (std::optional<Segment> made = create_exclusive(checked, options))
+          return std::move(*made);
+        continue; // a replacer took our object before we locked it: judge the name again
+      } catch (const Error &e) {
+        if (e.code() != Errc::segment_exists || !options.replace_abandoned)
+          throw;
+      }
+      std::string why;
+      if (judge_and_remove(checked, why) == Verdict::in_use)
+        throw Error(Errc::segment_exists, checked, why);
+    }
+    throw Error(Errc::segment_exists, checked,
+                "other processes keep creating and removing the name; gave up after " +
+                    std::to_string(kCreateRounds) + " rounds");
+  }
+
+  /// Removes segment `name` if it is abandoned (see abandoned(); or its creator died before it
+  /// finished writing the header), with the same protocol as create(replace_abandoned): the
+  /// name is removed only while it still names the object that was judged, never a segment
+  /// another process created in the meantime. Returns whether it removed it: false when the
+  /// name does not exist, is in use or being created by a live process, or is not a segment
+  /// of this layout owned by this user (left alone). For tools that sweep /dev/shm.
+  static bool remove_if_abandoned(std::string_view name) noexcept {
+    if (!valid_name(name))
+      return false;
     try {
-      return create_exclusive(name, options);
-    } catch (const Error &e) {
-      if (e.code() != Errc::segment_exists || !options.replace_abandoned)
-        throw;
+      std::string why;
+      return judge_and_remove(std::string(name), why) == Verdict::removed;
+    } catch (...) { // not a segment of ours, or the system refused: left alone
+      return false;
     }
-    {
-      Segment old = open(name); // throws if it is not a segment of this layout: left alone
-      if (!old.abandoned())
-        throw Error(Errc::segment_exists, old.name(),
-                    "exists and is in use by a live process (creator pid " +
-                        std::to_string(old.creator_pid()) + ")");
-    }
-    remove(name);
-    // Exclusive again: if another process replaced it meanwhile, this fails with
-    // segment_exists rather than sharing its segment.
-    return create_exclusive(name, options);
   }
 
   /// True when the creator and every ring and lane endpoint have died (pid and start time):
@@ -166,9 +190,16 @@ public:
   }
 
 private:
-  static Segment create_exclusive(std::string_view name, const SegmentOptions &options) {
+  static constexpr int kCreateRounds = 16;
+  /// Tries at 100 us for the creation lock of a fresh object (a replacer's hold is short).
+  static constexpr int kCreationLockTries = 10000;
+
+  /// The new segment, or nothing when a replacer judged our fresh object (size 0, no lock yet)
+  /// abandoned and removed the name before we could lock it (or held the lock for more than a
+  /// second). Throws Error (segment_exists when the name exists).
+  static std::optional<Segment> create_exclusive(const std::string &checked,
+                                                 const SegmentOptions &options) {
     namespace bip = boost::interprocess;
-    const std::string checked = checked_name(name);
     if (!detail::valid_capacity(options.ring_capacity))
       throw Error(Errc::invalid_argument, checked,
                   "ring capacity " + std::to_string(options.ring_capacity) +
@@ -200,7 +231,8 @@ private:
     const std::uint64_t lane_offset = sizeof(detail::SegmentHeader) + options.rings * stride;
     const std::uint64_t total = lane_offset + options.lanes * lane_stride;
 
-    Segment seg;
+    std::optional<Segment> made(Segment{});
+    Segment &seg = *made;
     seg.name_ = checked;
     bip::permissions perm;
     perm.set_permissions(static_cast<int>(options.mode));
@@ -210,11 +242,30 @@ private:
     } catch (const bip::interprocess_exception &e) {
       throw translate(e, checked, "create");
     }
-    // From here on the name exists: remove it again if initialization fails, so a failed
+    // The creation lock (docs/LAYOUT.md, "Creating and replacing"): held until the magic is
+    // stored, so that a replacer never takes a segment being made for an abandoned one. A
+    // replacer may have locked the object in the instant before we did (it judges it, and
+    // removes the name if it finds it empty): wait until it lets go, then look whether the
+    // name is still ours. Bounded: a replacer stopped while it holds the lock must not hang us.
+    const int fd = seg.object_.get_mapping_handle().handle;
+    for (int tries = 0; ::flock(fd, LOCK_EX | LOCK_NB) != 0; ++tries) {
+      if (errno != EWOULDBLOCK) {
+        const int error = errno;
+        bip::shared_memory_object::remove(checked.c_str());
+        throw Error(Errc::system, checked, std::string("flock failed: ") + std::strerror(error),
+                    error);
+      }
+      if (tries == kCreationLockTries)
+        return std::nullopt; // the replacer removes the name when it resumes
+      ::usleep(100);
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || st.st_nlink == 0)
+      return std::nullopt; // a replacer removed it before we locked it: not ours any more
+    // From here on the name is ours: remove it again if initialization fails, so a failed
     // create leaves nothing behind.
     try {
       seg.object_.truncate(static_cast<bip::offset_t>(total));
-      const int fd = seg.object_.get_mapping_handle().handle;
       const int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(total));
       if (rc == ENOSPC)
         throw Error(Errc::out_of_space, checked,
@@ -245,7 +296,7 @@ private:
     h->schema_id = options.schema_id;
     h->creator_pid = static_cast<std::uint32_t>(::getpid());
     h->boost_version = BOOST_VERSION;
-    h->creator_start_time = detail::process_start_time(::getpid());
+    h->creator_start_time = detail::self_start_time(); // 0: unknown (see make_owner_token)
     h->lane_count = options.lanes;
     // A segment without lanes keeps these zero, as the bytes were before lanes existed.
     h->lane_offset = options.lanes != 0 ? lane_offset : 0;
@@ -253,9 +304,95 @@ private:
     // [sync:magic] release: every header field above, and the zeroed ring control blocks,
     // are visible before the magic. Pairs with the acquire in open().
     h->magic.store(detail::kSegmentMagic, std::memory_order_release);
+    // Made: from now on the creator's pid and start time say whether it is in use.
+    ::flock(fd, LOCK_UN);
     seg.adopt_geometry(*h);
     seg.prefault();
-    return seg;
+    return made;
+  }
+
+  enum class Verdict : std::uint8_t {
+    removed, ///< it was abandoned, and the name is gone
+    gone,    ///< the name vanished or changed hands while we looked: judge it again
+    in_use,  ///< a live process creates, replaces or uses it (`why` says which)
+  };
+
+  /// Judges the object named `name` and removes the name if it is abandoned. Throws Error when
+  /// it is not a segment of this layout (or of this user): such an object is left alone.
+  ///
+  /// Race-free against other replacers: the judgement and the removal happen while holding
+  /// the object's exclusive creation lock (flock), and only after checking that the object is
+  /// still linked. Every process that removes a name this way holds that lock when it does,
+  /// so while we hold it the name keeps naming the object we judged. The kernel drops the
+  /// lock of a process that dies: a creator killed before its header was complete leaves an
+  /// unlocked object without magic, which is abandoned.
+  static Verdict judge_and_remove(const std::string &name, std::string &why) {
+    const std::string path = "/" + name;
+    // O_NONBLOCK: a FIFO planted under the name must not block us (it is refused below).
+    const int fd = ::shm_open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
+    if (fd < 0) {
+      if (errno == ENOENT)
+        return Verdict::gone;
+      const int error = errno;
+      throw Error(error == EACCES ? Errc::permission_denied : Errc::system, name,
+                  std::string("cannot open it to judge it: ") + std::strerror(error), error);
+    }
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); } // also drops the lock
+    } closer{fd};
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) {
+        const int error = errno;
+        throw Error(Errc::system, name, std::string("flock failed: ") + std::strerror(error),
+                    error);
+      }
+      why = "exists and is being created or replaced by a live process";
+      return Verdict::in_use;
+    }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+      const int error = errno;
+      throw Error(Errc::system, name, "cannot stat the object", error);
+    }
+    if (st.st_nlink == 0)
+      return Verdict::gone; // another replacer removed it before we locked it
+    if (!S_ISREG(st.st_mode))
+      throw Error(Errc::bad_magic, name, "is not a regular file: left alone");
+    // A creator sizes the object in one step and stores the magic last: one that died left
+    // size 0, or the full size and no magic. Anything else is judged as a segment (and an
+    // object that is not one of ours is refused there, and left alone).
+    std::uint64_t magic = 0;
+    if (st.st_size >= static_cast<off_t>(sizeof magic) &&
+        ::pread(fd, &magic, sizeof magic, 0) != static_cast<ssize_t>(sizeof magic)) {
+      const int error = errno;
+      throw Error(Errc::system, name, "cannot read the header", error);
+    }
+    const bool unfinished =
+        st.st_size == 0 ||
+        (st.st_size >= static_cast<off_t>(sizeof(detail::SegmentHeader)) && magic == 0);
+    if (!unfinished) {
+      // Judged through a mapping of its own (no prefault: it may be about to go). Then the
+      // name must still be this object: a remover outside this protocol (remove()) may have
+      // replaced it.
+      Segment old = open_mapped(name, false, false);
+      struct stat mapped {};
+      if (::fstat(old.object_.get_mapping_handle().handle, &mapped) != 0 ||
+          mapped.st_ino != st.st_ino || mapped.st_dev != st.st_dev)
+        return Verdict::gone;
+      if (!old.abandoned()) {
+        why = "exists and is in use by a live process (creator pid " +
+              std::to_string(old.creator_pid()) + ")";
+        return Verdict::in_use;
+      }
+    } else if (st.st_uid != ::geteuid()) {
+      throw Error(Errc::permission_denied, name,
+                  "an unfinished object owned by uid " + std::to_string(st.st_uid) +
+                      ", not by this user: left alone");
+    }
+    // Otherwise a creator died before it stored the magic (it held the lock until then).
+    remove(name);
+    return Verdict::removed;
   }
 
 public:
@@ -264,54 +401,7 @@ public:
   /// of this layout. A segment owned by another user is refused (permission_denied) unless
   /// `allow_other_owner`: whoever owns it controls every byte this process will read.
   static Segment open(std::string_view name, bool allow_other_owner = false) {
-    namespace bip = boost::interprocess;
-    const std::string checked = checked_name(name);
-    Segment seg;
-    seg.name_ = checked;
-    try {
-      seg.object_ = bip::shared_memory_object(bip::open_only, checked.c_str(), bip::read_write);
-    } catch (const bip::interprocess_exception &e) {
-      throw translate(e, checked, "open");
-    }
-    struct stat st {};
-    if (::fstat(seg.object_.get_mapping_handle().handle, &st) != 0)
-      throw Error(Errc::system, checked, "cannot stat the object", errno);
-    if (st.st_uid != ::geteuid() && !allow_other_owner)
-      throw Error(Errc::permission_denied, checked,
-                  "owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
-                      std::to_string(::geteuid()) +
-                      "); open it with allow_other_owner to trust "
-                      "that user");
-    bip::offset_t size = 0;
-    if (!seg.object_.get_size(size))
-      throw Error(Errc::system, checked, "cannot read the object's size", errno);
-    const auto actual = static_cast<std::uint64_t>(size);
-    if (actual == 0)
-      throw Error(Errc::not_ready, checked, "the object has size 0 (creator not done yet)");
-    if (actual < sizeof(detail::SegmentHeader))
-      throw Error(Errc::size_mismatch, checked,
-                  "the object has " + std::to_string(actual) + " bytes, less than a header");
-    try {
-      seg.region_ = bip::mapped_region(seg.object_, bip::read_write);
-    } catch (const bip::interprocess_exception &e) {
-      throw translate(e, checked, "map");
-    }
-    auto *h = static_cast<detail::SegmentHeader *>(seg.region_.get_address());
-    // [sync:magic] acquire: pairs with the release in create(); the header fields read below
-    // are the creator's.
-    const std::uint64_t magic = h->magic.load(std::memory_order_acquire);
-    if (magic == 0)
-      throw Error(Errc::not_ready, checked, "the header is not written yet (creator not done)");
-    if (magic != detail::kSegmentMagic)
-      throw Error(Errc::bad_magic, checked,
-                  "magic is " + hex(magic) + ", expected " + hex(detail::kSegmentMagic));
-    // Copy the header once: a peer may rewrite it while we validate.
-    detail::SegmentHeader copy;
-    detail::copy_from_shared(&copy, h, sizeof copy / 8);
-    seg.validate(copy, actual);
-    seg.adopt_geometry(copy);
-    seg.prefault();
-    return seg;
+    return open_mapped(checked_name(name), allow_other_owner, true);
   }
 
   /// Removes the name; processes that have it mapped keep their mapping. Never throws.
@@ -412,6 +502,57 @@ public:
 
 private:
   Segment() = default;
+
+  static Segment open_mapped(const std::string &checked, bool allow_other_owner, bool prefault) {
+    namespace bip = boost::interprocess;
+    Segment seg;
+    seg.name_ = checked;
+    try {
+      seg.object_ = bip::shared_memory_object(bip::open_only, checked.c_str(), bip::read_write);
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, checked, "open");
+    }
+    struct stat st {};
+    if (::fstat(seg.object_.get_mapping_handle().handle, &st) != 0)
+      throw Error(Errc::system, checked, "cannot stat the object", errno);
+    if (st.st_uid != ::geteuid() && !allow_other_owner)
+      throw Error(Errc::permission_denied, checked,
+                  "owned by uid " + std::to_string(st.st_uid) + ", not by this user (uid " +
+                      std::to_string(::geteuid()) +
+                      "); open it with allow_other_owner to trust "
+                      "that user");
+    bip::offset_t size = 0;
+    if (!seg.object_.get_size(size))
+      throw Error(Errc::system, checked, "cannot read the object's size", errno);
+    const auto actual = static_cast<std::uint64_t>(size);
+    if (actual == 0)
+      throw Error(Errc::not_ready, checked, "the object has size 0 (creator not done yet)");
+    if (actual < sizeof(detail::SegmentHeader))
+      throw Error(Errc::size_mismatch, checked,
+                  "the object has " + std::to_string(actual) + " bytes, less than a header");
+    try {
+      seg.region_ = bip::mapped_region(seg.object_, bip::read_write);
+    } catch (const bip::interprocess_exception &e) {
+      throw translate(e, checked, "map");
+    }
+    auto *h = static_cast<detail::SegmentHeader *>(seg.region_.get_address());
+    // [sync:magic] acquire: pairs with the release in create(); the header fields read below
+    // are the creator's.
+    const std::uint64_t magic = h->magic.load(std::memory_order_acquire);
+    if (magic == 0)
+      throw Error(Errc::not_ready, checked, "the header is not written yet (creator not done)");
+    if (magic != detail::kSegmentMagic)
+      throw Error(Errc::bad_magic, checked,
+                  "magic is " + hex(magic) + ", expected " + hex(detail::kSegmentMagic));
+    // Copy the header once: a peer may rewrite it while we validate.
+    detail::SegmentHeader copy;
+    detail::copy_from_shared(&copy, h, sizeof copy / 8);
+    seg.validate(copy, actual);
+    seg.adopt_geometry(copy);
+    if (prefault)
+      seg.prefault();
+    return seg;
+  }
 
   static std::string checked_name(std::string_view name) {
     if (!valid_name(name))

@@ -3,6 +3,7 @@
 // Wait policies: busy spin, spin-then-yield, blocking; deadlines for every blocking call.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <utility>
@@ -75,7 +76,9 @@ struct WaitPolicy {
   /// deadline, and after every sleep). A sleeping side is woken the moment the peer exits
   /// (detail/death_alarm.hpp); this interval is the fallback where that cannot work (no pidfd,
   /// kernel < 5.3) and bounds how long a spinning side takes to notice. Each timed wake costs
-  /// ~60 us of CPU on the development VM: 500 ms keeps an idle endpoint near 0.01%.
+  /// ~60 us of CPU on the development VM: 500 ms keeps an idle endpoint near 0.01%. Values
+  /// below 1 ms (0, negative) count as 1 ms; milliseconds::max() means "only at the deadline
+  /// and when woken".
   std::chrono::milliseconds liveness_interval = std::chrono::milliseconds(500);
 };
 
@@ -100,8 +103,16 @@ public:
   };
 
   Backoff(const WaitPolicy &policy, WaitLimit limit) noexcept
-      : policy_(policy), start_(Clock::now()), deadline_(limit.resolve(start_)), now_(start_),
+      : mode_(policy.mode), spin_for_(clamp(policy.spin_for, Clock::duration::zero())),
+        spin_and_yield_(spin_for_ + std::min(clamp(policy.yield_for, Clock::duration::zero()),
+                                             Clock::duration::max() - spin_for_)),
+        liveness_interval_(clamp(policy.liveness_interval, kMinLivenessInterval)),
+        start_(Clock::now()), deadline_(limit.resolve(start_)), now_(start_),
         last_liveness_(start_) {}
+
+  /// The shortest liveness interval: a shorter one (0, negative) would turn every sleep into a
+  /// spin.
+  static constexpr Clock::duration kMinLivenessInterval = std::chrono::milliseconds(1);
 
   [[nodiscard]] Step next() noexcept {
     // Reading the clock costs ~20 ns; while spinning, look at it only every 32 rounds.
@@ -114,12 +125,11 @@ public:
     if (now_ >= deadline_)
       return Step::timeout;
     const auto waited = now_ - start_;
-    if (policy_.mode == WaitMode::busy_spin || waited < policy_.spin_for) {
+    if (mode_ == WaitMode::busy_spin || waited < spin_for_) {
       cpu_relax();
       return Step::retry;
     }
-    if (policy_.mode == WaitMode::spin_then_yield ||
-        waited < policy_.spin_for + policy_.yield_for) {
+    if (mode_ == WaitMode::spin_then_yield || waited < spin_and_yield_) {
       phase_ = Phase::yield;
       ::sched_yield();
       return Step::retry;
@@ -131,8 +141,9 @@ public:
 
   /// End of the next sleep: the deadline or the next liveness check, whichever is first.
   [[nodiscard]] Deadline sleep_until() const noexcept {
-    const Deadline check = now_ + policy_.liveness_interval;
-    return check < deadline_ ? check : deadline_;
+    // Saturating: now_ < deadline_ here (next() said sleep), and an interval longer than what
+    // is left ends the sleep at the deadline instead of overflowing past it.
+    return liveness_interval_ < deadline_ - now_ ? now_ + liveness_interval_ : deadline_;
   }
 
   /// True after a sleep (it may have been the death alarm that ended it) and at most once per
@@ -140,7 +151,7 @@ public:
   /// nothing while spinning): time to ask whether the peer process still runs.
   [[nodiscard]] bool liveness_due() noexcept {
     const bool after_sleep = std::exchange(slept_, false);
-    if (!after_sleep && now_ - last_liveness_ < policy_.liveness_interval)
+    if (!after_sleep && now_ - last_liveness_ < liveness_interval_)
       return false;
     last_liveness_ = now_;
     return true;
@@ -149,7 +160,23 @@ public:
 private:
   enum class Phase : std::uint8_t { spin, yield, sleep };
 
-  WaitPolicy policy_;
+  /// `d` as a Clock::duration, at least `low`, saturating at Clock::duration::max() (a
+  /// milliseconds::max() in nanoseconds would overflow to a negative value).
+  template <class Rep, class Period>
+  static Clock::duration clamp(std::chrono::duration<Rep, Period> d, Clock::duration low) noexcept {
+    using Wide = std::chrono::duration<long double, std::nano>;
+    const Wide wide(d);
+    if (wide <= Wide(low))
+      return low;
+    if (wide >= Wide(Clock::duration::max()))
+      return Clock::duration::max();
+    return std::chrono::duration_cast<Clock::duration>(d);
+  }
+
+  WaitMode mode_;
+  Clock::duration spin_for_;
+  Clock::duration spin_and_yield_; // spin_for + yield_for, saturating
+  Clock::duration liveness_interval_;
   Clock::time_point start_;
   Deadline deadline_;
   Clock::time_point now_;

@@ -802,6 +802,33 @@ TEST(FixedRingProcessTest, WriterSeesDeadReaderInsteadOfWaitingForSpace) {
   EXPECT_LT(Clock::now() - start, 10s);
 }
 
+// A stray write zeroes the reader's owner word while it runs, then the reader dies. The writer
+// waiting for space must get peer_dead, and sleep meanwhile: not a wake every millisecond (the
+// death alarm on the old holder) and timeout at its deadline.
+TEST(FixedRingProcessTest, WriterSeesAReaderWhoseWordWasZeroedDie) {
+  OneLane<> lane;
+  Lane::Writer writer(lane.segment, 0);
+  detail::OwnerLine &reader_line = lane.segment.lane(0).control->consumer_owner;
+  test::Child child([&] {
+    Segment mine = lane.open();
+    Lane::Reader reader(mine, 0);
+    ::pause();
+    return 2;
+  });
+  // relaxed: polling for the child's claim.
+  for (int i = 0; i < 100000 && reader_line.owner.load(std::memory_order_relaxed) == 0; ++i)
+    std::this_thread::sleep_for(100us);
+  ASSERT_NE(reader_line.owner.load(std::memory_order_relaxed), 0u);
+  while (writer.try_push(tick(0)) == Status::ok) {
+  }
+  EXPECT_EQ(writer.push(tick(0), 20ms), Status::timeout) << "the reader is alive";
+  reader_line.owner.store(0, std::memory_order_relaxed); // the stray write
+  child.kill_now();
+  const std::uint64_t sleeps = writer.stats().producer.sleeps;
+  EXPECT_EQ(writer.push(tick(0), 3s), Status::peer_dead);
+  EXPECT_LE(writer.stats().producer.sleeps - sleeps, 5u);
+}
+
 // With an hour between liveness checks, only the death alarm can end this sleep.
 TEST(FixedRingProcessTest, ReaderAsleepIsWokenWhenTheWriterDies) {
   OneLane<> lane;

@@ -11,6 +11,11 @@
 #include <thread>
 #include <vector>
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "../support/test_support.hpp"
@@ -630,6 +635,147 @@ TEST_F(RingTest, ShortDeadlinesStillNoticeADeadPeer) {
   while (writer_->try_write(as_bytes("0123456789")) == Status::ok) {
   }
   EXPECT_EQ(writer_->reserve(10, deadline_after(5ms)).status(), Status::peer_dead);
+}
+
+/// Waits until `line` has an owner (a child claimed it); false after ~10 s.
+bool wait_for_claim(const detail::OwnerLine &line) {
+  // relaxed: polling for the child's claim; what is read afterwards has its own acquire.
+  for (int i = 0; i < 100000 && line.owner.load(std::memory_order_relaxed) == 0; ++i)
+    std::this_thread::sleep_for(100us);
+  return line.owner.load(std::memory_order_relaxed) != 0;
+}
+
+// A stray write zeroes the owner word of a running producer (in another process), and then
+// the producer exits. The waiting consumer must report peer_dead and stop, not take the zero
+// for "nobody was ever there" and wait out its deadline, woken every millisecond by the death
+// alarm that still watches the old holder (that is 1000 wakes a second, and `timeout` at the
+// end instead of peer_dead).
+TEST(RingPeerTest, AProducerWhoseOwnerWordWasZeroedIsStillSeenToDie) {
+  // Zeroed while the consumer waits, or before it ever waited (it saw the holder at attach).
+  for (const bool waited_first : {true, false}) {
+    ScopedRemove guard(test::unique_name());
+    Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+    detail::RingControl &control = *segment.ring(0).control;
+    int go[2];
+    ASSERT_EQ(::pipe(go), 0);
+    test::Child producer([&] {
+      ::close(go[1]);
+      RingWriter writer(segment);
+      char c;
+      while (::read(go[0], &c, 1) > 0) { // until the parent closes the pipe
+      }
+      return 0; // the writer's close() finds the word is not its own: it leaves `closed` at 0
+    });
+    ::close(go[0]);
+    ASSERT_TRUE(wait_for_claim(control.producer_owner));
+    RingReader reader(segment);
+    if (waited_first) {
+      EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
+    }
+    control.producer_owner.owner.store(0, std::memory_order_relaxed); // the stray write
+    ::close(go[1]);
+    const std::uint64_t sleeps_before = reader.stats().consumer.sleeps;
+    EXPECT_EQ(reader.peek(3s).status(), Status::peer_dead) << waited_first;
+    // A handful of sleeps at most (the producer may exit while we sleep: one wake), not one
+    // per millisecond until the deadline.
+    EXPECT_LE(reader.stats().consumer.sleeps - sleeps_before, 5u) << waited_first;
+    EXPECT_EQ(producer.wait(10s), 0);
+    EXPECT_EQ(reader.peek(5ms).status(), Status::peer_dead) << "and it stays dead";
+  }
+}
+
+// A producer process whose main thread has exited (pthread_exit) while another thread goes on
+// writing shows state Z in /proc/PID/stat. It is alive: a second producer must be refused
+// (before: it took the role over, two producers on one ring), and the consumer must not get
+// peer_dead from it; it gets its records, and peer_dead once the process really exits.
+TEST(RingPeerTest, AProducerWhoseMainThreadExitedKeepsItsRole) {
+  if (detail::kThreadSanitizer)
+    GTEST_SKIP() << "ThreadSanitizer kills a child that starts a thread after fork()";
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+  detail::RingControl &control = *segment.ring(0).control;
+  static int go[2]; // static: the child's worker thread reads it after main has gone
+  ASSERT_EQ(::pipe(go), 0);
+  static Segment *shared = &segment;
+  test::Child producer([] {
+    ::close(go[1]);
+    static RingWriter *writer = new RingWriter(*shared); // outlives the main thread's frame
+    pthread_t worker;
+    if (::pthread_create(
+            &worker, nullptr,
+            [](void *) -> void * {
+              char c;
+              while (::read(go[0], &c, 1) > 0)
+                static_cast<void>(writer->try_write(
+                    std::span<const std::byte>(reinterpret_cast<const std::byte *>(&c), 1)));
+              ::_exit(0); // the pipe closed: the whole process exits
+            },
+            nullptr) != 0)
+      return 3;
+    // What pthread_exit() does to the main thread, without unwinding through the test
+    // framework's frames.
+    ::syscall(SYS_exit, 0);
+    return 4;
+  });
+  ::close(go[0]);
+  ASSERT_TRUE(wait_for_claim(control.producer_owner));
+  for (int i = 0; i < 100000 && detail::read_process(producer.pid()).state != 'Z'; ++i)
+    std::this_thread::sleep_for(100us);
+  ASSERT_EQ(detail::read_process(producer.pid()).state, 'Z') << "the main thread did not exit";
+  try {
+    RingWriter second(segment);
+    ADD_FAILURE() << "a second producer took the role of a live one";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::role_taken) << e.what();
+  }
+  RingReader reader(segment);
+  EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
+  ASSERT_EQ(::write(go[1], "x", 1), 1);
+  ReadSlot slot = reader.peek(10s);
+  ASSERT_TRUE(slot) << to_string(slot.status());
+  EXPECT_EQ(as_string(slot.bytes()), "x");
+  reader.release(std::move(slot));
+  ::close(go[1]);
+  EXPECT_EQ(reader.peek(10s).status(), Status::peer_dead);
+  EXPECT_EQ(producer.wait(10s), 0);
+}
+
+// A claimer that cannot read /proc/self/stat when it claims (here: out of file descriptors;
+// likewise a sandbox without /proc) used to store start time 0, and every process that can read
+// /proc then judged it dead: a second producer took its role while it ran.
+TEST(RingPeerTest, AProducerThatCouldNotReadItsStartTimeKeepsItsRole) {
+  ScopedRemove guard(test::unique_name());
+  Segment segment = Segment::create(guard.name(), {.ring_capacity = 4096});
+  detail::RingControl &control = *segment.ring(0).control;
+  int go[2];
+  ASSERT_EQ(::pipe(go), 0);
+  test::Child producer([&] {
+    ::close(go[1]);
+    // A forked child has not read its own start time yet; now it cannot.
+    const rlimit low{16, 16};
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0)
+      return 3;
+    while (::dup(0) >= 0) {
+    }
+    RingWriter writer(segment);
+    char c;
+    while (::read(go[0], &c, 1) > 0) {
+    }
+    ::_exit(0); // as if it crashed: no close(), so its death is what the consumer learns
+  });
+  ::close(go[0]);
+  ASSERT_TRUE(wait_for_claim(control.producer_owner));
+  try {
+    RingWriter second(segment);
+    ADD_FAILURE() << "a second producer took the role of a live one";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::role_taken) << e.what();
+  }
+  RingReader reader(segment);
+  EXPECT_EQ(reader.peek(20ms).status(), Status::timeout) << "the producer is alive";
+  ::close(go[1]);
+  EXPECT_EQ(producer.wait(10s), 0);
+  EXPECT_EQ(reader.peek(10s).status(), Status::peer_dead);
 }
 
 TEST_F(RingTest, ProducerWaitingForSpaceLearnsTheConsumerLeft) {

@@ -197,5 +197,53 @@ TEST(BackoffTest, BlockingSleepsAfterSpinAndYield) {
   EXPECT_LE(backoff.sleep_until(), deadline_after(10s));
 }
 
+// milliseconds::max() overflowed in `now + liveness_interval` (nanoseconds) and put the end
+// of every sleep in the past: a blocking wait became a 100% CPU spin. Negative and zero
+// intervals did the same.
+TEST(BackoffTest, NoLivenessIntervalMakesASleepEndBeforeItStarts) {
+  for (const std::chrono::milliseconds interval :
+       {std::chrono::milliseconds::max(), std::chrono::milliseconds::min(), -5ms, 0ms}) {
+    const Deadline deadline = deadline_after(10s);
+    detail::Backoff backoff({.mode = WaitMode::blocking,
+                             .spin_for = 0ns,
+                             .yield_for = 0ns,
+                             .liveness_interval = interval},
+                            deadline);
+    while (backoff.next() == detail::Backoff::Step::retry) {
+    }
+    const Clock::time_point now = Clock::now();
+    EXPECT_GT(backoff.sleep_until(), now) << interval.count() << " ms";
+    EXPECT_LE(backoff.sleep_until(), deadline) << interval.count() << " ms";
+  }
+}
+
+TEST(BackoffTest, HugeSpinAndYieldTimesSaturate) {
+  detail::Backoff backoff({.mode = WaitMode::blocking,
+                           .spin_for = std::chrono::nanoseconds::max(),
+                           .yield_for = std::chrono::nanoseconds::max()},
+                          deadline_after(5ms));
+  int steps = 0;
+  for (auto step = backoff.next(); step != detail::Backoff::Step::timeout; step = backoff.next()) {
+    ASSERT_EQ(step, detail::Backoff::Step::retry) << "spins until the deadline, never sleeps";
+    ++steps;
+  }
+  EXPECT_GT(steps, 0);
+}
+
+// The same through a ring: a blocking peek with liveness_interval = milliseconds::max() sleeps
+// until its deadline (a sleep or two), instead of ~100k futex calls.
+TEST_F(WaitBlockingTest, AnEndlessLivenessIntervalStillSleeps) {
+  RingWriter writer(segment_);
+  RingReader reader(segment_);
+  // -1 ms counts as 1 ms: about 100 sleeps in 100 ms; the bug made either tens of thousands.
+  const std::pair<std::chrono::milliseconds, std::uint64_t> cases[] = {
+      {std::chrono::milliseconds::max(), 5}, {-1ms, 1000}};
+  for (const auto &[interval, most] : cases) {
+    const std::uint64_t before = reader.stats().consumer.sleeps;
+    EXPECT_EQ(reader.peek(100ms, {.liveness_interval = interval}).status(), Status::timeout);
+    EXPECT_LE(reader.stats().consumer.sleeps - before, most) << interval.count() << " ms";
+  }
+}
+
 } // namespace
 } // namespace shmpipe

@@ -4,6 +4,7 @@
 // process that held a role before it.
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -19,10 +20,11 @@
 namespace shmpipe::detail {
 
 /// What /proc/<pid>/stat says about a process: its state (field 3: 'R', 'S', ..., 'Z' for a
-/// zombie) and start time (field 22, clock ticks since boot). start == 0 when it cannot be read
-/// (no such process, or no /proc).
+/// zombie), its thread count (field 20) and start time (field 22, clock ticks since boot).
+/// start == 0 when it cannot be read (no such process, no /proc, no file descriptor left).
 struct ProcessInfo {
   char state = '?';
+  std::uint64_t threads = 0;
   std::uint64_t start = 0;
 };
 
@@ -44,13 +46,20 @@ struct ProcessInfo {
   ProcessInfo info;
   info.state = p[2];
   ++p;
+  std::uint64_t threads = 0;
   for (int field = 3; field < 22; ++field) {
     p = std::strchr(p + 1, ' ');
     if (p == nullptr)
       return {};
+    if (field == 19) // p is the space before field 20
+      for (const char *d = p + 1; *d >= '0' && *d <= '9'; ++d)
+        threads = threads * 10 + static_cast<std::uint64_t>(*d - '0');
   }
+  std::uint64_t start = 0;
   for (++p; *p >= '0' && *p <= '9'; ++p)
-    info.start = info.start * 10 + static_cast<std::uint64_t>(*p - '0');
+    start = start * 10 + static_cast<std::uint64_t>(*p - '0');
+  info.threads = threads;
+  info.start = start;
   return info;
 }
 
@@ -58,16 +67,41 @@ struct ProcessInfo {
   return read_process(pid).start;
 }
 
-/// The value a side stores in OwnerLine::owner: pid in the high half, the low 32 bits of its
-/// start time in the low half. One word, so that a compare-exchange claims both at once.
+/// This process's start time, read from /proc once per process (again after a fork) and then
+/// remembered, so that a later claim does not depend on a free file descriptor; 0 when /proc
+/// could never be read here (a sandbox or chroot without it).
+[[nodiscard]] inline std::uint64_t self_start_time() noexcept {
+  // Process-local memory, not shared. The pid is stored after the start time with release and
+  // loaded first with acquire: a thread that finds its own pid there also finds its start
+  // time. Two threads that fill the cache at once store the same values.
+  static std::atomic<std::uint64_t> cached_start{0};
+  static std::atomic<pid_t> cached_pid{0};
+  const pid_t pid = ::getpid();
+  if (cached_pid.load(std::memory_order_acquire) == pid)
+    return cached_start.load(std::memory_order_relaxed);
+  const std::uint64_t start = process_start_time(pid);
+  if (start != 0) { // not remembered when unknown: the next call tries /proc again
+    cached_start.store(start, std::memory_order_relaxed);
+    cached_pid.store(pid, std::memory_order_release);
+  }
+  return start;
+}
+
+/// The value a side stores in OwnerLine::owner: pid in the high half and the low 32 bits of
+/// its start time in the low half; one word, so that a compare-exchange claims both at once.
+/// A low half of 0 means "start time unknown" (the claimer could not read /proc): such a
+/// holder is judged by kill(pid, 0) alone, so that it is never taken for dead while it runs
+/// (a reused pid then keeps its role taken instead: the safe side). A real start time whose
+/// low 32 bits are 0 is stored as 1.
 [[nodiscard]] inline std::uint64_t make_owner_token(pid_t pid, std::uint64_t start) noexcept {
-  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32) |
-         (start & 0xffffffffULL);
+  std::uint64_t low = start & 0xffffffffULL;
+  if (low == 0 && start != 0)
+    low = 1;
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(pid)) << 32) | low;
 }
 
 [[nodiscard]] inline std::uint64_t self_owner_token() noexcept {
-  const pid_t pid = ::getpid();
-  return make_owner_token(pid, process_start_time(pid));
+  return make_owner_token(::getpid(), self_start_time());
 }
 
 [[nodiscard]] inline pid_t owner_pid(std::uint64_t token) noexcept {
@@ -76,7 +110,10 @@ struct ProcessInfo {
 
 /// Whether the process named by an owner token still runs. Untrusted input: any token,
 /// including garbage, gives an answer. A zombie (dead, not yet reaped by its parent) is dead: a
-/// parent whose child crashed must not wait for it. Limits: pids are those of this pid namespace.
+/// parent whose child crashed must not wait for it. A process whose main thread exited while
+/// other threads run also shows state Z (the kernel keeps the leader until the last thread
+/// exits) but counts more than one thread: it is alive. Limits: pids are those of this pid
+/// namespace.
 [[nodiscard]] inline bool owner_alive(std::uint64_t token) noexcept {
   const pid_t pid = owner_pid(token);
   if (pid <= 0)
@@ -86,9 +123,11 @@ struct ProcessInfo {
   const ProcessInfo info = read_process(pid);
   if (info.start == 0) // exited between kill() and the read, or /proc is absent: trust kill()
     return ::kill(pid, 0) == 0 || errno == EPERM;
-  if (info.state == 'Z' || info.state == 'X')
+  if ((info.state == 'Z' || info.state == 'X') && info.threads <= 1)
     return false;
-  return (info.start & 0xffffffffULL) == (token & 0xffffffffULL);
+  if ((token & 0xffffffffULL) == 0) // the holder could not read its start time: trust kill()
+    return true;
+  return make_owner_token(pid, info.start) == token;
 }
 
 /// Watches the process holding the other role. The first look at a holder costs a read of
@@ -115,10 +154,19 @@ public:
   PeerWatch &operator=(const PeerWatch &) = delete;
   ~PeerWatch() { reset(); }
 
-  /// Whether the process named by `token` (an owner word; 0 = nobody) has died.
+  /// Whether the process named by `token` (an owner word) has died. 0 means nobody holds the
+  /// role now: then the holder seen last is judged, if there was one. A holder that let go
+  /// cleanly is forgotten first (forget(); role.hpp's holder_dead() does so when `closed` says
+  /// it); any other way for the word to become 0 (a stray write, or a process that took the
+  /// role and gave it back at once) must not hide that process's death, nor leave its pidfd
+  /// armed while its death is not reported (the death alarm would wake a sleeper every
+  /// millisecond for nothing).
   [[nodiscard]] bool dead(std::uint64_t token) noexcept {
-    if (token == 0)
-      return false;
+    if (token == 0) {
+      if (token_ == 0)
+        return false; // never held while we looked: a role nobody claimed has no one to die
+      token = token_;
+    }
     if (token != token_) {
       reset();
       token_ = token;
@@ -136,6 +184,9 @@ public:
     dead_ = ::poll(&pfd, 1, 0) > 0;
     return dead_;
   }
+
+  /// Forgets the holder seen last (it gave the role back cleanly): dead(0) is false again.
+  void forget() noexcept { reset(); }
 
   /// The pidfd of the holder last asked about (-1: none), for DeathAlarm.
   [[nodiscard]] int fd() const noexcept { return dead_ ? -1 : fd_; }

@@ -50,10 +50,20 @@ inline void release_role(OwnerLine &line, std::uint64_t token) noexcept {
   line.owner.compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
-/// Whether the other side's holder died, judged by `watch` (see PeerWatch).
+/// Whether the other side's holder died, judged by `watch` (see PeerWatch). An owner word of
+/// 0 with `closed` set is a clean detach: nobody to judge. An owner word of 0 without it
+/// (a stray write zeroed it, or a claim was given back at once) still has the holder `watch`
+/// saw last judged, so that its death is reported rather than waited out.
 [[nodiscard]] inline bool holder_dead(const OwnerLine &line, PeerWatch &watch) noexcept {
-  // acquire: a takeover's owner word comes with that process's state.
-  return watch.dead(line.owner.load(std::memory_order_acquire));
+  // acquire: a takeover's owner word comes with that process's state; a clean detach's 0
+  // comes with its `closed` store (made before it released the word), so the load of `closed`
+  // after it may be relaxed.
+  const std::uint64_t owner = line.owner.load(std::memory_order_acquire);
+  if (owner == 0 && line.closed.load(std::memory_order_relaxed) != 0) {
+    watch.forget();
+    return false;
+  }
+  return watch.dead(owner);
 }
 
 } // namespace shmpipe::detail

@@ -10,6 +10,7 @@
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
 #include <shmpipe/detail/process.hpp>
+#include <shmpipe/detail/role.hpp>
 #include <shmpipe/detail/shared_atomic.hpp>
 #include <shmpipe/wait.hpp>
 
@@ -35,9 +36,10 @@ template <class Unchanged>
 void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, StatsLine &stats,
                           Deadline until, Unchanged &&unchanged) noexcept {
   SharedAtomic<std::uint32_t> &word = theirs.wake;
-  // acquire: a takeover's owner word comes with that process's state (as in holder_dead()).
-  const std::uint64_t holder = theirs.owner.load(std::memory_order_acquire);
-  if (peer.dead(holder))
+  // The same judgement as the caller's liveness checks (holder_dead()): a holder the watch
+  // takes for alive is the one whose pidfd is armed below, and one it takes for dead ends the
+  // wait instead of arming an alarm that would fire every millisecond.
+  if (holder_dead(theirs, peer))
     return;
   // Armed before the last look at the pidfd below (see death_alarm.hpp, "Lost wakes").
   DeathAlarm &alarm = DeathAlarm::instance();
@@ -48,7 +50,7 @@ void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, S
   // seq_cst, caller's pair (Dekker): the store before unchanged()'s seq_cst load; pairs with the
   // publisher's seq_cst index store followed by the seq_cst load in wake_if_sleeping().
   mine.sleeping.store(1, std::memory_order_seq_cst);
-  if (unchanged() && !peer.dead(holder)) {
+  if (unchanged() && !holder_dead(theirs, peer)) {
     stats.sleeps.add_single_writer(1);
     futex_wait(word, ticket, until);
   }
