@@ -60,17 +60,14 @@ public:
         reply_error(id, claims::kBadRequest, "a record that is not a valid session message");
         continue;
       }
-      if (!in)
-        return in.status() == shmpipe::Status::timeout ? 3 : 0; // core gone: done
-      if (in.is<sc::Envelope>()) {
-        const auto control = std::move(in).as<sc::Envelope>();
-        if (control && control->body_type() == sc::Control::Shutdown)
-          return 0;
-        if (id != 0) // every request gets an answer, or its sender waits for one
+      if (!in) // closed: Shutdown (receive() handles it), or the core is gone
+        return in.status() == shmpipe::Status::timeout ? 3 : 0;
+      if (in.is<sc::Envelope>()) { // every request gets an answer, or its sender waits for one
+        if (id != 0)
           reply_error(id, claims::kBadRequest, "expected a PatternSet or a TextBatch");
         continue;
       }
-      const auto request = std::move(in).as<sc::Claims>();
+      const auto request = in.as<sc::Claims>();
       if (!request) {
         reply_error(id, claims::kBadRequest, "not a valid Claims message");
         continue;

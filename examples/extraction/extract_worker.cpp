@@ -88,16 +88,10 @@ public:
   int run() {
     for (;;) {
       shmpipe::Incoming in = worker_.receive(std::chrono::hours(24));
-      if (!in)
-        return in.status() == shmpipe::Status::timeout ? 3 : 0; // core gone: done
+      if (!in) // closed: Shutdown (receive() handles it), or the core is gone
+        return in.status() == shmpipe::Status::timeout ? 3 : 0;
       const std::uint64_t id = in.request_id();
-      if (in.is<sc::Envelope>()) {
-        const auto control = std::move(in).as<sc::Envelope>();
-        if (control && control->body_type() == sc::Control::Shutdown)
-          return 0;
-        continue;
-      }
-      const auto request = std::move(in).as<sc::Extraction>();
+      const auto request = in.as<sc::Extraction>();
       if (!request) {
         reply_error(id, kBadRequest, "not a valid Extraction message");
         continue;

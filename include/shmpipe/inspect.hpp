@@ -41,6 +41,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -358,8 +359,14 @@ inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std
 }
 
 /// Unlinks `name` if it still refers to the object `judged` was read from. False when the name
-/// is gone or now refers to another object. Throws Error(permission_denied), Error(system).
-inline bool unlink_if_same(int dir, const std::string &name, const struct stat &judged) {
+/// is gone or now refers to another object, or when a creator or a replacer holds the object's
+/// creation lock (docs/LAYOUT.md, "Creating and replacing"): holding that lock while checking
+/// and unlinking, as Segment's replacers do, means no one else can unlink this name and put a
+/// new object under it in between. Throws Error(permission_denied), Error(system).
+inline bool unlink_if_same(int dir, const std::string &name, const ShmObject &judged_object) {
+  const struct stat &judged = judged_object.st;
+  if (::flock(judged_object.fd.get(), LOCK_EX | LOCK_NB) != 0)
+    return false; // being created or replaced right now: not ours to remove
   struct stat now {};
   if (::fstatat(dir, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT)
@@ -481,10 +488,12 @@ inline void remove_segment(std::string_view name, const RemoveOptions &options =
   }
   if (options.dry_run)
     return;
-  if (!detail::unlink_if_same(dir.get(), checked, obj.st)) {
+  if (!detail::unlink_if_same(dir.get(), checked, obj)) {
     struct stat now {};
     if (::fstatat(dir.get(), checked.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0)
       throw Error(Errc::segment_missing, checked, "removed by another process meanwhile");
+    if (now.st_dev == obj.st.st_dev && now.st_ino == obj.st.st_ino)
+      throw Error(Errc::in_use, checked, "being created or replaced by another process now");
     throw Error(Errc::segment_exists, checked,
                 "replaced by another object meanwhile (the new one is left alone)");
   }
@@ -520,7 +529,7 @@ inline SweepResult remove_stale_segments(const SweepOptions &options = {}) {
       continue;
     }
     try {
-      if (options.dry_run || detail::unlink_if_same(dir.get(), name, obj.st))
+      if (options.dry_run || detail::unlink_if_same(dir.get(), name, obj))
         result.removed.push_back(name);
     } catch (const Error &e) {
       result.failed.push_back(e);

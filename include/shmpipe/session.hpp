@@ -652,7 +652,7 @@ private:
         [&](flatbuffers::FlatBufferBuilder &b) {
           const auto ready = schema::CreateReady(
               b, options_.protocol_version, static_cast<std::uint32_t>(pid),
-              detail::process_start_time(pid), b.CreateString(options_.worker_name),
+              detail::self_start_time(), b.CreateString(options_.worker_name),
               b.CreateVectorOfStrings(options_.capabilities), b.CreateVector(options_.schema_ids));
           return schema::CreateEnvelope(b, schema::Control::Ready, ready.Union());
         },

@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <sys/file.h>
+
 #include <gtest/gtest.h>
 
 #include "../support/shm_entries.hpp"
@@ -115,7 +117,7 @@ TEST(InspectTest, ALiveSessionShowsCoreAndWorker) {
   test::Child child([&] {
     Worker worker = Worker::attach(name, {.worker_name = "inspected"});
     const Incoming shutdown = worker.receive(10s);
-    return shutdown && shutdown.is<schema::Envelope>() ? 0 : 1;
+    return !shutdown && worker.shutdown_requested() ? 0 : 1;
   });
   core.await_ready(10s);
   const SegmentInfo info = inspect_segment(name);
@@ -361,8 +363,26 @@ TEST(InspectTest, ANameReplacedAfterItWasJudgedIsNotRemoved) {
   ASSERT_TRUE(detail::read_segment(judged, entry.name()).stale());
   Segment replacement =
       Segment::create(entry.name(), {.ring_capacity = 4096, .replace_abandoned = true});
-  EXPECT_FALSE(detail::unlink_if_same(dir.get(), entry.name(), judged.st));
+  EXPECT_FALSE(detail::unlink_if_same(dir.get(), entry.name(), judged));
   EXPECT_NO_THROW(static_cast<void>(Segment::open(entry.name())));
+}
+
+// A creator or replacer holds the object's creation lock while it works on the name
+// (docs/LAYOUT.md, "Creating and replacing"): a sweep that judged the object stale leaves it
+// alone while the lock is held, and removes it once it is released.
+TEST(InspectTest, AnObjectUnderItsCreationLockIsNotRemoved) {
+  test::ShmEntry entry(own_prefix() + "locked");
+  ASSERT_TRUE(test::forge_segment(entry.name(), test::valid_header(4096), 128 + 384 + 4096));
+  const detail::OwnedFd dir = detail::open_shm_directory();
+  const detail::ShmObject judged = detail::open_object(dir.get(), entry.name());
+  ASSERT_TRUE(detail::read_segment(judged, entry.name()).stale());
+  const detail::ShmObject holder = detail::open_object(dir.get(), entry.name());
+  ASSERT_EQ(::flock(holder.fd.get(), LOCK_EX | LOCK_NB), 0);
+  EXPECT_FALSE(detail::unlink_if_same(dir.get(), entry.name(), judged));
+  EXPECT_TRUE(entry.exists());
+  ASSERT_EQ(::flock(holder.fd.get(), LOCK_UN), 0);
+  EXPECT_TRUE(detail::unlink_if_same(dir.get(), entry.name(), judged));
+  EXPECT_FALSE(entry.exists());
 }
 
 // Other processes create, fill and remove segments while sweeps and listings run: every
