@@ -16,7 +16,7 @@
 // (median of the per-repetition ratios, so that both sides of a ratio come from the same
 // minute). A run that loses a request or restarts the worker is reported as such.
 #include <shmpipe/schemas/extraction_shmpipe.h>
-#include <shmpipe/supervisor.hpp>
+#include <shmpipe/shmpipe.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -160,7 +160,7 @@ int main(int argc, char **argv) {
                  e.detail.c_str());
     ++events;
   };
-  shmpipe::Supervisor sup("shmpipe-session-bench-" + std::to_string(::getpid()), options);
+  shmpipe::Supervisor sup(shmpipe::unique_segment_name("shmpipe-session-bench-"), options);
   run(sup, std::min<std::uint64_t>(requests, 20000), 256); // warm-up: pages, caches, clocks
 
   std::map<std::uint64_t, std::vector<double>> rates;

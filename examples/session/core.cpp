@@ -2,15 +2,20 @@
 // Copyright (c) 2026 the shmpipe authors
 // The core of the session example: runs greeting_worker under a Supervisor (restarted if it
 // dies, killed if it hangs), sends one request per name on the command line, all at once, and
-// prints the answers as they come.
+// prints the answers as they come. Ctrl-C or SIGTERM at any point leaves nothing behind: the
+// signal only sets a flag (common/program.hpp), the loop unwinds, and the Supervisor's
+// destructor stops the worker and removes the session's segment.
 //
 //   greeting_core [--worker PATH] NAME...
 #include <greeting_shmpipe.h>
-#include <shmpipe/supervisor.hpp>
+#include <shmpipe/shmpipe.hpp>
+
+#include "common/program.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,14 +39,12 @@ std::string worker_path(int &argc, char **&argv) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+int greet(int argc, char **argv) {
   using namespace std::chrono_literals;
   const std::string worker = worker_path(argc, argv);
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: greeting_core [--worker PATH] NAME...\n");
-    return 2;
-  }
-  try {
+  if (argc < 2)
+    throw examples::UsageError("usage: greeting_core [--worker PATH] NAME...");
+  {
     shmpipe::SupervisorOptions options;
     options.command = {worker};
     options.on_worker_loss = shmpipe::OnWorkerLoss::retry_once;
@@ -49,8 +52,10 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "greeting_core: worker %d %s: %s\n", static_cast<int>(e.pid),
                    std::string(to_string(e.kind)).c_str(), e.detail.c_str());
     };
-    // Starts the worker and waits for its Ready; the segment is removed when `sup` goes.
-    shmpipe::Supervisor sup("greeting-" + std::to_string(::getpid()), options);
+    examples::defer_stop_signals(); // from here on a signal unwinds instead of killing us
+    // Starts the worker and waits for its Ready; the segment is removed when `sup` goes. A
+    // random name: another user cannot squat it in advance.
+    shmpipe::Supervisor sup(shmpipe::unique_segment_name("greeting-"), options);
 
     std::map<std::uint64_t, std::string> asked; // request id -> name
     for (int i = 1; i < argc; ++i) {
@@ -61,19 +66,20 @@ int main(int argc, char **argv) {
             return greeting::CreateMessage(b, greeting::Body::Request, request.Union());
           },
           5s);
-      if (sent.status != shmpipe::Status::ok) {
-        std::fprintf(stderr, "greeting_core: cannot send: %s\n",
-                     std::string(to_string(sent.status)).c_str());
-        return 1;
-      }
+      if (sent.status != shmpipe::Status::ok)
+        throw std::runtime_error("cannot send: " + std::string(to_string(sent.status)));
       asked.emplace(sent.request_id, name);
     }
 
     std::size_t answered = 0;
+    const shmpipe::Deadline give_up = shmpipe::deadline_after(10s);
     while (sup.in_flight() > 0) {
-      shmpipe::Incoming in = sup.receive(10s);
+      examples::throw_if_stopped();
+      shmpipe::Incoming in = sup.receive(200ms); // short, to notice a stop signal
       const std::uint64_t id = in.request_id();
       if (!in) { // a request that will get no answer says so with its id; id 0: none came
+        if (id == 0 && in.status() == shmpipe::Status::timeout && shmpipe::Clock::now() < give_up)
+          continue;
         std::fprintf(stderr, "greeting_core: request %llu: %s\n",
                      static_cast<unsigned long long>(id),
                      std::string(to_string(in.status())).c_str());
@@ -95,8 +101,9 @@ int main(int argc, char **argv) {
     std::printf("greeting_core: %zu of %zu answered\n", answered, asked.size());
     static_cast<void>(sup.shutdown("done", 2s)); // Shutdown, then SIGTERM, then SIGKILL
     return answered == asked.size() ? 0 : 1;
-  } catch (const shmpipe::Error &e) {
-    std::fprintf(stderr, "greeting_core: %s\n", e.what());
-    return 1;
   }
+}
+
+int main(int argc, char **argv) {
+  return examples::run_main("greeting_core", [&] { return greet(argc, argv); });
 }

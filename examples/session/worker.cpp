@@ -4,7 +4,7 @@
 // it is asked to, until the core tells it to stop. Health checks and Shutdown are handled by
 // Worker::receive(); the worker only sees its own requests.
 #include <greeting_shmpipe.h>
-#include <shmpipe/supervisor.hpp>
+#include <shmpipe/shmpipe.hpp>
 
 #include <chrono>
 #include <cstdio>
