@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
 // Ledger rows from a worker process to the core: shmpipe (columnar LedgerBatch messages built
-// in place, verified and read in place) against the seeds' legacy path, NDJSON over a pipe,
+// in place, verified and read in place) against the legacy path, NDJSON over a pipe,
 // parsed with nlohmann::json and with a hand-written parser. Issue 6, item 7.
 //
 //   ledger_transport_bench [--reps N] [--rows N[,N...]]

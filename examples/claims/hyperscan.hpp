@@ -4,7 +4,7 @@
 // load it in another process, and the per-document scan loop that the scanner and the
 // in-process benchmark baseline share (so that the benchmark compares the same loop).
 //
-// Facts this relies on (../shared/research/examples.md, section 3, checked on Debian's 5.4.0):
+// Facts this relies on (checked on Debian's Hyperscan 5.4.0):
 // - hs_compile_lit_multi segfaults on an empty literal: callers reject them first.
 // - Without HS_FLAG_SOM_LEFTMOST a match reports only its end (`from` is 0); for literals the
 //   start is end - length, so lengths travel with the database instead of paying for SOM.

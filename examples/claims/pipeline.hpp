@@ -65,7 +65,7 @@ struct PipelineOptions {
   /// Text per TextBatch (at least one document; a longer document goes in pieces of this
   /// many bytes plus the longest pattern - 1 bytes of look-ahead). 256 KiB is a few hundred
   /// microseconds of scanning, against which waking the sleeping peer (a futex round trip is
-  /// 17-23 us on the development VM, DESIGN.md) is small; with 64 KiB, 1k phrases ran at
+  /// 17-23 us on the development VM) is small; with 64 KiB, 1k phrases ran at
   /// 0.885 of the in-process rate against 0.932 with 256 KiB (claim_scan_bench).
   std::size_t batch_bytes = std::size_t{256} << 10;
   unsigned in_flight = 4;       ///< batches sent ahead, per scanner

@@ -4,7 +4,7 @@
 // worker feeds it what poppler::page::text_list() found, the tests feed it synthetic words.
 #pragma once
 
-// The method (shared/research/examples.md, 1.4): words -> lines (by vertical centre) -> cells
+// The method (the usual one for ruled-less tables): words -> lines (by vertical centre) -> cells
 // (split where the gap between words is wider than about an em) -> a header line recognised
 // by its column names in Vietnamese or English -> each later line's cells assigned to the
 // header's columns by horizontal overlap. A line whose STT cell is a row number starts a row;

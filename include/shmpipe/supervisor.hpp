@@ -24,7 +24,7 @@
 // waiting in the queue is never charged for the time it waited). Past request_timeout the
 // worker is stuck: killed and restarted; that request is sent once more to the next worker
 // and, if it runs over again, reported with status timeout and its id; the others in flight
-// are sent again without being charged a retry (seed 003's "retry once, then fail").
+// are sent again without being charged a retry ("retry once, then fail").
 //
 // Shutdown asks politely first: a Shutdown message, then SIGTERM once the caller's limit has
 // passed, then SIGKILL after stop_grace.
