@@ -220,42 +220,6 @@ struct ShmObject {
   return true;
 }
 
-/// The checks Segment::open makes on its private copy of a header (docs/LAYOUT.md, "Opening"),
-/// against the object's real size. Throws Error: layout_mismatch, size_mismatch.
-inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std::string &name) {
-  if (h.layout_version != kLayoutVersion || h.cache_line != kCacheLine ||
-      h.record_align != kRecordAlign || h.header_size != sizeof(SegmentHeader))
-    throw Error(Errc::layout_mismatch, name,
-                "layout version " + std::to_string(h.layout_version) + ", cache line " +
-                    std::to_string(h.cache_line) + ", record alignment " +
-                    std::to_string(h.record_align) + ", header size " +
-                    std::to_string(h.header_size) + "; this program reads layout version " +
-                    std::to_string(kLayoutVersion));
-  if ((h.ring_count == 0 && h.lane_count == 0) || h.ring_count > kMaxRings ||
-      !valid_capacity(h.ring_capacity) || h.ring_stride != sizeof(RingControl) + h.ring_capacity)
-    throw Error(Errc::layout_mismatch, name,
-                "ring geometry is invalid (count " + std::to_string(h.ring_count) + ", capacity " +
-                    std::to_string(h.ring_capacity) + ", stride " + std::to_string(h.ring_stride) +
-                    ")");
-  // No overflow: count <= 64 and stride <= 2^32 + 384.
-  const std::uint64_t rings_end = sizeof(SegmentHeader) + h.ring_count * h.ring_stride;
-  const bool lanes_ok = h.lane_count == 0
-                            ? h.lane_offset == 0 && h.lane_stride == 0
-                            : h.lane_count <= kMaxLanes && h.lane_offset == rings_end &&
-                                  valid_lane_stride(h.lane_stride);
-  if (!lanes_ok)
-    throw Error(Errc::layout_mismatch, name,
-                "lane geometry is invalid (count " + std::to_string(h.lane_count) + ", offset " +
-                    std::to_string(h.lane_offset) + ", stride " + std::to_string(h.lane_stride) +
-                    ")");
-  // No overflow: lane count <= 1024 and lane stride <= 2^32.
-  const std::uint64_t expected = rings_end + std::uint64_t{h.lane_count} * h.lane_stride;
-  if (h.segment_size != expected || actual != expected)
-    throw Error(Errc::size_mismatch, name,
-                "header says " + std::to_string(h.segment_size) + " bytes, geometry needs " +
-                    std::to_string(expected) + ", the object has " + std::to_string(actual));
-}
-
 [[nodiscard]] inline EndpointInfo endpoint_info(const OwnerLine &line) noexcept {
   // relaxed: `line` is a private copy read with pread; a snapshot for display.
   const std::uint64_t token = line.owner.load(std::memory_order_relaxed);

@@ -114,6 +114,48 @@ private:
   boost::interprocess::mapped_region region_;
 };
 
+/// Checks a segment header (a private copy: the peer may change the original) against this
+/// program's layout and against `actual`, the object's size. Throws Error: layout_mismatch,
+/// size_mismatch. Shared by Segment::open and the inspection tools (inspect.hpp).
+inline void check_header(const SegmentHeader &h, std::uint64_t actual, const std::string &name) {
+  if (h.layout_version != kLayoutVersion)
+    throw Error(Errc::layout_mismatch, name,
+                "layout version is " + std::to_string(h.layout_version) + ", expected " +
+                    std::to_string(kLayoutVersion));
+  if (h.cache_line != kCacheLine || h.record_align != kRecordAlign)
+    throw Error(Errc::layout_mismatch, name,
+                "cache line / record alignment are " + std::to_string(h.cache_line) + " / " +
+                    std::to_string(h.record_align) + ", expected " + std::to_string(kCacheLine) +
+                    " / " + std::to_string(kRecordAlign));
+  if (h.header_size != sizeof(SegmentHeader))
+    throw Error(Errc::layout_mismatch, name,
+                "header size is " + std::to_string(h.header_size) + ", expected " +
+                    std::to_string(sizeof(SegmentHeader)));
+  if ((h.ring_count == 0 && h.lane_count == 0) || h.ring_count > kMaxRings ||
+      !valid_capacity(h.ring_capacity) || h.ring_stride != sizeof(RingControl) + h.ring_capacity)
+    throw Error(Errc::layout_mismatch, name,
+                "ring geometry is invalid (count " + std::to_string(h.ring_count) + ", capacity " +
+                    std::to_string(h.ring_capacity) + ", stride " + std::to_string(h.ring_stride) +
+                    ")");
+  // No overflow: count <= 64 and stride <= 2^32 + 384.
+  const std::uint64_t rings_end = sizeof(SegmentHeader) + h.ring_count * h.ring_stride;
+  const bool lanes_ok = h.lane_count == 0
+                            ? h.lane_offset == 0 && h.lane_stride == 0
+                            : h.lane_count <= kMaxLanes && h.lane_offset == rings_end &&
+                                  valid_lane_stride(h.lane_stride);
+  if (!lanes_ok)
+    throw Error(Errc::layout_mismatch, name,
+                "lane geometry is invalid (count " + std::to_string(h.lane_count) + ", offset " +
+                    std::to_string(h.lane_offset) + ", stride " + std::to_string(h.lane_stride) +
+                    ")");
+  // No overflow: lane count <= 1024 and lane stride <= 2^32.
+  const std::uint64_t expected = rings_end + std::uint64_t{h.lane_count} * h.lane_stride;
+  if (h.segment_size != expected || actual != expected)
+    throw Error(Errc::size_mismatch, name,
+                "header says " + std::to_string(h.segment_size) + " bytes, geometry needs " +
+                    std::to_string(expected) + ", the object has " + std::to_string(actual));
+}
+
 } // namespace detail
 
 /// A named shared-memory object mapped into this process. Move-only; unmaps on destruction but
@@ -604,43 +646,7 @@ private:
   }
 
   void validate(const detail::SegmentHeader &h, std::uint64_t actual) const {
-    if (h.layout_version != kLayoutVersion)
-      throw Error(Errc::layout_mismatch, name_,
-                  "layout version is " + std::to_string(h.layout_version) + ", expected " +
-                      std::to_string(kLayoutVersion));
-    if (h.cache_line != kCacheLine || h.record_align != kRecordAlign)
-      throw Error(Errc::layout_mismatch, name_,
-                  "cache line / record alignment are " + std::to_string(h.cache_line) + " / " +
-                      std::to_string(h.record_align) + ", expected " + std::to_string(kCacheLine) +
-                      " / " + std::to_string(kRecordAlign));
-    if (h.header_size != sizeof(detail::SegmentHeader))
-      throw Error(Errc::layout_mismatch, name_,
-                  "header size is " + std::to_string(h.header_size) + ", expected " +
-                      std::to_string(sizeof(detail::SegmentHeader)));
-    if ((h.ring_count == 0 && h.lane_count == 0) || h.ring_count > kMaxRings ||
-        !detail::valid_capacity(h.ring_capacity) ||
-        h.ring_stride != sizeof(detail::RingControl) + h.ring_capacity)
-      throw Error(Errc::layout_mismatch, name_,
-                  "ring geometry is invalid (count " + std::to_string(h.ring_count) +
-                      ", capacity " + std::to_string(h.ring_capacity) + ", stride " +
-                      std::to_string(h.ring_stride) + ")");
-    // No overflow: count <= 64 and stride <= 2^32 + 384.
-    const std::uint64_t rings_end = sizeof(detail::SegmentHeader) + h.ring_count * h.ring_stride;
-    const bool lanes_ok = h.lane_count == 0
-                              ? h.lane_offset == 0 && h.lane_stride == 0
-                              : h.lane_count <= kMaxLanes && h.lane_offset == rings_end &&
-                                    detail::valid_lane_stride(h.lane_stride);
-    if (!lanes_ok)
-      throw Error(Errc::layout_mismatch, name_,
-                  "lane geometry is invalid (count " + std::to_string(h.lane_count) + ", offset " +
-                      std::to_string(h.lane_offset) + ", stride " + std::to_string(h.lane_stride) +
-                      ")");
-    // No overflow: lane count <= 1024 and lane stride <= 2^32.
-    const std::uint64_t expected = rings_end + std::uint64_t{h.lane_count} * h.lane_stride;
-    if (h.segment_size != expected || actual != expected)
-      throw Error(Errc::size_mismatch, name_,
-                  "header says " + std::to_string(h.segment_size) + " bytes, geometry needs " +
-                      std::to_string(expected) + ", the object has " + std::to_string(actual));
+    detail::check_header(h, actual, name_);
   }
 
   /// Maps every page now, so that the first lap around a ring does not take a page fault per
