@@ -396,21 +396,12 @@ inline Status copy_in(RingWriter &writer, std::span<const std::byte> buffer, Wai
   return Status::ok;
 }
 
-} // namespace detail
-
-/// Builds a `Root` message directly in the ring and commits it: `build(builder)` creates the
-/// message with the flatbuffers::FlatBufferBuilder it is given and returns its root offset;
-/// shmpipe finishes it with the root's file identifier. `prefix` (a multiple of 16 bytes, or
-/// empty) is written right before the buffer. Waits for the first reservation (and for the
-/// copy, when one is needed) as `policy` says, until `limit`. Returns ok, or the status of the
-/// reservation that failed (timeout, peer_dead, closed, too_large, corrupt); nothing is
-/// published then. Throws only what `build` throws (and std::bad_alloc from the heap
-/// fallback); the ring is left as it was.
-template <Message Root, class Build>
-requires std::is_invocable_r_v<flatbuffers::Offset<Root>, Build &,
-                               flatbuffers::FlatBufferBuilder &> [[nodiscard]] Status
-send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &policy = {},
-     const SendOptions &options = {}, std::span<const std::byte> prefix = {}) {
+/// send() (below), with `room(bytes)` called before a message that outgrew its reservation is
+/// copied in: it may make room its own way (Core keeps responses meanwhile); ok or why not.
+template <Message Root, class Build, class Room>
+[[nodiscard]] Status send_built(RingWriter &writer, Build &&build, WaitLimit limit,
+                                const WaitPolicy &policy, const SendOptions &options,
+                                std::span<const std::byte> prefix, Room &&room) {
   assert(prefix.size() % kRecordAlign == 0 && "the prefix must be a multiple of 16 bytes");
   const std::size_t max = writer.max_payload();
   if (prefix.size() % kRecordAlign != 0 || prefix.size() + kRecordAlign > max)
@@ -439,11 +430,32 @@ send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &polic
     return Status::ok;
   }
   // Built on the heap: one copy into the ring.
+  if (const Status made = room(prefix.size() + size); made != Status::ok)
+    return made;
   const Status copied =
       detail::copy_in(writer, {buffer, size}, limit, policy, options.type, prefix);
   if (copied == Status::ok)
     writer.count_build(memory.regrown(), true);
   return copied;
+}
+
+} // namespace detail
+
+/// Builds a `Root` message directly in the ring and commits it: `build(builder)` creates the
+/// message with the flatbuffers::FlatBufferBuilder it is given and returns its root offset;
+/// shmpipe finishes it with the root's file identifier. `prefix` (a multiple of 16 bytes, or
+/// empty) is written right before the buffer. Waits for the first reservation (and for the
+/// copy, when one is needed) as `policy` says, until `limit`. Returns ok, or the status of the
+/// reservation that failed (timeout, peer_dead, closed, too_large, corrupt); nothing is
+/// published then. Throws only what `build` throws (and std::bad_alloc from the heap
+/// fallback); the ring is left as it was.
+template <Message Root, class Build>
+requires std::is_invocable_r_v<flatbuffers::Offset<Root>, Build &,
+                               flatbuffers::FlatBufferBuilder &> [[nodiscard]] Status
+send(RingWriter &writer, Build &&build, WaitLimit limit, const WaitPolicy &policy = {},
+     const SendOptions &options = {}, std::span<const std::byte> prefix = {}) {
+  return detail::send_built<Root>(writer, std::forward<Build>(build), limit, policy, options,
+                                  prefix, [](std::size_t) { return Status::ok; });
 }
 
 /// Sends a finished FlatBuffer again, as it is (one copy into the ring): one kept with

@@ -414,8 +414,13 @@ public:
                                                      kRecordAlign, max_message());
     if (const Status room = make_room(sizeof(detail::Frame) + hint, until); room != Status::ok)
       return {room, 0};
-    return track(send_framed<Root>(std::forward<Build>(build), next_id_, 0, until, options),
-                 deadline);
+    // A message that outgrows its hint is copied in: it waits for room the same way.
+    const detail::Frame frame{next_id_, 0, 0};
+    return track(
+        detail::send_built<Root>(writer_, std::forward<Build>(build), until, options_.wait, options,
+                                 std::as_bytes(std::span(&frame, 1)),
+                                 [&](std::size_t bytes) { return make_room(bytes, until); }),
+        deadline);
   }
 
   /// Sends a finished FlatBuffer (one kept with SendOptions::keep, say) as a new request: one
