@@ -485,6 +485,8 @@ public:
   [[nodiscard]] std::size_t kept() const noexcept { return kept_.size(); }
 
 private:
+  friend class Supervisor; // asks whether answers wait unread before it judges a worker
+
   Core(detail::OwnedSegment segment, const SessionOptions &options)
       : SessionEnd(std::move(segment), 1, 0, options) {}
 
@@ -540,6 +542,11 @@ private:
         return probe ? Status::ok : probe.status();
       slice = std::min<std::chrono::microseconds>(slice * 2, std::chrono::milliseconds(2));
     }
+  }
+
+  /// Whether a response waits to be read: kept by make_room(), or in the ring.
+  [[nodiscard]] bool answers_waiting() noexcept {
+    return !kept_.empty() || static_cast<bool>(reader_.try_peek());
   }
 
   /// Takes every response waiting in the ring out of it, into kept_, in order. One that

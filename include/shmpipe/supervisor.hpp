@@ -455,6 +455,10 @@ private:
     }
     if (oldest == 0 || now - oldest_since_ < options_.request_timeout)
       return true;
+    // Its answer may have come in time and wait unread (the caller was busy elsewhere, or
+    // request() kept it): the receive() that called us reads what waits first, then we judge.
+    if (core_->answers_waiting())
+      return true;
     const std::uint64_t id = by_core_id_.at(oldest);
     lose_worker(SupervisorEvent::Kind::stuck,
                 "request " + std::to_string(id) + " ran over request_timeout (" +

@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <signal.h>
@@ -341,6 +342,25 @@ TEST(SupervisorTest, RequestTimeoutCountsWorkNotQueueing) {
     ASSERT_EQ(ask(sup, "spin:150", i).status, Status::ok);
   for (int i = 0; i < 10; ++i)
     EXPECT_EQ(next_answer(sup).status, Status::ok);
+  EXPECT_EQ(f.count(SupervisorEvent::Kind::stuck), 0u);
+  EXPECT_EQ(sup.restarts(), 0u);
+}
+
+// request_timeout times the worker, not the caller: an answer that came in time and waits
+// unread while the caller is busy elsewhere does not make its worker stuck.
+TEST(SupervisorTest, AnAnswerWaitingUnreadIsNotAStuckRequest) {
+  Fixture f;
+  f.options.request_timeout = 300ms;
+  Supervisor sup(f.name, f.options);
+  const Sent sent = ask(sup, "sleep:50", 1);
+  ASSERT_EQ(sent.status, Status::ok);
+  // The supervisor looks once (the request is the oldest from now on), then the caller is
+  // away for longer than request_timeout; the worker answered after 50 ms.
+  EXPECT_EQ(next_answer(sup, 0ms).status, Status::timeout);
+  std::this_thread::sleep_for(1s);
+  const Answer a = next_answer(sup);
+  EXPECT_EQ(a.status, Status::ok) << to_string(a.status);
+  EXPECT_EQ(a.id, sent.request_id);
   EXPECT_EQ(f.count(SupervisorEvent::Kind::stuck), 0u);
   EXPECT_EQ(sup.restarts(), 0u);
 }
