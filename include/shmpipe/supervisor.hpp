@@ -219,6 +219,11 @@ public:
   [[nodiscard]] Incoming receive(WaitLimit limit) {
     const Deadline until = limit.resolve(Clock::now());
     for (;;) {
+      if (!given_.empty()) {
+        Incoming in = std::move(given_.front());
+        given_.pop_front();
+        return in;
+      }
       if (!lost_.empty()) {
         const auto [id, why] = lost_.front();
         lost_.pop_front();
@@ -280,6 +285,7 @@ public:
       emit(SupervisorEvent::Kind::stopped, "the worker " + exit_text_ + " " + how);
       pid_ = -1;
     }
+    salvage_answers();
     core_.reset(); // removes the segment
     for (auto &[id, pending] : pending_)
       lost_.emplace_back(id, Status::peer_dead);
@@ -403,6 +409,25 @@ private:
     return about(id, Status::timeout);
   }
 
+  /// Before a worker's session goes: the answers it gave that the caller has not read (kept
+  /// by request(), or in the ring) leave the segment, renumbered, for receive(); only what
+  /// the worker left unanswered is then lost or retried.
+  void salvage_answers() {
+    for (;;) {
+      Incoming in = core_->receive(std::chrono::milliseconds(0));
+      if (in.status() == Status::timeout && in.request_id() != 0) { // its deadline passed
+        given_.push_back(expired(in.request_id()));
+        continue;
+      }
+      if (in.status() == Status::invalid_message)
+        continue; // already consumed, as receive() would have reported it
+      if (!in || !in.take_out_of_ring())
+        return; // nothing more, or no memory for a copy: the rest counts as unanswered
+      if (std::optional<Incoming> answer = translate(std::move(in)))
+        given_.push_back(std::move(*answer));
+    }
+  }
+
   /// Health, memory and request-time checks that are due; sets next_check_.
   void supervise(Clock::time_point now) {
     const bool health_on = options_.health_interval.count() > 0;
@@ -497,6 +522,7 @@ private:
     pid_ = pid; // for the event
     emit(why, std::move(detail));
     pid_ = -1;
+    salvage_answers();
     core_.reset(); // removes the segment: the next worker gets a fresh one
     by_core_id_.clear();
     order_.clear();
@@ -745,6 +771,7 @@ private:
   std::unordered_map<std::uint64_t, Pending> pending_;          // our id -> request
   std::unordered_map<std::uint64_t, std::uint64_t> by_core_id_; // current session's id -> ours
   std::deque<std::pair<std::uint64_t, Status>> lost_;           // requests to report as settled so
+  std::deque<Incoming> given_; // answers of a worker that went, out of its segment (first)
   // request_timeout: the current session's request ids in the order sent (answered ones are
   // dropped from the front lazily), and since when the front one has been the oldest.
   std::deque<std::uint64_t> order_;

@@ -365,6 +365,32 @@ TEST(SupervisorTest, AnAnswerWaitingUnreadIsNotAStuckRequest) {
   EXPECT_EQ(sup.restarts(), 0u);
 }
 
+// Answers a worker gave before it died are answers. Here request() keeps them for the caller
+// (it sends everything before receiving), then finds the worker gone: they are still
+// delivered, and only the requests the worker left unanswered are reported lost.
+TEST(SupervisorTest, AnswersGivenBeforeTheWorkerWentAreDelivered) {
+  Fixture f;
+  f.options.session.capacity = 1 << 14;
+  Supervisor sup(f.name, f.options);
+  constexpr std::uint32_t kAnswered = 2000;
+  for (std::uint32_t page = 1; page <= kAnswered; ++page)
+    ASSERT_EQ(ask(sup, "echo", page).status, Status::ok);
+  const Sent crash = ask(sup, "crash", 0);
+  ASSERT_EQ(crash.status, Status::ok);
+  // More requests until the request ring is full and request() finds the worker gone.
+  Status status = Status::ok;
+  for (int i = 0; i < 100000 && status == Status::ok; ++i)
+    status = ask(sup, "echo", 0).status;
+  ASSERT_EQ(status, Status::peer_dead);
+  std::map<std::uint64_t, Status> settled;
+  for (Answer a = next_answer(sup, 2s); a.id != 0; a = next_answer(sup, 2s))
+    ASSERT_TRUE(settled.emplace(a.id, a.status).second) << "settled twice: " << a.id;
+  for (std::uint64_t id = 1; id <= kAnswered; ++id)
+    ASSERT_EQ(settled[id], Status::ok) << "request " << id;
+  EXPECT_EQ(settled[crash.request_id], Status::peer_dead);
+  EXPECT_EQ(sup.in_flight(), 0u);
+}
+
 TEST(SupervisorTest, MemoryLimitsWarnThenRestart) {
   Fixture f;
   f.options.rss_soft_limit = std::uint64_t{64} << 20;
