@@ -9,6 +9,8 @@
 #include <random>
 #include <set>
 
+#include <malloc.h>
+
 #include <gtest/gtest.h>
 
 namespace shmpipe::detail {
@@ -43,6 +45,27 @@ TEST(RequestTableTest, ExpiresInDeadlineOrderAndSkipsCompletedRequests) {
   EXPECT_EQ(table.take_expired(t0 + 40ms), std::nullopt);
   EXPECT_FALSE(table.contains(1));
   EXPECT_TRUE(table.contains(3));
+  EXPECT_EQ(table.size(), 1u);
+}
+
+// A deadline of Deadline::max() is no deadline: requests that carry it and complete leave
+// nothing behind, whatever else is pending (one request here keeps a live heap top).
+TEST(RequestTableTest, CompletedRequestsWithTheLatestDeadlineDoNotAccumulate) {
+  RequestTable table;
+  const Deadline t0{};
+  table.add(0, t0 + 1h);
+  const auto in_use = [] {
+    const struct mallinfo2 m = ::mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  const std::size_t before = in_use();
+  for (std::uint64_t id = 1; id <= 1000000; ++id) {
+    table.add(id, Deadline::max());
+    ASSERT_TRUE(table.erase(id));
+    ASSERT_EQ(table.earliest(), t0 + 1h);
+  }
+  const std::size_t after = in_use();
+  EXPECT_LT(after > before ? after - before : 0, std::size_t{1} << 20) << "bytes kept";
   EXPECT_EQ(table.size(), 1u);
 }
 

@@ -27,10 +27,12 @@ namespace shmpipe::detail {
 
 class RequestTable {
 public:
-  /// Request `id` (new) is awaited until `deadline` (none: forever).
+  /// Request `id` (new) is awaited until `deadline` (none, or Deadline::max(): forever).
   void add(std::uint64_t id, std::optional<Deadline> deadline) {
     pending_.emplace(id, deadline.value_or(Deadline::max()));
-    if (deadline) {
+    // Deadline::max() is stored as "none", so erase() cannot tell it from none: it must not
+    // be counted in with_deadline_ either, or the heap's bound grows with each one.
+    if (deadline && *deadline != Deadline::max()) {
       heap_.emplace_back(*deadline, id);
       std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
       ++with_deadline_;
