@@ -556,10 +556,13 @@ private:
       Incoming in = next(Deadline::min());
       if (in.status() == Status::timeout || in.status() == Status::empty)
         return;
+      // closed, peer_dead, corrupt: the reader says so again to receive(); kept, they would
+      // pile up once per look while request() waits.
+      if (!in && in.status() != Status::invalid_message)
+        return;
       const bool copied = !in || in.take_out_of_ring();
-      const bool more = copied && (in || in.status() == Status::invalid_message);
-      kept_.push_back(std::move(in)); // closed, peer_dead, corrupt: receive() reports it
-      if (!more)
+      kept_.push_back(std::move(in));
+      if (!copied)
         return;
     }
   }

@@ -7,6 +7,7 @@
 
 #include <random>
 #include <set>
+#include <thread>
 
 #include <signal.h>
 
@@ -362,6 +363,33 @@ TEST(SessionTest, SendingEverythingBeforeReceivingDoesNotDeadlockWithoutASizeHin
   }
   EXPECT_EQ(core.in_flight(), 0u);
   ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+// A worker that closed its response direction and reads no more: request() waits for room
+// until its limit, and the end of the responses is not kept once per look (receive() meets
+// it in the ring, where it stays).
+TEST(SessionTest, WaitingForRoomKeepsTheEndOfTheResponsesAtMostOnce) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  const SessionOptions options{.capacity = 1 << 12};
+  Core core = Core::create(name, options);
+  test::Child child([&] {
+    Worker worker = Worker::attach(name, options);
+    worker.close();
+    std::this_thread::sleep_for(1s);
+    return 0;
+  });
+  core.await_ready(10s);
+  Status status = Status::ok;
+  for (std::uint32_t page = 1; page <= 1000 && status == Status::ok; ++page)
+    status = core.request<sc::Extraction>(
+                     [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 300ms, {},
+                     {.size_hint = 64})
+                 .status;
+  EXPECT_EQ(status, Status::timeout);
+  EXPECT_LE(core.kept(), 1u);
+  EXPECT_EQ(core.receive(0ms).status(), Status::closed);
   EXPECT_EQ(child.wait(10s), 0);
 }
 
