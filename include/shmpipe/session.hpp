@@ -553,15 +553,18 @@ private:
   /// cannot be copied (no memory) is kept as it lies in the ring, and draining stops there.
   void keep_responses() {
     for (;;) {
+      // Its place first: a bad_alloc here loses nothing, after the read it would lose a
+      // response (its request then never settles).
+      kept_.emplace_back();
       Incoming in = next(Deadline::min());
-      if (in.status() == Status::timeout || in.status() == Status::empty)
-        return;
       // closed, peer_dead, corrupt: the reader says so again to receive(); kept, they would
       // pile up once per look while request() waits.
-      if (!in && in.status() != Status::invalid_message)
+      if (!in && in.status() != Status::invalid_message) {
+        kept_.pop_back();
         return;
+      }
       const bool copied = !in || in.take_out_of_ring();
-      kept_.push_back(std::move(in));
+      kept_.back() = std::move(in);
       if (!copied)
         return;
     }
