@@ -528,6 +528,10 @@ private:
   /// closed, too_large, corrupt).
   Status make_room(std::size_t bytes, Deadline until) {
     auto slice = std::chrono::microseconds(50);
+    // Each slice is a new wait: after the first, a blocking one sleeps at once instead of
+    // spinning and yielding (250 us by default) again every 2 ms (14% of a core while the
+    // request ring stayed full).
+    WaitPolicy policy = options_.wait;
     for (;;) {
       // A reservation that is never committed publishes nothing: this one only asks.
       WriteSlot probe = writer_.try_reserve(bytes);
@@ -537,10 +541,12 @@ private:
       const Deadline now = Clock::now();
       if (now >= until)
         return Status::timeout;
-      probe = writer_.reserve(bytes, std::min(until, now + slice), options_.wait);
+      probe = writer_.reserve(bytes, std::min(until, now + slice), policy);
       if (probe.status() != Status::timeout)
         return probe ? Status::ok : probe.status();
       slice = std::min<std::chrono::microseconds>(slice * 2, std::chrono::milliseconds(2));
+      if (policy.mode == WaitMode::blocking)
+        policy.spin_for = policy.yield_for = std::chrono::nanoseconds(0);
     }
   }
 
