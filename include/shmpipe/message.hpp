@@ -193,9 +193,6 @@ public:
     return out;
   }
 
-  /// Verifies a record peeked from `reader` as a `Root` whose buffer starts `prefix` bytes into
-  /// the payload. On failure the record is rejected (released, counted) and the handle says
-  /// invalid_message. An empty slot gives a handle with its status.
   /// Verifies a record already copied out of its ring (`size` bytes of `copy`, the buffer
   /// `prefix` bytes in) and takes the copy: as accept() with VerifyOptions::copy, for records
   /// that had to leave the ring before anyone asked for them (Core keeps responses so).
@@ -220,6 +217,9 @@ public:
     return out;
   }
 
+  /// Verifies a record peeked from `reader` as a `Root` whose buffer starts `prefix` bytes into
+  /// the payload. On failure the record is rejected (released, counted) and the handle says
+  /// invalid_message. An empty slot gives a handle with its status.
   static Received accept(RingReader &reader, ReadSlot &&slot, const VerifyOptions &options,
                          std::size_t prefix = 0) noexcept {
     Received out;
