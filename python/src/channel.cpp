@@ -13,7 +13,8 @@ namespace {
 
 /// Opens with `open(options)`, retrying in slices while the segment is missing or not ready,
 /// until `open_timeout` seconds have passed (see sliced()).
-template <class Open> auto open_sliced(const std::string &name, double open_timeout, Open &&open) {
+template <class Open>
+auto open_sliced(const std::string &name, const std::optional<double> &open_timeout, Open &&open) {
   const Deadline until = deadline_from(open_timeout, "open_timeout");
   for (;;) {
     const Clock::time_point now = Clock::now();
@@ -236,8 +237,7 @@ ValueError. `with consumer.receive() as rec:` releases at the end of the block.)
           "Give the record's space back to the producer (BufferError while views are alive).")
       .def("__enter__", [](py::object self) { return self; })
       .def(
-          "__exit__", [](PyRecord &r, py::args) { r.release("release"); },
-          "Release the record.")
+          "__exit__", [](PyRecord &r, py::args) { r.release("release"); }, "Release the record.")
       .def("__repr__", [](PyRecord &r) {
         return "<shmpipe.Record seq=" + std::to_string(r.seq()) +
                " type=" + std::to_string(r.type()) + " size=" + std::to_string(r.bytes().size()) +
@@ -267,7 +267,7 @@ object going away) ends the stream; a producer that created the channel then wai
           "...).")
       .def_static(
           "open",
-          [](const std::string &name, double open_timeout, double linger) {
+          [](const std::string &name, const std::optional<double> &open_timeout, double linger) {
             check_name(name);
             ChannelOptions options;
             options.linger = millis_from(linger, "linger");
@@ -279,7 +279,7 @@ object going away) ends the stream; a producer that created the channel then wai
           },
           "name"_a, "open_timeout"_a = 0.0, "linger"_a = 5.0,
           "Open segment `name`, created by its consumer, and become its producer, waiting up to "
-          "`open_timeout` seconds for it to appear.")
+          "`open_timeout` seconds (None: for ever) for it to appear.")
       .def(
           "reserve",
           [](py::object self_ref, long long size, const std::optional<double> &timeout) {
@@ -360,8 +360,7 @@ object going away) ends the stream; a producer that created the channel then wai
           "Both sides' counters: {'producer': {...}, 'consumer': {...}}.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
-      .def("__repr__",
-           [](PyProducer &self) { return "<shmpipe.Producer '" + self.name + "'>"; });
+      .def("__repr__", [](PyProducer &self) { return "<shmpipe.Producer '" + self.name + "'>"; });
 
   // ---- Consumer
   py::class_<PyConsumer>(m, "Consumer", R"doc(
@@ -384,7 +383,7 @@ for and ends when the producer closed the stream. One thread at a time.)doc")
           "Producer.create).")
       .def_static(
           "open",
-          [](const std::string &name, double open_timeout) {
+          [](const std::string &name, const std::optional<double> &open_timeout) {
             check_name(name);
             ChannelOptions options;
             Consumer c = open_sliced(name, open_timeout, [&](std::chrono::milliseconds slice) {
@@ -395,7 +394,7 @@ for and ends when the producer closed the stream. One thread at a time.)doc")
           },
           "name"_a, "open_timeout"_a = 0.0,
           "Open segment `name`, created by its producer, and become its consumer, waiting up to "
-          "`open_timeout` seconds for it to appear.")
+          "`open_timeout` seconds (None: for ever) for it to appear.")
       .def("receive", &receive, "timeout"_a = py::none(),
            "The next record, waiting up to `timeout` seconds (None: for ever, 0: try once). "
            "Raises shmpipe.Timeout, shmpipe.Closed (the producer closed and everything was "
@@ -433,8 +432,7 @@ for and ends when the producer closed the stream. One thread at a time.)doc")
           "Both sides' counters: {'producer': {...}, 'consumer': {...}}.")
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
-      .def("__repr__",
-           [](PyConsumer &self) { return "<shmpipe.Consumer '" + self.name + "'>"; });
+      .def("__repr__", [](PyConsumer &self) { return "<shmpipe.Consumer '" + self.name + "'>"; });
 }
 
 } // namespace shmpipe::python

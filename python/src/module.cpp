@@ -85,8 +85,8 @@ std::chrono::milliseconds millis_from(double seconds, const char *what) {
 
 std::uint64_t checked_uint(long long value, std::uint64_t max, const char *what) {
   if (value < 0 || static_cast<unsigned long long>(value) > max)
-    throw py::value_error(std::string(what) + " must be in [0, " + std::to_string(max) +
-                          "], not " + std::to_string(value));
+    throw py::value_error(std::string(what) + " must be in [0, " + std::to_string(max) + "], not " +
+                          std::to_string(value));
   return static_cast<std::uint64_t>(value);
 }
 
@@ -162,9 +162,9 @@ void Held::release(const char *action) {
 
 int Held::get_buffer(PyObject *self, Py_buffer *view, int flags) noexcept {
   if (!holds_) {
-    PyErr_SetString(PyExc_ValueError,
-                    ("shmpipe: " + describe() + (released_ ? " was released" : " holds no data"))
-                        .c_str());
+    PyErr_SetString(
+        PyExc_ValueError,
+        ("shmpipe: " + describe() + (released_ ? " was released" : " holds no data")).c_str());
     view->obj = nullptr;
     return -1;
   }
@@ -211,8 +211,7 @@ namespace {
 
 py::object make_exception(py::module_ &m, const char *name, py::handle bases, const char *doc) {
   const std::string qualified = std::string("shmpipe.") + name;
-  PyObject *type =
-      PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), /*dict=*/nullptr);
+  PyObject *type = PyErr_NewExceptionWithDoc(qualified.c_str(), doc, bases.ptr(), /*dict=*/nullptr);
   if (type == nullptr)
     throw py::error_already_set();
   py::object cls = py::reinterpret_steal<py::object>(type);

@@ -57,7 +57,8 @@ Worker &live(PyWorker &self) {
 
 std::unique_ptr<PyWorker> attach(const std::string &name, const std::string &worker_name,
                                  std::vector<std::string> capabilities,
-                                 std::vector<long long> schema_ids, double open_timeout) {
+                                 std::vector<long long> schema_ids,
+                                 const std::optional<double> &open_timeout) {
   if (name.empty())
     throw py::value_error("shmpipe: a session name must not be empty");
   SessionOptions options;
@@ -69,9 +70,10 @@ std::unique_ptr<PyWorker> attach(const std::string &name, const std::string &wor
   // In slices, so that Ctrl-C works while the core is not there yet.
   for (;;) {
     const Clock::time_point now = Clock::now();
-    options.open_timeout = std::max(std::chrono::milliseconds(0),
-                                    std::chrono::duration_cast<std::chrono::milliseconds>(
-                                        until - now > kSlice ? Clock::duration(kSlice) : until - now));
+    options.open_timeout =
+        std::max(std::chrono::milliseconds(0),
+                 std::chrono::duration_cast<std::chrono::milliseconds>(
+                     until - now > kSlice ? Clock::duration(kSlice) : until - now));
     try {
       py::gil_scoped_release unlocked;
       return std::make_unique<PyWorker>(name, Worker::attach(name, options));
@@ -154,8 +156,7 @@ afterwards `data` and the views handed out raise ValueError.)doc");
           "\"ok\", or \"timeout\" / \"peer_dead\" for a request that gets no (more) answer.")
       .def_property_readonly("request_id", &PyIncoming::request_id,
                              "The request it answers (or is); 0: none.")
-      .def_property_readonly("final", &PyIncoming::final,
-                             "The last response to its request.")
+      .def_property_readonly("final", &PyIncoming::final, "The last response to its request.")
       .def_property_readonly("late", &PyIncoming::late,
                              "A response to a request already reported as timed out.")
       .def_property_readonly("type", &PyIncoming::type, "The record's type field.")
@@ -168,8 +169,8 @@ afterwards `data` and the views handed out raise ValueError.)doc");
       .def("__enter__", [](py::object self) { return self; })
       .def("__exit__", [](PyIncoming &i, py::args) { i.release("release"); })
       .def("__repr__", [](PyIncoming &i) {
-        return "<shmpipe.Incoming request_id=" + std::to_string(i.request_id()) + " status=" +
-               std::string(to_string(i.status())) + (i.final() ? " final" : "") +
+        return "<shmpipe.Incoming request_id=" + std::to_string(i.request_id()) +
+               " status=" + std::string(to_string(i.status())) + (i.final() ? " final" : "") +
                (i.late() ? " late" : "") + " identifier='" + i.identifier() +
                "' size=" + std::to_string(i.bytes().size()) + ">";
       });
@@ -304,17 +305,17 @@ One request in hand at a time; one thread at a time.)doc")
       .def_static("attach", &attach, "name"_a, py::kw_only(), "worker_name"_a = "",
                   "capabilities"_a = std::vector<std::string>{},
                   "schema_ids"_a = std::vector<long long>{}, "open_timeout"_a = 5.0,
-                  "Attach to session `name`, waiting up to `open_timeout` seconds for the core "
+                  "Attach to session `name`, waiting up to `open_timeout` seconds (None: for ever) "
+                  "for the core "
                   "to create it, and send Ready.")
       .def_static(
           "attach_supervised",
           [](const std::string &worker_name, std::vector<std::string> capabilities,
-             std::vector<long long> schema_ids, double open_timeout) {
+             std::vector<long long> schema_ids, const std::optional<double> &open_timeout) {
             const char *name = std::getenv(kSessionEnv);
             if (name == nullptr || *name == '\0')
               throw Error(Errc::invalid_name, "",
-                          std::string(kSessionEnv) +
-                              " is not set: not started by a Supervisor?");
+                          std::string(kSessionEnv) + " is not set: not started by a Supervisor?");
             return attach(name, worker_name, std::move(capabilities), std::move(schema_ids),
                           open_timeout);
           },
@@ -351,7 +352,8 @@ One request in hand at a time; one thread at a time.)doc")
             const Deadline until = deadline_from(timeout, "timeout");
             Busy busy(self, "reply()");
             const Status s = sliced(
-                until, [&](Deadline d) { return worker.reply_buffer(id, input.bytes(), d, final, t); },
+                until,
+                [&](Deadline d) { return worker.reply_buffer(id, input.bytes(), d, final, t); },
                 [](Status st) { return st == Status::timeout; });
             if (s != Status::ok)
               throw_status(s, self.name, "reply to request " + std::to_string(id));

@@ -121,13 +121,12 @@ Everything happens inside request() and receive() on the caller's thread; on_eve
 called there too (an exception it raises goes to sys.unraisablehook). Durations are seconds; 0
 turns health checks, request_timeout and the memory limits off. One thread at a time.
 close() (or the end of a `with` block) shuts the worker down.)doc")
-      .def(py::init(&make_supervisor), "name"_a, "command"_a, py::kw_only(),
-           "capacity"_a = 1 << 22, "schema_ids"_a = std::vector<long long>{},
-           "ready_timeout"_a = 10.0, "health_interval"_a = 1.0, "health_timeout"_a = 3.0,
-           "request_timeout"_a = 0.0, "stop_grace"_a = 1.0, "rss_soft_limit"_a = 0,
-           "rss_hard_limit"_a = 0, "backoff_initial"_a = 0.1, "backoff_max"_a = 5.0,
-           "max_failed_starts"_a = 5, "on_worker_loss"_a = "fail", "kill_with_parent"_a = true,
-           "on_event"_a = py::none(),
+      .def(py::init(&make_supervisor), "name"_a, "command"_a, py::kw_only(), "capacity"_a = 1 << 22,
+           "schema_ids"_a = std::vector<long long>{}, "ready_timeout"_a = 10.0,
+           "health_interval"_a = 1.0, "health_timeout"_a = 3.0, "request_timeout"_a = 0.0,
+           "stop_grace"_a = 1.0, "rss_soft_limit"_a = 0, "rss_hard_limit"_a = 0,
+           "backoff_initial"_a = 0.1, "backoff_max"_a = 5.0, "max_failed_starts"_a = 5,
+           "on_worker_loss"_a = "fail", "kill_with_parent"_a = true, "on_event"_a = py::none(),
            "Create session `name`, start `command` (argv; the session name reaches it in "
            "SHMPIPE_SESSION) and wait for its Ready. on_worker_loss: \"fail\" (requests in "
            "flight come back with status \"peer_dead\") or \"retry_once\" (sent once more to "

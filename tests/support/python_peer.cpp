@@ -111,24 +111,28 @@ int core(const std::string &name, std::uint32_t count) {
       const sc::PageText *text = r ? r->body_as_PageText() : nullptr;
       const std::uint32_t want = last ? page + 1000 : page;
       if (text == nullptr || text->page() != want ||
-          (!last && (text->text() == nullptr || text->text()->str() != "echo " + std::to_string(page))))
+          (!last &&
+           (text->text() == nullptr || text->text()->str() != "echo " + std::to_string(page))))
         return fail("response for page " + std::to_string(page) + " is not the PageText expected");
     }
   const shmpipe::Sent failing = extract(c, "fail", 0);
-  shmpipe::Incoming in = c.receive(20s);
-  const shmpipe::Received<sc::Envelope> error = std::move(in).as<sc::Envelope>();
-  const sc::Error *e = error ? error->body_as_Error() : nullptr;
-  if (e == nullptr || e->code() != 7 || e->message() == nullptr ||
-      e->message()->str() != "failed on purpose" || e->request_id() != failing.request_id)
-    return fail("the failing request did not come back as the Error expected");
+  {
+    shmpipe::Incoming in = c.receive(20s);
+    const shmpipe::Received<sc::Envelope> error = std::move(in).as<sc::Envelope>();
+    const sc::Error *e = error ? error->body_as_Error() : nullptr;
+    if (e == nullptr || e->code() != 7 || e->message() == nullptr ||
+        e->message()->str() != "failed on purpose" || e->request_id() != failing.request_id)
+      return fail("the failing request did not come back as the Error expected");
+  } // released: one message at a time
   if (c.in_flight() != 0)
     return fail(std::to_string(c.in_flight()) + " requests still in flight");
   if (c.shutdown("done", 10s) != shmpipe::Status::ok)
     return fail("shutdown");
   // The worker leaves once it has the Shutdown: its end closes.
-  const shmpipe::Status end = c.receive(20s).status();
-  if (end != shmpipe::Status::closed && end != shmpipe::Status::peer_dead)
-    return fail("after Shutdown: " + std::string(to_string(end)));
+  const shmpipe::Incoming last = c.receive(20s);
+  if (last.status() != shmpipe::Status::closed && last.status() != shmpipe::Status::peer_dead)
+    return fail("after Shutdown: " + std::string(to_string(last.status())) + ", request " +
+                std::to_string(last.request_id()) + " '" + std::string(last.identifier()) + "'");
   std::puts("core: ok");
   return 0;
 }
