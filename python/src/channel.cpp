@@ -363,76 +363,80 @@ object going away) ends the stream; a producer that created the channel then wai
       .def("__repr__", [](PyProducer &self) { return "<shmpipe.Producer '" + self.name + "'>"; });
 
   // ---- Consumer
-  py::class_<PyConsumer>(m, "Consumer", R"doc(
+  auto consumer_class =
+      py::class_<PyConsumer>(m, "Consumer", R"doc(
 The receiving end of a channel (C++ shmpipe::Consumer). Make one with Consumer.create() or
 Consumer.open(). One record at a time: release each (or use `with consumer.receive() as rec:`)
 before receiving the next. `for rec in consumer:` releases each record when the next is asked
 for and ends when the producer closed the stream. One thread at a time.)doc")
-      .def_static(
-          "create",
-          [](const std::string &name, long long capacity, long long mode, long long schema_id,
-             bool replace_abandoned) {
-            check_name(name);
-            const ChannelOptions options =
-                channel_options(capacity, mode, schema_id, replace_abandoned, 0.0);
-            return std::make_unique<PyConsumer>(name, Consumer::create(name, options));
-          },
-          "name"_a, "capacity"_a = 1 << 20, "mode"_a = 0600, "schema_id"_a = 0,
-          "replace_abandoned"_a = false,
-          "Create segment `name` (exclusively) and become its consumer (options as "
-          "Producer.create).")
-      .def_static(
-          "open",
-          [](const std::string &name, const std::optional<double> &open_timeout) {
-            check_name(name);
-            ChannelOptions options;
-            Consumer c = open_sliced(name, open_timeout, [&](std::chrono::milliseconds slice) {
-              options.open_timeout = slice;
-              return Consumer::open(name, options);
-            });
-            return std::make_unique<PyConsumer>(name, std::move(c));
-          },
-          "name"_a, "open_timeout"_a = 0.0,
-          "Open segment `name`, created by its producer, and become its consumer, waiting up to "
-          "`open_timeout` seconds (None: for ever) for it to appear.")
-      .def("receive", &receive, "timeout"_a = py::none(),
-           "The next record, waiting up to `timeout` seconds (None: for ever, 0: try once). "
-           "Raises shmpipe.Timeout, shmpipe.Closed (the producer closed and everything was "
-           "read), or shmpipe.Error (status peer_dead: the producer died; corrupt).")
-      .def("__iter__", [](py::object self) { return self; })
-      .def("__next__",
-           [](py::object self_ref) {
-             auto &self = self_ref.cast<PyConsumer &>();
-             if (self.outstanding != nullptr)
-               self.outstanding->release("release");
-             try {
-               return receive(self_ref, std::nullopt);
-             } catch (const StatusError &e) {
-               if (e.status == Status::closed)
-                 throw py::stop_iteration();
-               throw;
-             }
-           })
-      .def(
-          "close",
-          [](PyConsumer &self) {
-            if (self.outstanding != nullptr)
-              self.outstanding->release("release");
-            Busy busy(self, "close()");
-            destroy_unlocked(self.consumer);
-          },
-          "Give the consumer role and the segment back (its name goes if this end created "
-          "it; records not released stay for a next consumer). Releases the record in hand "
-          "first (BufferError while views of it are alive). Later calls raise Closed. "
-          "Idempotent.")
-      .def_property_readonly(
-          "name", [](PyConsumer &self) { return self.name; }, "The segment name.")
-      .def(
-          "stats", [](PyConsumer &self) { return stats_dict(live(self).stats()); },
-          "Both sides' counters: {'producer': {...}, 'consumer': {...}}.")
-      .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
-      .def("__repr__", [](PyConsumer &self) { return "<shmpipe.Consumer '" + self.name + "'>"; });
+          .def_static(
+              "create",
+              [](const std::string &name, long long capacity, long long mode, long long schema_id,
+                 bool replace_abandoned) {
+                check_name(name);
+                const ChannelOptions options =
+                    channel_options(capacity, mode, schema_id, replace_abandoned, 0.0);
+                return std::make_unique<PyConsumer>(name, Consumer::create(name, options));
+              },
+              "name"_a, "capacity"_a = 1 << 20, "mode"_a = 0600, "schema_id"_a = 0,
+              "replace_abandoned"_a = false,
+              "Create segment `name` (exclusively) and become its consumer (options as "
+              "Producer.create).")
+          .def_static(
+              "open",
+              [](const std::string &name, const std::optional<double> &open_timeout) {
+                check_name(name);
+                ChannelOptions options;
+                Consumer c = open_sliced(name, open_timeout, [&](std::chrono::milliseconds slice) {
+                  options.open_timeout = slice;
+                  return Consumer::open(name, options);
+                });
+                return std::make_unique<PyConsumer>(name, std::move(c));
+              },
+              "name"_a, "open_timeout"_a = 0.0,
+              "Open segment `name`, created by its producer, and become its consumer, waiting up "
+              "to "
+              "`open_timeout` seconds (None: for ever) for it to appear.")
+          .def("receive", &receive, "timeout"_a = py::none(),
+               "The next record, waiting up to `timeout` seconds (None: for ever, 0: try once). "
+               "Raises shmpipe.Timeout, shmpipe.Closed (the producer closed and everything was "
+               "read), or shmpipe.Error (status peer_dead: the producer died; corrupt).")
+          .def("__iter__", [](py::object self) { return self; })
+          .def("__next__",
+               [](py::object self_ref) {
+                 auto &self = self_ref.cast<PyConsumer &>();
+                 if (self.outstanding != nullptr)
+                   self.outstanding->release("release");
+                 try {
+                   return receive(self_ref, std::nullopt);
+                 } catch (const StatusError &e) {
+                   if (e.status == Status::closed)
+                     throw py::stop_iteration();
+                   throw;
+                 }
+               })
+          .def(
+              "close",
+              [](PyConsumer &self) {
+                if (self.outstanding != nullptr)
+                  self.outstanding->release("release");
+                Busy busy(self, "close()");
+                destroy_unlocked(self.consumer);
+              },
+              "Give the consumer role and the segment back (its name goes if this end created "
+              "it; records not released stay for a next consumer). Releases the record in hand "
+              "first (BufferError while views of it are alive). Later calls raise Closed. "
+              "Idempotent.")
+          .def_property_readonly(
+              "name", [](PyConsumer &self) { return self.name; }, "The segment name.")
+          .def(
+              "stats", [](PyConsumer &self) { return stats_dict(live(self).stats()); },
+              "Both sides' counters: {'producer': {...}, 'consumer': {...}}.")
+          .def("__enter__", [](py::object self) { return self; })
+          .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
+          .def("__repr__",
+               [](PyConsumer &self) { return "<shmpipe.Consumer '" + self.name + "'>"; });
+  bind_ready_fd(consumer_class, [](PyConsumer &self) -> Consumer & { return live(self); });
 }
 
 } // namespace shmpipe::python

@@ -113,7 +113,8 @@ void bind_supervisor(py::module_ &m) {
                e.detail + ">";
       });
 
-  py::class_<PySupervisor>(m, "Supervisor", R"doc(
+  auto supervisor_class =
+      py::class_<PySupervisor>(m, "Supervisor", R"doc(
 Runs a worker executable on a session and keeps it running (C++ shmpipe::Supervisor): waits for
 its Ready, sends health checks, watches its memory, restarts it with backoff when it dies, hangs
 or runs a request over request_timeout, and answers every request that was in flight then.
@@ -121,123 +122,126 @@ Everything happens inside request() and receive() on the caller's thread; on_eve
 called there too (an exception it raises goes to sys.unraisablehook). Durations are seconds; 0
 turns health checks, request_timeout and the memory limits off. One thread at a time.
 close() (or the end of a `with` block) shuts the worker down.)doc")
-      .def(py::init(&make_supervisor), "name"_a, "command"_a, py::kw_only(), "capacity"_a = 1 << 22,
-           "schema_ids"_a = std::vector<long long>{}, "ready_timeout"_a = 10.0,
-           "health_interval"_a = 1.0, "health_timeout"_a = 3.0, "request_timeout"_a = 0.0,
-           "stop_grace"_a = 1.0, "rss_soft_limit"_a = 0, "rss_hard_limit"_a = 0,
-           "backoff_initial"_a = 0.1, "backoff_max"_a = 5.0, "max_failed_starts"_a = 5,
-           "on_worker_loss"_a = "fail", "kill_with_parent"_a = true, "on_event"_a = py::none(),
-           "Create session `name`, start `command` (argv; the session name reaches it in "
-           "SHMPIPE_SESSION) and wait for its Ready. on_worker_loss: \"fail\" (requests in "
-           "flight come back with status \"peer_dead\") or \"retry_once\" (sent once more to "
-           "the next worker). rss limits in bytes. Raises shmpipe.Error (errc worker_failed: it "
-           "could not run, exited or did not say Ready within ready_timeout).")
-      .def(
-          "request",
-          [](PySupervisor &self, py::handle buffer, const std::optional<double> &timeout,
-             const std::optional<double> &deadline, long long type) {
-            no_open_incoming(self, "request()",
-                             "while the request ring is full, request() takes responses out of "
-                             "the response ring");
-            Supervisor &sup = live(self);
-            const InputBuffer input(buffer, "buffer");
-            const auto t = static_cast<std::uint16_t>(checked_uint(type, 0xffff, "type"));
-            const std::optional<Deadline> due =
-                deadline ? std::optional<Deadline>(deadline_from(deadline, "deadline"))
-                         : std::nullopt;
-            const Deadline until = deadline_from(timeout, "timeout");
-            Busy busy(self, "request()");
-            const Sent sent = sliced(
-                until, [&](Deadline d) { return sup.request_buffer(input.bytes(), d, due, t); },
-                [](const Sent &s) { return s.status == Status::timeout; });
-            if (sent.status != Status::ok)
-              throw_status(sent.status, self.name, "request");
-            return sent.request_id;
-          },
-          "buffer"_a, py::kw_only(), "timeout"_a = py::none(), "deadline"_a = py::none(),
-          "type"_a = 0,
-          "Send the finished FlatBuffer `buffer` as a new request (starting the next worker "
-          "first if none runs); returns its id, stable across restarts. `deadline`: seconds "
-          "from now after which receive() reports it as timed out.")
-      .def(
-          "receive",
-          [](py::object self_ref, const std::optional<double> &timeout) {
-            auto &self = self_ref.cast<PySupervisor &>();
-            no_open_incoming(self, "receive()",
-                             "a restart inside receive() would remove the ring it lies in");
-            Supervisor &sup = live(self);
-            const Deadline until = deadline_from(timeout, "timeout");
-            Busy busy(self, "receive()");
-            Incoming in = sliced(
-                until, [&](Deadline d) { return sup.receive(d); },
-                [](const Incoming &i) {
-                  return i.status() == Status::timeout && i.request_id() == 0;
-                });
-            // A request that gets no answer comes with its id and status, as in C++.
-            if (!in && (in.request_id() == 0 || in.status() == Status::invalid_message))
-              throw_status(in.status(), self.name, "receive");
-            return wrap(self, self_ref, std::move(in));
-          },
-          "timeout"_a = py::none(),
-          "The next response, or a request that will get none (an Incoming with status "
-          "\"peer_dead\" or \"timeout\" and its request_id). Restarts happen inside this call. "
-          "Raises shmpipe.Timeout when nothing came within `timeout` seconds, or shmpipe.Error "
-          "(status peer_dead: the supervisor gave up, or was shut down).")
-      .def(
-          "shutdown",
-          [](PySupervisor &self, const std::string &reason, double timeout) {
-            no_open_incoming(self, "shutdown()", "shutdown removes the ring it lies in");
-            Supervisor &sup = live(self);
-            const Deadline until = deadline_from(timeout, "timeout");
-            Busy busy(self, "shutdown()");
-            Status s = Status::ok;
-            {
-              py::gil_scoped_release unlocked;
-              s = sup.shutdown(reason, until);
-            }
-            if (s != Status::ok && s != Status::closed && s != Status::peer_dead)
-              throw_status(s, self.name, "shutdown");
-          },
-          "reason"_a, "timeout"_a = 1.0,
-          "Ask the worker to finish (a Shutdown message), wait up to `timeout` seconds for it "
-          "to exit, then SIGTERM, then SIGKILL after stop_grace. No restarts afterwards; "
-          "requests still in flight come back from receive() with status \"peer_dead\".")
-      .def_property_readonly(
-          "worker_pid",
-          [](PySupervisor &self) -> py::object {
-            const pid_t pid = live(self).worker_pid();
-            return pid > 0 ? py::object(py::int_(pid)) : py::object(py::none());
-          },
-          "The running worker's pid, or None while none runs.")
-      .def_property_readonly(
-          "restarts", [](PySupervisor &self) { return live(self).restarts(); },
-          "Workers started after the first.")
-      .def_property_readonly(
-          "in_flight", [](PySupervisor &self) { return live(self).in_flight(); },
-          "Requests without their final response (nor reported lost or timed out).")
-      .def_property_readonly(
-          "worker",
-          [](PySupervisor &self) -> py::object {
-            const WorkerInfo *w = live(self).worker();
-            return w != nullptr ? py::cast(*w) : py::object(py::none());
-          },
-          "The current worker's WorkerInfo, or None while none runs.")
-      .def_property_readonly(
-          "name", [](PySupervisor &self) { return self.name; }, "The session name.")
-      .def(
-          "close",
-          [](PySupervisor &self) {
-            if (self.outstanding != nullptr)
-              self.outstanding->release("release");
-            Busy busy(self, "close()");
-            destroy_unlocked(self.supervisor); // shuts the worker down (1 s, then signals)
-          },
-          "Shut the worker down (as shutdown(\"supervisor closed\", 1.0)) and remove the "
-          "session. Idempotent.")
-      .def("__enter__", [](py::object self) { return self; })
-      .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
-      .def("__repr__",
-           [](PySupervisor &self) { return "<shmpipe.Supervisor '" + self.name + "'>"; });
+          .def(
+              py::init(&make_supervisor), "name"_a, "command"_a, py::kw_only(),
+              "capacity"_a = 1 << 22, "schema_ids"_a = std::vector<long long>{},
+              "ready_timeout"_a = 10.0, "health_interval"_a = 1.0, "health_timeout"_a = 3.0,
+              "request_timeout"_a = 0.0, "stop_grace"_a = 1.0, "rss_soft_limit"_a = 0,
+              "rss_hard_limit"_a = 0, "backoff_initial"_a = 0.1, "backoff_max"_a = 5.0,
+              "max_failed_starts"_a = 5, "on_worker_loss"_a = "fail", "kill_with_parent"_a = true,
+              "on_event"_a = py::none(),
+              "Create session `name`, start `command` (argv; the session name reaches it in "
+              "SHMPIPE_SESSION) and wait for its Ready. on_worker_loss: \"fail\" (requests in "
+              "flight come back with status \"peer_dead\") or \"retry_once\" (sent once more to "
+              "the next worker). rss limits in bytes. Raises shmpipe.Error (errc worker_failed: it "
+              "could not run, exited or did not say Ready within ready_timeout).")
+          .def(
+              "request",
+              [](PySupervisor &self, py::handle buffer, const std::optional<double> &timeout,
+                 const std::optional<double> &deadline, long long type) {
+                no_open_incoming(self, "request()",
+                                 "while the request ring is full, request() takes responses out of "
+                                 "the response ring");
+                Supervisor &sup = live(self);
+                const InputBuffer input(buffer, "buffer");
+                const auto t = static_cast<std::uint16_t>(checked_uint(type, 0xffff, "type"));
+                const std::optional<Deadline> due =
+                    deadline ? std::optional<Deadline>(deadline_from(deadline, "deadline"))
+                             : std::nullopt;
+                const Deadline until = deadline_from(timeout, "timeout");
+                Busy busy(self, "request()");
+                const Sent sent = sliced(
+                    until, [&](Deadline d) { return sup.request_buffer(input.bytes(), d, due, t); },
+                    [](const Sent &s) { return s.status == Status::timeout; });
+                if (sent.status != Status::ok)
+                  throw_status(sent.status, self.name, "request");
+                return sent.request_id;
+              },
+              "buffer"_a, py::kw_only(), "timeout"_a = py::none(), "deadline"_a = py::none(),
+              "type"_a = 0,
+              "Send the finished FlatBuffer `buffer` as a new request (starting the next worker "
+              "first if none runs); returns its id, stable across restarts. `deadline`: seconds "
+              "from now after which receive() reports it as timed out.")
+          .def(
+              "receive",
+              [](py::object self_ref, const std::optional<double> &timeout) {
+                auto &self = self_ref.cast<PySupervisor &>();
+                no_open_incoming(self, "receive()",
+                                 "a restart inside receive() would remove the ring it lies in");
+                Supervisor &sup = live(self);
+                const Deadline until = deadline_from(timeout, "timeout");
+                Busy busy(self, "receive()");
+                Incoming in = sliced(
+                    until, [&](Deadline d) { return sup.receive(d); },
+                    [](const Incoming &i) {
+                      return i.status() == Status::timeout && i.request_id() == 0;
+                    });
+                // A request that gets no answer comes with its id and status, as in C++.
+                if (!in && (in.request_id() == 0 || in.status() == Status::invalid_message))
+                  throw_status(in.status(), self.name, "receive");
+                return wrap(self, self_ref, std::move(in));
+              },
+              "timeout"_a = py::none(),
+              "The next response, or a request that will get none (an Incoming with status "
+              "\"peer_dead\" or \"timeout\" and its request_id). Restarts happen inside this call. "
+              "Raises shmpipe.Timeout when nothing came within `timeout` seconds, or shmpipe.Error "
+              "(status peer_dead: the supervisor gave up, or was shut down).")
+          .def(
+              "shutdown",
+              [](PySupervisor &self, const std::string &reason, double timeout) {
+                no_open_incoming(self, "shutdown()", "shutdown removes the ring it lies in");
+                Supervisor &sup = live(self);
+                const Deadline until = deadline_from(timeout, "timeout");
+                Busy busy(self, "shutdown()");
+                Status s = Status::ok;
+                {
+                  py::gil_scoped_release unlocked;
+                  s = sup.shutdown(reason, until);
+                }
+                if (s != Status::ok && s != Status::closed && s != Status::peer_dead)
+                  throw_status(s, self.name, "shutdown");
+              },
+              "reason"_a, "timeout"_a = 1.0,
+              "Ask the worker to finish (a Shutdown message), wait up to `timeout` seconds for it "
+              "to exit, then SIGTERM, then SIGKILL after stop_grace. No restarts afterwards; "
+              "requests still in flight come back from receive() with status \"peer_dead\".")
+          .def_property_readonly(
+              "worker_pid",
+              [](PySupervisor &self) -> py::object {
+                const pid_t pid = live(self).worker_pid();
+                return pid > 0 ? py::object(py::int_(pid)) : py::object(py::none());
+              },
+              "The running worker's pid, or None while none runs.")
+          .def_property_readonly(
+              "restarts", [](PySupervisor &self) { return live(self).restarts(); },
+              "Workers started after the first.")
+          .def_property_readonly(
+              "in_flight", [](PySupervisor &self) { return live(self).in_flight(); },
+              "Requests without their final response (nor reported lost or timed out).")
+          .def_property_readonly(
+              "worker",
+              [](PySupervisor &self) -> py::object {
+                const WorkerInfo *w = live(self).worker();
+                return w != nullptr ? py::cast(*w) : py::object(py::none());
+              },
+              "The current worker's WorkerInfo, or None while none runs.")
+          .def_property_readonly(
+              "name", [](PySupervisor &self) { return self.name; }, "The session name.")
+          .def(
+              "close",
+              [](PySupervisor &self) {
+                if (self.outstanding != nullptr)
+                  self.outstanding->release("release");
+                Busy busy(self, "close()");
+                destroy_unlocked(self.supervisor); // shuts the worker down (1 s, then signals)
+              },
+              "Shut the worker down (as shutdown(\"supervisor closed\", 1.0)) and remove the "
+              "session. Idempotent.")
+          .def("__enter__", [](py::object self) { return self; })
+          .def("__exit__", [](py::object self, py::args) { self.attr("close")(); })
+          .def("__repr__",
+               [](PySupervisor &self) { return "<shmpipe.Supervisor '" + self.name + "'>"; });
+  bind_ready_fd(supervisor_class, [](PySupervisor &self) -> Supervisor & { return live(self); });
 }
 
 } // namespace shmpipe::python
