@@ -119,11 +119,12 @@ private:
 /// Runs `call(slice_deadline)` with the GIL released, one slice at a time, until
 /// `timed_out(result)` is false or `until` has passed; returns the last result. Between slices:
 /// PyErr_CheckSignals() (KeyboardInterrupt propagates as py::error_already_set). A deadline
-/// already past gives one call, with the GIL held (a try: no wait to release it for).
+/// already past gives one call, with the GIL held (a try: no wait to release it for) unless
+/// `always_unlocked` (a try that can still take long: a Supervisor may start a worker).
 template <class Call, class TimedOut>
-auto sliced(Deadline until, Call &&call, TimedOut &&timed_out) {
+auto sliced(Deadline until, Call &&call, TimedOut &&timed_out, bool always_unlocked = false) {
   Clock::time_point now = Clock::now();
-  if (until <= now)
+  if (until <= now && !always_unlocked)
     return call(until);
   for (;;) {
     const Deadline slice_end = until - now > kSlice ? now + kSlice : until;

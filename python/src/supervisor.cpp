@@ -152,7 +152,7 @@ close() (or the end of a `with` block) shuts the worker down.)doc")
                 Busy busy(self, "request()");
                 const Sent sent = sliced(
                     until, [&](Deadline d) { return sup.request_buffer(input.bytes(), d, due, t); },
-                    [](const Sent &s) { return s.status == Status::timeout; });
+                    [](const Sent &s) { return s.status == Status::timeout; }, true);
                 if (sent.status != Status::ok)
                   throw_status(sent.status, self.name, "request");
                 return sent.request_id;
@@ -175,7 +175,8 @@ close() (or the end of a `with` block) shuts the worker down.)doc")
                     until, [&](Deadline d) { return sup.receive(d); },
                     [](const Incoming &i) {
                       return i.status() == Status::timeout && i.request_id() == 0;
-                    });
+                    },
+                    true);
                 // A request that gets no answer comes with its id and status, as in C++.
                 if (!in && (in.request_id() == 0 || in.status() == Status::invalid_message))
                   throw_status(in.status(), self.name, "receive");
