@@ -234,6 +234,11 @@ public:
   }
   void close() noexcept { reader_.close(); }
 
+  /// A descriptor for an event loop (epoll, poll, asyncio, Boost.Asio): readable when a try
+  /// call may find something new. Once it polls readable, call try_receive() / try_peek()
+  /// until one finds nothing (that call re-arms it). See RingReader::ready_fd().
+  [[nodiscard]] int ready_fd() { return reader_.ready_fd(); }
+
   [[nodiscard]] RingStats stats() const noexcept { return reader_.stats(); }
   [[nodiscard]] const Segment &segment() const noexcept { return segment_.get(); }
 

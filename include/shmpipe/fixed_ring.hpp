@@ -33,8 +33,10 @@
 // share that line.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <new>
 #include <optional>
 #include <span>
@@ -138,6 +140,12 @@ protected:
     // relaxed: a stale 1 costs a consumer one more look at the write index, and a producer
     // judges a consumer's `closed` only together with its owner word.
     mine().closed.store(0, std::memory_order_relaxed);
+    if (producer) {
+      // A consumer waiting in an event loop learns of its new producer, as in RingWriter's
+      // constructor (the same seq_cst fence and Dekker pair, [sync:lane_ready_arm]).
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      notify_if_armed(theirs(), mine(), my_stats());
+    }
     // The peer as it is at attach: if a stray write zeroes its owner word before this side
     // first waits, its death is still reported (PeerWatch::dead(0) judges the holder seen last).
     static_cast<void>(holder_dead(theirs(), peer_));
@@ -167,12 +175,13 @@ public:
     if (still_holder(mine(), token_)) {
       if (producer_) {
         // [sync:lane_closed] release: every push before it is visible to a consumer that sees
-        // closed == 1. Pairs with the acquire in FixedReader::empty_or_closed().
-        mine().closed.store(1, std::memory_order_release);
+        // closed == 1. Pairs with the acquire in FixedReader::empty_or_closed(). seq_cst
+        // ([sync:lane_ready_arm]): the armed load in wake_other() follows it.
+        mine().closed.store(1, std::memory_order_seq_cst);
         // [sync:lane_data_wake] release (the increment in wake_other()), unconditional: a
         // consumer that took its ticket before the flag finds it changed and does not sleep
         // through the close. Pairs with the acquire in FixedReader::sleep_for_data().
-        wake_other(mine(), my_stats());
+        wake_other(theirs(), mine(), my_stats());
       } else {
         // relaxed: made visible by the owner word's release in release_role().
         mine().closed.store(1, std::memory_order_relaxed);
@@ -452,7 +461,26 @@ template <class T, std::size_t N> class FixedReader : public detail::LaneEndpoin
 public:
   /// Formats the lane if no endpoint has yet. Throws Error as FixedWriter's constructor does
   /// (role_taken: a live consumer exists).
-  FixedReader(Segment &segment, std::uint32_t lane) : Base(segment, lane, false) {}
+  FixedReader(Segment &segment, std::uint32_t lane)
+      : Base(segment, lane, false), segment_name_(segment.name()) {}
+  FixedReader(FixedReader &&) noexcept = default;
+  FixedReader &operator=(FixedReader &&) noexcept = default;
+  ~FixedReader() {
+    // Our own line, and only while the role is ours (a forked child's copy must not disarm
+    // its parent's descriptor).
+    if (ready_ && this->ctl_ != nullptr && !this->closed_ &&
+        detail::still_holder(this->mine(), this->token_))
+      detail::disarm_ready(this->mine());
+  }
+
+  /// A descriptor for an event loop, as RingReader::ready_fd() describes: readable when a try
+  /// call may find something new (an element, the close, the producer's death). Once it polls
+  /// readable, call try_pop() / try_pop_some() until one finds nothing (which re-arms it).
+  [[nodiscard]] int ready_fd() {
+    if (!ready_)
+      ready_ = std::make_unique<detail::ReadyFd>(segment_name_);
+    return ready_->fd();
+  }
 
   /// Copies the oldest element into `out` and frees its slot. Never blocks. ok, empty, closed
   /// (the producer closed and everything was popped), or corrupt.
@@ -490,7 +518,9 @@ private:
       ready = this->distance(this->own_, this->other_);
     }
     if (ready == 0) {
-      const Status status = empty_or_closed();
+      Status status = empty_or_closed();
+      if (status == Status::empty && ready_)
+        status = rearm();
       if (status == Status::empty && count_stall)
         this->my_stats().stalls.add_single_writer(1);
       if (status != Status::ok)
@@ -501,6 +531,32 @@ private:
     // Boost's consume_one acquires the write index ([sync:lane_write_index], as
     // reload_write_index() does) and releases the read index ([sync:lane_read_index]).
     return this->finish(this->queue().pop_at(out.first(want), this->own_), want);
+  }
+
+  /// After a try found nothing, with a ready descriptor: as RingReader::rearm(). ok when
+  /// elements came meanwhile; otherwise empty, closed, peer_dead or corrupt.
+  Status rearm() noexcept {
+    const detail::ReadyEvents events = ready_->collect();
+    detail::arm_ready(this->mine(), this->theirs(), ready_->token());
+    // seq_cst: pairs with the fence after a producer's claim (LaneEndpoint's constructor).
+    const std::uint64_t owner = this->theirs().owner.load(std::memory_order_seq_cst);
+    if (owner != peer_owner_seen_ || events.peer) {
+      peer_owner_seen_ = owner;
+      producer_gone_ = detail::holder_dead(this->theirs(), this->peer_);
+      static_cast<void>(ready_->watch_peer(owner, producer_gone_ ? -1 : this->peer_.fd()));
+    }
+    // [sync:lane_ready_arm] seq_cst, after the seq_cst store of `armed` in arm_ready(): pairs
+    // with the producer's read-modify-write of its index (or its closed store) followed by
+    // the armed load in notify_if_armed(), as [sync:ready_arm] in a ring.
+    if (this->queue().write_index().load(std::memory_order_seq_cst) != this->other_ ||
+        this->theirs().closed.load(std::memory_order_seq_cst) != 0) {
+      if (!reload_write_index()) {
+        this->corrupt_ = true;
+        return Status::corrupt;
+      }
+      return this->other_ != this->own_ ? Status::ok : empty_or_closed();
+    }
+    return producer_gone_ ? Status::peer_dead : Status::empty;
   }
 
   /// False if the producer's index is impossible: not a slot number, or moved backwards.
@@ -543,6 +599,11 @@ private:
                  this->theirs().closed.load(std::memory_order_acquire) == 0;
         });
   }
+
+  std::string segment_name_;               // for errors from ready_fd()
+  std::unique_ptr<detail::ReadyFd> ready_; // none until ready_fd(): try calls then cost nothing
+  std::uint64_t peer_owner_seen_ = ~std::uint64_t{0}; // as rearm() saw it
+  bool producer_gone_ = false; // rearm() found that producer dead (and reported it)
 };
 
 } // namespace shmpipe

@@ -26,11 +26,13 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <utility>
 
 #include <shmpipe/detail/layout.hpp>
+#include <shmpipe/detail/ready_fd.hpp>
 #include <shmpipe/detail/record.hpp>
 #include <shmpipe/detail/role.hpp>
 #include <shmpipe/detail/sleep.hpp>
@@ -168,6 +170,7 @@ public:
       data_ = data_view_.data();
     }
     mask_ = capacity_ - 1;
+    segment_name_ = segment.name();
     token_ = detail::claim_role(ctl_->consumer_owner, "consumer", segment.name(), ring);
     // acquire: the read index comes with what the last consumer stored before it, also when
     // that consumer has since died ([sync:read_index]); its sequence number follows it.
@@ -303,6 +306,8 @@ public:
     if (ctl_ == nullptr || closed_)
       return;
     if (detail::still_holder(ctl_->consumer_owner, token_)) {
+      if (ready_ != nullptr)
+        detail::disarm_ready(ctl_->consumer_owner);
       // relaxed: made visible by the owner word's release in release_role().
       ctl_->consumer_owner.closed.store(1, std::memory_order_relaxed);
       detail::release_role(ctl_->consumer_owner, token_);
@@ -319,8 +324,34 @@ public:
   /// under-estimate (the producer may have published more since).
   [[nodiscard]] std::uint64_t size_approx() const noexcept { return cached_write_ - read_; }
 
+  /// A descriptor for an event loop (epoll, poll, asyncio, Boost.Asio): readable when a try
+  /// call may find something new (a record, the close, or the producer's death). Once it
+  /// polls readable, call try_peek() / try_peek_batch() until one finds nothing: that call
+  /// re-arms it (a few system calls, only once the descriptor exists). With it, a try call
+  /// that finds nothing also reports peer_dead when the producer died. Made on the first
+  /// call (throws Error(system) if it cannot be), owned by the reader, the same every call;
+  /// the producer pays one sendto() per wake-up, and nothing while nobody waits on it.
+  [[nodiscard]] int ready_fd() {
+    if (ready_ == nullptr) {
+      own_ready_ = std::make_unique<detail::ReadyFd>(segment_name_);
+      ready_ = own_ready_.get();
+    }
+    return ready_->fd();
+  }
+
 private:
   friend class ReadBatch;
+  friend class SessionEnd; // Core, Worker and Supervisor wait on one descriptor with timers
+  friend class Supervisor;
+
+  /// Waits on `ready` (a session's, which outlives this reader) instead of a descriptor of
+  /// its own.
+  void share_ready(detail::ReadyFd &ready) noexcept {
+    own_ready_.reset();
+    ready_ = &ready;
+    peer_owner_seen_ = ~std::uint64_t{0}; // register the producer's pidfd with it
+  }
+  [[nodiscard]] detail::ReadyFd *ready_state() noexcept { return ready_; }
   using Header = detail::RecordHeader;
 
   using Parsed = detail::ParsedRecord;
@@ -338,6 +369,11 @@ private:
     corrupt_ = other.corrupt_;
     closed_ = other.closed_;
     peer_ = std::move(other.peer_);
+    segment_name_ = std::move(other.segment_name_);
+    ready_ = std::exchange(other.ready_, nullptr);
+    own_ready_ = std::move(other.own_ready_);
+    peer_owner_seen_ = other.peer_owner_seen_;
+    producer_gone_ = other.producer_gone_;
     data_view_ = std::move(other.data_view_); // unmaps ours, if any; data_ points into it
     other.closed_ = true; // a moved-from reader is closed: every call is a no-op or `closed`
   }
@@ -414,7 +450,9 @@ private:
     if (corrupt_)
       return ReadSlot(Status::corrupt);
     Parsed parsed{};
-    const Status status = first_available(parsed, false);
+    Status status = first_available(parsed, false);
+    if (status == Status::empty && ready_ != nullptr && (status = rearm()) == Status::ok)
+      status = first_available(parsed, false);
     if (status != Status::ok) {
       if (status == Status::empty && count_stall)
         ctl_->consumer_stats.stalls.add_single_writer(1);
@@ -436,7 +474,9 @@ private:
       return ReadBatch(this, corrupt_ ? Status::corrupt : Status::closed, read_, read_,
                        expected_seq_, 0);
     Parsed first{};
-    const Status status = first_available(first, true);
+    Status status = first_available(first, true);
+    if (status == Status::empty && ready_ != nullptr && (status = rearm()) == Status::ok)
+      status = first_available(first, true);
     if (status == Status::empty && count_stall)
       ctl_->consumer_stats.stalls.add_single_writer(1);
     return ReadBatch(this, status, read_, status == Status::ok ? cached_write_ : read_,
@@ -496,6 +536,35 @@ private:
     }
   }
 
+  /// After a try call found nothing, with a ready descriptor: takes what made it readable,
+  /// arms the next wake-up and watches the producer's process, then looks once more. ok when
+  /// something was published meanwhile; otherwise empty, closed or peer_dead.
+  Status rearm() noexcept {
+    const detail::ReadyEvents events = ready_->collect();
+    detail::arm_ready(ctl_->consumer_owner, ctl_->producer_owner, ready_->token());
+    // seq_cst: after our armed store, as the index load below; pairs with the fence after
+    // RingWriter's claim, which then loads `armed`: a producer that attached unseen here
+    // sends us a wake-up, so its pidfd is added on the next round.
+    const std::uint64_t owner = ctl_->producer_owner.owner.load(std::memory_order_seq_cst);
+    if (owner != peer_owner_seen_ || events.peer) {
+      peer_owner_seen_ = owner;
+      producer_gone_ = producer_dead();
+      // The pidfd stays in the set while the producer lives; once its death is reported it
+      // goes, or the descriptor would stay readable for good.
+      static_cast<void>(ready_->watch_peer(owner, producer_gone_ ? -1 : peer_.fd()));
+    }
+    // [sync:ready_arm] seq_cst, after the seq_cst store of `armed` in arm_ready(): pairs with
+    // RingWriter::publish() (index store, then the armed load in notify_if_armed()) and
+    // RingWriter::close() (closed store, then the same load). Either we see the index or the
+    // flag here, or the producer sees our generation and sends the datagram.
+    if (ctl_->producer_index.index.load(std::memory_order_seq_cst) != cached_write_ ||
+        ctl_->producer_owner.closed.load(std::memory_order_seq_cst) != 0) {
+      const Status status = reload_write_index();
+      return status == Status::empty ? empty_or_closed() : status;
+    }
+    return producer_gone_ ? Status::peer_dead : Status::empty;
+  }
+
   [[nodiscard]] bool producer_dead() noexcept {
     return detail::holder_dead(ctl_->producer_owner, peer_);
   }
@@ -537,7 +606,7 @@ private:
   void wake_producer() noexcept {
     // [sync:space_wake] release (the increment in wake_other()): pairs with the acquire in
     // RingWriter::sleep_for_space().
-    detail::wake_other(ctl_->consumer_owner, ctl_->consumer_stats);
+    detail::wake_other(ctl_->producer_owner, ctl_->consumer_owner, ctl_->consumer_stats);
   }
 
   detail::RingControl *ctl_ = nullptr;
@@ -555,6 +624,13 @@ private:
   // ReaderOptions::read_only_data: what data_ points into, else empty. Kept past close() so
   // that slots handed out before stay readable, as they are in the read-write mapping.
   detail::ReadOnlyMapping data_view_;
+  std::string segment_name_; // for errors from ready_fd()
+  // The descriptor try calls re-arm: own_ready_'s, or a session's (share_ready()); none until
+  // ready_fd() is first called, and then try calls cost nothing more.
+  detail::ReadyFd *ready_ = nullptr;
+  std::unique_ptr<detail::ReadyFd> own_ready_;
+  std::uint64_t peer_owner_seen_ = ~std::uint64_t{0}; // producer owner word, as rearm() saw it
+  bool producer_gone_ = false; // rearm() found that producer dead (and reported it)
 };
 
 inline ReadSlot ReadBatch::next() noexcept {

@@ -14,7 +14,7 @@ struct SideStats {
   std::uint64_t records = 0; ///< records published (producer) or released (consumer)
   std::uint64_t bytes = 0;   ///< payload bytes in those records
   std::uint64_t stalls = 0;  ///< try calls that found the ring full (producer) / empty (consumer)
-  std::uint64_t wakeups = 0; ///< futex wakes this side issued to a sleeping peer
+  std::uint64_t wakeups = 0; ///< wakes this side issued: futex wakes and ready_fd() datagrams
   std::uint64_t sleeps = 0;  ///< futex waits this side entered
   std::uint64_t wraps = 0;   ///< padding records written (producer) / skipped (consumer)
   /// Producer: messages moved to a larger reservation while being built in place.

@@ -27,6 +27,7 @@
 // never ahead of what was published) before it is used; a bad one makes the writer corrupt.
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -128,6 +129,12 @@ public:
     // relaxed: the consumer only uses `closed` once the ring is empty, and then re-reads the
     // write index; a stale 1 costs it one more look.
     ctl_->producer_owner.closed.store(0, std::memory_order_relaxed);
+    // A consumer waiting in an event loop learns of its new producer now, and so watches our
+    // process: else our death before the first publish would go unnoticed there. seq_cst
+    // fence: between our claim of the owner word and the armed load; pairs with the armed
+    // store and owner load in RingReader::rearm() (a Dekker pair, as [sync:ready_arm]).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    detail::notify_if_armed(ctl_->consumer_owner, ctl_->producer_owner, ctl_->producer_stats);
     // The peer as it is at attach: if a stray write zeroes its owner word before this side
     // first waits, its death is still reported (PeerWatch::dead(0) judges the holder seen last).
     static_cast<void>(detail::holder_dead(ctl_->consumer_owner, peer_));
@@ -294,8 +301,10 @@ public:
       return;
     if (detail::still_holder(ctl_->producer_owner, token_)) {
       publish();
-      // release: the final write index is visible to whoever sees closed == 1.
-      ctl_->producer_owner.closed.store(1, std::memory_order_release);
+      // release: the final write index is visible to whoever sees closed == 1. seq_cst
+      // ([sync:ready_arm]): the armed load in wake_consumer() follows it, as after an index
+      // store in publish().
+      ctl_->producer_owner.closed.store(1, std::memory_order_seq_cst);
       // Unconditional wake: a consumer that read the wake word before `closed` was set will
       // find the word changed and not sleep through the close ([sync:data_wake]).
       wake_consumer();
@@ -461,7 +470,7 @@ private:
     // [sync:data_wake] release (the increment in wake_other()): a consumer that acquires the new
     // ticket also sees the index and the closed flag stored before it. Pairs with the acquire
     // in RingReader::sleep_for_data().
-    detail::wake_other(ctl_->producer_owner, ctl_->producer_stats);
+    detail::wake_other(ctl_->consumer_owner, ctl_->producer_owner, ctl_->producer_stats);
   }
 
   detail::RingControl *ctl_ = nullptr;

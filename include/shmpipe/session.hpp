@@ -334,6 +334,10 @@ protected:
     return in;
   }
 
+  /// The descriptor ready_fd() made (none yet: nullptr), for the timers and queues of Core and
+  /// Supervisor.
+  [[nodiscard]] detail::ReadyFd *ready_state() noexcept { return reader_.ready_state(); }
+
   static void mark_late(Incoming &in) noexcept { in.late_ = true; }
   static Incoming timed_out(std::uint64_t request_id) noexcept {
     Incoming in;
@@ -482,6 +486,38 @@ public:
   /// none (timeout of `limit`, peer_dead, closed, invalid_message). Responses kept while
   /// request() waited for space come first, in the order they arrived.
   [[nodiscard]] Incoming receive(WaitLimit limit) noexcept {
+    Incoming in = take_next(limit);
+    if (detail::ReadyFd *ready = ready_state()) {
+      ready->set_timer(requests_.earliest());
+      ready->set_pending(!kept_.empty());
+    }
+    return in;
+  }
+
+  /// A descriptor for an event loop, as RingReader::ready_fd() describes: readable when
+  /// receive() may return something: a response (also one request() kept), a request whose
+  /// deadline passed (a timer), the worker's close or death. Once it polls readable, call
+  /// receive() with a zero timeout until it returns nothing (timeout, id 0).
+  [[nodiscard]] int ready_fd() {
+    const int fd = reader_.ready_fd();
+    ready_state()->set_timer(requests_.earliest());
+    ready_state()->set_pending(!kept_.empty());
+    return fd;
+  }
+
+  /// Requests sent whose final response has not arrived (nor their deadline passed).
+  [[nodiscard]] std::size_t in_flight() const noexcept { return requests_.size(); }
+  /// Responses taken out of the ring while request() waited for space, not yet received.
+  [[nodiscard]] std::size_t kept() const noexcept { return kept_.size(); }
+
+private:
+  friend class Supervisor; // asks whether answers wait unread before it judges a worker
+
+  Core(detail::OwnedSegment segment, const SessionOptions &options)
+      : SessionEnd(std::move(segment), 1, 0, options) {}
+
+  /// receive() without the descriptor's upkeep.
+  [[nodiscard]] Incoming take_next(WaitLimit limit) noexcept {
     if (!kept_.empty()) {
       Incoming in = std::move(kept_.front());
       kept_.pop_front();
@@ -497,17 +533,6 @@ public:
         return timed_out(*expired);
     return settle(std::move(in));
   }
-
-  /// Requests sent whose final response has not arrived (nor their deadline passed).
-  [[nodiscard]] std::size_t in_flight() const noexcept { return requests_.size(); }
-  /// Responses taken out of the ring while request() waited for space, not yet received.
-  [[nodiscard]] std::size_t kept() const noexcept { return kept_.size(); }
-
-private:
-  friend class Supervisor; // asks whether answers wait unread before it judges a worker
-
-  Core(detail::OwnedSegment segment, const SessionOptions &options)
-      : SessionEnd(std::move(segment), 1, 0, options) {}
 
   Status send_error(std::uint64_t request_id, SessionError code, const std::string &message,
                     WaitLimit limit) {
@@ -590,6 +615,8 @@ private:
       }
       const bool copied = !in || in.take_out_of_ring();
       kept_.back() = std::move(in);
+      if (detail::ReadyFd *ready = ready_state())
+        ready->set_pending(true); // kept responses are out of the ring: no wake-up says so
       if (!copied)
         return;
     }
@@ -645,6 +672,12 @@ public:
       static_cast<void>(answer_health(id, sent_ns, limit));
     }
   }
+
+  /// A descriptor for an event loop, as RingReader::ready_fd() describes: readable when
+  /// receive() may return something (a request, a Shutdown, the core's close or death;
+  /// health checks are answered inside receive()). Once it polls readable, call receive()
+  /// with a zero timeout until it returns nothing.
+  [[nodiscard]] int ready_fd() { return reader_.ready_fd(); }
 
   /// Whether the core asked this worker to shut down (receive() then returned closed).
   [[nodiscard]] bool shutdown_requested() const noexcept { return shutdown_requested_; }

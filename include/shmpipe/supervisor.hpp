@@ -48,6 +48,7 @@
 #include <ctime>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -209,7 +210,9 @@ public:
     if (options_.on_worker_loss == OnWorkerLoss::retry_once || options_.request_timeout.count() > 0)
       options.keep = &pending.bytes;
     const Sent sent = core_->request<Root>(std::forward<Build>(build), until, deadline, options);
-    return track(sent, std::move(pending));
+    Sent tracked = track(sent, std::move(pending));
+    refresh_ready(); // request() may have kept responses, or lost a worker and its requests
+    return tracked;
   }
 
   /// Sends a finished FlatBuffer as a request (see Core::request_buffer), with an id as
@@ -231,6 +234,92 @@ public:
   /// `limit` (timeout with id 0; peer_dead with id 0 once the supervisor gave up). Restarts
   /// happen inside this call.
   [[nodiscard]] Incoming receive(WaitLimit limit) {
+    Incoming in = take_next(limit);
+    refresh_ready();
+    return in;
+  }
+
+  /// A descriptor for an event loop, as RingReader::ready_fd() describes, the same across
+  /// worker restarts: readable when receive() may return something or has supervision to do
+  /// (a response, a request lost or timed out, a health check or restart that is due, the
+  /// worker's death). Once it polls readable, call receive() with a zero timeout until it
+  /// returns timeout with id 0. A restart that falls due runs inside that call and blocks it
+  /// until the new worker is Ready (ready_timeout at most).
+  [[nodiscard]] int ready_fd() {
+    if (!ready_) {
+      ready_ = std::make_unique<detail::ReadyFd>(name_);
+      if (core_)
+        core_->reader_.share_ready(*ready_);
+    }
+    refresh_ready();
+    return ready_->fd();
+  }
+
+  /// Tells the worker to finish and waits for it to exit until `limit`; then SIGTERM, and
+  /// SIGKILL after stop_grace (a `stopped` event says which ended it). Requests still in
+  /// flight are reported lost by receive(). The status is the Shutdown message's.
+  [[nodiscard]] Status shutdown(std::string_view reason, WaitLimit limit) {
+    if (!core_)
+      return Status::closed;
+    const Deadline until = limit.resolve(Clock::now());
+    const Status sent = core_->shutdown(reason, until);
+    const pid_t pid = pid_;
+    std::string how = "after Shutdown";
+    if (!wait_exit(until)) {
+      ::kill(pid_, SIGTERM);
+      how = "after SIGTERM";
+      if (!wait_exit(deadline_after(options_.stop_grace)))
+        how = "after SIGKILL";
+    }
+    stop_worker(SIGKILL);
+    if (pid > 0) {
+      pid_ = pid; // for the event
+      emit(SupervisorEvent::Kind::stopped, "the worker " + exit_text_ + " " + how);
+      pid_ = -1;
+    }
+    salvage_answers();
+    core_.reset(); // removes the segment
+    if (ready_)
+      static_cast<void>(ready_->watch_peer(0, -1));
+    for (auto &[id, pending] : pending_)
+      lost_.emplace_back(id, Status::peer_dead);
+    pending_.clear();
+    gave_up_ = true; // no restarts after a shutdown
+    return sent;
+  }
+
+  [[nodiscard]] pid_t worker_pid() const noexcept { return pid_; }
+  /// Workers started after the first.
+  [[nodiscard]] unsigned restarts() const noexcept { return restarts_; }
+  /// Requests without their final response (nor reported lost or timed out).
+  [[nodiscard]] std::size_t in_flight() const noexcept { return pending_.size(); }
+  /// The current worker's Ready; nullptr while none runs.
+  [[nodiscard]] const WorkerInfo *worker() const noexcept {
+    return core_ ? &core_->worker() : nullptr;
+  }
+
+private:
+  struct Pending {
+    std::uint64_t core_id; // the id on the current worker's session; 0: not sent to it
+    std::optional<Deadline> deadline;
+    std::vector<std::byte> bytes; // retry_once or request_timeout: the request as built
+    std::uint16_t type;
+    bool retried; // its one retry is spent
+  };
+
+  /// What the supervisor can see of a worker's progress without its help (design note).
+  struct LifeSigns {
+    std::uint64_t committed = 0; // records the worker wrote (response ring's producer count)
+    std::uint64_t released = 0;  // requests it gave back (request ring's consumer count)
+    std::int64_t cpu_ns = -1;    // CPU time of the whole process; -1: unknown
+    [[nodiscard]] bool moved_since(const LifeSigns &before) const noexcept {
+      return committed != before.committed || released != before.released ||
+             (cpu_ns >= 0 && before.cpu_ns >= 0 && cpu_ns > before.cpu_ns);
+    }
+  };
+
+  /// receive() without the descriptor's upkeep.
+  [[nodiscard]] Incoming take_next(WaitLimit limit) {
     const Deadline until = limit.resolve(Clock::now());
     for (;;) {
       if (!given_.empty()) {
@@ -277,66 +366,18 @@ public:
     }
   }
 
-  /// Tells the worker to finish and waits for it to exit until `limit`; then SIGTERM, and
-  /// SIGKILL after stop_grace (a `stopped` event says which ended it). Requests still in
-  /// flight are reported lost by receive(). The status is the Shutdown message's.
-  [[nodiscard]] Status shutdown(std::string_view reason, WaitLimit limit) {
-    if (!core_)
-      return Status::closed;
-    const Deadline until = limit.resolve(Clock::now());
-    const Status sent = core_->shutdown(reason, until);
-    const pid_t pid = pid_;
-    std::string how = "after Shutdown";
-    if (!wait_exit(until)) {
-      ::kill(pid_, SIGTERM);
-      how = "after SIGTERM";
-      if (!wait_exit(deadline_after(options_.stop_grace)))
-        how = "after SIGKILL";
-    }
-    stop_worker(SIGKILL);
-    if (pid > 0) {
-      pid_ = pid; // for the event
-      emit(SupervisorEvent::Kind::stopped, "the worker " + exit_text_ + " " + how);
-      pid_ = -1;
-    }
-    salvage_answers();
-    core_.reset(); // removes the segment
-    for (auto &[id, pending] : pending_)
-      lost_.emplace_back(id, Status::peer_dead);
-    pending_.clear();
-    gave_up_ = true; // no restarts after a shutdown
-    return sent;
+  /// Sets the descriptor's timer to the next moment receive() has something to do, and keeps
+  /// it readable while answers wait in process memory.
+  void refresh_ready() noexcept {
+    if (!ready_)
+      return;
+    if (core_)
+      ready_->set_timer(std::min(next_check_, core_->requests_.earliest()));
+    else
+      ready_->set_timer(gave_up_ ? Deadline::max() : next_start_);
+    ready_->set_pending(!given_.empty() || !lost_.empty() || gave_up_ ||
+                        (core_ && core_->kept() != 0));
   }
-
-  [[nodiscard]] pid_t worker_pid() const noexcept { return pid_; }
-  /// Workers started after the first.
-  [[nodiscard]] unsigned restarts() const noexcept { return restarts_; }
-  /// Requests without their final response (nor reported lost or timed out).
-  [[nodiscard]] std::size_t in_flight() const noexcept { return pending_.size(); }
-  /// The current worker's Ready; nullptr while none runs.
-  [[nodiscard]] const WorkerInfo *worker() const noexcept {
-    return core_ ? &core_->worker() : nullptr;
-  }
-
-private:
-  struct Pending {
-    std::uint64_t core_id; // the id on the current worker's session; 0: not sent to it
-    std::optional<Deadline> deadline;
-    std::vector<std::byte> bytes; // retry_once or request_timeout: the request as built
-    std::uint16_t type;
-    bool retried; // its one retry is spent
-  };
-
-  /// What the supervisor can see of a worker's progress without its help (design note).
-  struct LifeSigns {
-    std::uint64_t committed = 0; // records the worker wrote (response ring's producer count)
-    std::uint64_t released = 0;  // requests it gave back (request ring's consumer count)
-    std::int64_t cpu_ns = -1;    // CPU time of the whole process; -1: unknown
-    [[nodiscard]] bool moved_since(const LifeSigns &before) const noexcept {
-      return committed != before.committed || released != before.released ||
-             (cpu_ns >= 0 && before.cpu_ns >= 0 && cpu_ns > before.cpu_ns);
-    }
-  };
 
   [[nodiscard]] static std::uint64_t limit_from_env(const char *name, std::uint64_t fallback) {
     const char *text = std::getenv(name);
@@ -538,6 +579,8 @@ private:
     pid_ = -1;
     salvage_answers();
     core_.reset(); // removes the segment: the next worker gets a fresh one
+    if (ready_)
+      static_cast<void>(ready_->watch_peer(0, -1)); // its death is dealt with: no more wakes for it
     by_core_id_.clear();
     order_.clear();
     oldest_core_id_ = 0;
@@ -602,6 +645,8 @@ private:
     SessionOptions session = options_.session;
     session.replace_abandoned = true; // a killed predecessor of ours may have left it
     core_.emplace(Core::create(name_, session));
+    if (ready_)
+      core_->reader_.share_ready(*ready_);
     try {
       pid_ = spawn();
       has_cpu_clock_ = ::clock_getcpuclockid(pid_, &cpu_clock_) == 0;
@@ -765,6 +810,7 @@ private:
 
   std::string name_;
   SupervisorOptions options_;
+  std::unique_ptr<detail::ReadyFd> ready_; // ready_fd()'s; before core_, whose reader uses it
   std::optional<Core> core_;
   pid_t pid_ = -1;
   std::string exit_text_;

@@ -78,7 +78,14 @@ struct alignas(kCacheLine) OwnerLine {
       sleeping;                       ///< atomic; 1 while this side is (about to be) in futex_wait
   SharedAtomic<std::uint32_t> wake;   ///< atomic; futex word the *other* side sleeps on
   SharedAtomic<std::uint32_t> closed; ///< atomic; 1 after this side detached cleanly
-  std::uint8_t reserved[44];
+  /// atomic; while this side waits in an event loop: its arm generation (never 0), which the
+  /// other side answers with one datagram to `wake_socket` (detail/ready_fd.hpp). 0: none.
+  SharedAtomic<std::uint32_t> armed;
+  /// atomic; the other side's `armed` generation this side last sent a wake datagram for.
+  SharedAtomic<std::uint32_t> notified;
+  std::uint32_t reserved0;                 ///< zero
+  SharedAtomic<std::uint64_t> wake_socket; ///< atomic; token naming this side's wake socket
+  std::uint8_t reserved[24];
 };
 
 /// Statistics, written only by one side, with relaxed single-writer adds. Readable by anyone.
@@ -86,7 +93,7 @@ struct alignas(kCacheLine) StatsLine {
   SharedAtomic<std::uint64_t> records; ///< records published (producer) / released (consumer)
   SharedAtomic<std::uint64_t> bytes;   ///< payload bytes in those records
   SharedAtomic<std::uint64_t> stalls;  ///< try calls that found the ring full / empty
-  SharedAtomic<std::uint64_t> wakeups; ///< futex wakes issued to the other side
+  SharedAtomic<std::uint64_t> wakeups; ///< futex wakes and wake datagrams sent to the other side
   SharedAtomic<std::uint64_t> sleeps;  ///< futex waits entered by this side
   SharedAtomic<std::uint64_t> wraps;   ///< padding records written (producer) / skipped
   /// Producer: messages that outgrew their reservation while being built in place and moved to
@@ -114,6 +121,9 @@ static_assert(offsetof(IndexLine, next_seq) == 8);
 static_assert(offsetof(OwnerLine, sleeping) == 8);
 static_assert(offsetof(OwnerLine, wake) == 12);
 static_assert(offsetof(OwnerLine, closed) == 16);
+static_assert(offsetof(OwnerLine, armed) == 20);
+static_assert(offsetof(OwnerLine, notified) == 24);
+static_assert(offsetof(OwnerLine, wake_socket) == 32);
 static_assert(offsetof(StatsLine, wraps) == 40);
 static_assert(offsetof(StatsLine, regrown_or_rejected) == 48);
 static_assert(offsetof(StatsLine, copied) == 56);

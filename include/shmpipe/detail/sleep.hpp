@@ -10,6 +10,7 @@
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
 #include <shmpipe/detail/process.hpp>
+#include <shmpipe/detail/ready_fd.hpp>
 #include <shmpipe/detail/role.hpp>
 #include <shmpipe/detail/shared_atomic.hpp>
 #include <shmpipe/wait.hpp>
@@ -59,22 +60,78 @@ void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, S
   alarm.disarm(armed);
 }
 
-/// Wakes the other side, asleep on `mine.wake` (or about to be). `stats`: this side's line.
-inline void wake_other(OwnerLine &mine, StatsLine &stats) noexcept {
+/// Sends the other side's event loop its wake datagram if it armed a generation this side has
+/// not answered yet (detail/ready_fd.hpp): one system call per arm, none when no loop waits.
+inline void notify_if_armed(const OwnerLine &other, OwnerLine &mine, StatsLine &stats) noexcept {
+  // seq_cst, caller's pair (Dekker, as for `sleeping`): the load after the caller's index
+  // store or closed store; pairs with the armed store and index load in arm_ready(). Either
+  // the waiter sees what was published, or this load sees its generation.
+  const std::uint32_t armed = other.armed.load(std::memory_order_seq_cst);
+  // relaxed: our own word, written only by this thread of this side.
+  if (armed == 0 || armed == mine.notified.load(std::memory_order_relaxed))
+    return;
+  // Before the datagram, not after: a waiter that reads its datagram and then an older
+  // `notified` would keep its generation armed, and we, seeing it answered, would never send
+  // another (a lost wake-up). So the answer is recorded first; a waiter that sees it arms a
+  // new generation at once, and at worst the datagram then wakes it once for nothing.
+  // release: pairs with the acquire in arm_ready().
+  mine.notified.store(armed, std::memory_order_release);
+  // relaxed: stored before `armed` (whose seq_cst load above acquires it) by the waiter.
+  send_wake(other.wake_socket.load(std::memory_order_relaxed));
+  stats.wakeups.add_single_writer(1);
+}
+
+/// Wakes the other side, asleep on `mine.wake` (or about to be), or waiting in an event loop.
+/// `other`: its owner line; `stats`: this side's line.
+inline void wake_other(const OwnerLine &other, OwnerLine &mine, StatsLine &stats) noexcept {
   // release, caller's pair (the ticket): a sleeper that acquires the new value also sees the
   // index or flag stored before this call. Pairs with the acquire in sleep_unless_changed().
   mine.wake.fetch_add(1, std::memory_order_release);
   futex_wake(mine.wake);
   stats.wakeups.add_single_writer(1);
+  notify_if_armed(other, mine, stats);
 }
 
 /// After a publish (a seq_cst store or read-modify-write of this side's index): wakes the other
-/// side if its flag says it sleeps, and costs no system call when it does not.
+/// side if its flag says it sleeps or its event loop armed a wake, and costs no system call
+/// when neither.
 inline void wake_if_sleeping(const OwnerLine &other, OwnerLine &mine, StatsLine &stats) noexcept {
   // seq_cst, caller's pair (Dekker): the load after the caller's index store; pairs with the
   // flag store and index load in sleep_unless_changed().
-  if (other.sleeping.load(std::memory_order_seq_cst) != 0)
-    wake_other(mine, stats);
+  if (other.sleeping.load(std::memory_order_seq_cst) != 0) {
+    mine.wake.fetch_add(1, std::memory_order_release); // as in wake_other()
+    futex_wake(mine.wake);
+    stats.wakeups.add_single_writer(1);
+  }
+  notify_if_armed(other, mine, stats);
+}
+
+/// The waiting side of notify_if_armed(), for a try call that found nothing: arms a new
+/// generation once the other side answered the last one (else the last one still stands),
+/// with `token` naming our wake socket. The caller then re-reads, with a seq_cst load, what it
+/// waits for: the publish it would miss was made before this store, or the publisher sees it.
+inline void arm_ready(OwnerLine &mine, const OwnerLine &theirs, std::uint64_t token) noexcept {
+  // relaxed: our own words, written only by this side.
+  const std::uint32_t armed = mine.armed.load(std::memory_order_relaxed);
+  const bool same_socket = mine.wake_socket.load(std::memory_order_relaxed) == token;
+  // acquire: pairs with the release store in notify_if_armed(): its datagram was sent. While
+  // the generation stands unanswered, the seq_cst store that armed it still pairs with every
+  // later publish, so there is nothing to store.
+  if (armed != 0 && same_socket && theirs.notified.load(std::memory_order_acquire) != armed)
+    return;
+  if (!same_socket)
+    mine.wake_socket.store(token, std::memory_order_relaxed); // published by the store below
+  const std::uint32_t next = armed + 1 == 0 ? 1 : armed + 1;
+  // seq_cst, caller's pair (Dekker): pairs with the publisher's index store followed by the
+  // armed load in notify_if_armed().
+  mine.armed.store(next, std::memory_order_seq_cst);
+}
+
+/// Stops asking for wake datagrams (the ready descriptor goes away, or the role does).
+inline void disarm_ready(OwnerLine &mine) noexcept {
+  // relaxed: a late clear costs the other side one datagram to a socket nobody reads.
+  mine.armed.store(0, std::memory_order_relaxed);
+  mine.wake_socket.store(0, std::memory_order_relaxed);
 }
 
 } // namespace shmpipe::detail
