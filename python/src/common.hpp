@@ -21,13 +21,11 @@
 
 #include <chrono>
 #include <cmath>
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <utility>
 
 #include <pybind11/pybind11.h>
@@ -246,20 +244,17 @@ template <class T> void destroy_unlocked(T &object) {
 /// RingStats as {"producer": {...}, "consumer": {...}}, the C++ counters by name.
 [[nodiscard]] py::dict stats_dict(const RingStats &stats);
 
-/// Binds `ready_fd()` on `cls` when the C++ endpoint `get(self)` returns has one (the readiness
-/// descriptor of issue 15, which shmpipe.aio waits on).
+/// Binds `ready_fd()` on `cls`: the descriptor of the C++ endpoint `get(self)` returns, which
+/// shmpipe.aio waits on.
 template <class Class, class Get> void bind_ready_fd(Class &cls, Get get) {
   using Self = typename Class::type;
-  using Cpp = std::remove_reference_t<decltype(get(std::declval<Self &>()))>;
-  if constexpr (requires(Cpp & endpoint) {
-                  { endpoint.ready_fd() } -> std::convertible_to<int>;
-                })
-    cls.def(
-        "ready_fd", [get](Self &self) { return get(self).ready_fd(); },
-        "A file descriptor that is readable while receive(timeout=0) may make progress (or "
-        "the peer closed or died): for select/poll/epoll and asyncio's add_reader. Owned by "
-        "this object, the same for its lifetime; level-triggered: after it polls readable, "
-        "receive with timeout 0 until that raises Timeout, which re-arms it.");
+  cls.def(
+      "ready_fd", [get](Self &self) { return get(self).ready_fd(); },
+      "A file descriptor that is readable while receive(timeout=0) may make progress (or the "
+      "peer closed or died): for select/poll/epoll and asyncio's add_reader. Owned by this "
+      "object, the same for its lifetime; level-triggered: after it polls readable, receive "
+      "with timeout 0 until that raises Timeout, which re-arms it. Raises shmpipe.Error if it "
+      "cannot be made.");
 }
 
 void bind_channel(py::module_ &m);

@@ -3,7 +3,6 @@
 """shmpipe.aio: receives that wait on the readiness descriptor without blocking the loop,
 with timeouts; cancellation leaves nothing registered."""
 import asyncio
-import os
 import time
 
 import pytest
@@ -12,12 +11,6 @@ import fbs
 import shmpipe
 import shmpipe.aio as aio
 from conftest import PEER, WORKER, need
-
-if not hasattr(shmpipe.Consumer, "ready_fd"):
-    if os.environ.get("SHMPIPE_EXPECT_READY_FD") == "1":
-        raise ImportError("the C++ endpoints have ready_fd() but shmpipe.Consumer has none")
-pytestmark = pytest.mark.skipif(not hasattr(shmpipe.Consumer, "ready_fd"),
-                                reason="this build's C++ endpoints have no ready_fd() yet")
 
 
 def run(coro):
