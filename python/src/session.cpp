@@ -126,13 +126,14 @@ void bind_session(py::module_ &m) {
   using namespace py::literals;
 
   py::class_<WorkerInfo>(m, "WorkerInfo", "What a worker said in its Ready message.")
-      .def_readonly("protocol_version", &WorkerInfo::protocol_version)
-      .def_readonly("pid", &WorkerInfo::pid)
+      .def_readonly("protocol_version", &WorkerInfo::protocol_version,
+                    "The session protocol version it speaks.")
+      .def_readonly("pid", &WorkerInfo::pid, "Its process id.")
       .def_readonly("start_time", &WorkerInfo::start_time,
                     "Process start time, clock ticks since boot.")
-      .def_readonly("name", &WorkerInfo::name)
-      .def_readonly("capabilities", &WorkerInfo::capabilities)
-      .def_readonly("schema_ids", &WorkerInfo::schema_ids)
+      .def_readonly("name", &WorkerInfo::name, "Its worker_name.")
+      .def_readonly("capabilities", &WorkerInfo::capabilities, "The optional features it offers.")
+      .def_readonly("schema_ids", &WorkerInfo::schema_ids, "The schema ids it offers.")
       .def("__repr__", [](const WorkerInfo &w) {
         return "<shmpipe.WorkerInfo name='" + w.name + "' pid=" + std::to_string(w.pid) +
                " protocol_version=" + std::to_string(w.protocol_version) + ">";

@@ -105,9 +105,9 @@ void bind_supervisor(py::module_ &m) {
                       "What happened to a supervised worker: `kind` (\"started\", \"exited\", "
                       "\"hung\", \"stuck\", \"stopped\", \"over_memory\", \"memory_warning\", "
                       "\"start_failed\", \"gave_up\"), `pid`, `detail` (human-readable).")
-      .def_readonly("kind", &PyEvent::kind)
-      .def_readonly("pid", &PyEvent::pid)
-      .def_readonly("detail", &PyEvent::detail)
+      .def_readonly("kind", &PyEvent::kind, "What happened (see the class doc).")
+      .def_readonly("pid", &PyEvent::pid, "The worker concerned (0: none was started).")
+      .def_readonly("detail", &PyEvent::detail, "Human-readable: exit status, signal, limits.")
       .def("__repr__", [](const PyEvent &e) {
         return "<shmpipe.SupervisorEvent " + e.kind + " pid=" + std::to_string(e.pid) + ": " +
                e.detail + ">";
