@@ -47,6 +47,7 @@
 #include <deque>
 #include <fstream>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -271,12 +272,30 @@ protected:
       : segment_(std::move(segment)), reader_(segment_.get(), read_ring, options.reader),
         writer_(segment_.get(), write_ring), options_(options) {}
 
-  /// A finished FlatBuffer, copied in behind a frame.
+  /// The payload of a record carrying `buffer` bytes of FlatBuffer behind a frame.
+  [[nodiscard]] static std::size_t framed_size(std::size_t buffer) noexcept {
+    return sizeof(detail::Frame) + detail::round_up_16(buffer);
+  }
+
+  /// A finished FlatBuffer, copied in behind a frame (one copy). One whose size is not a
+  /// multiple of 16 (another language's FlatBuffers builder aligns it to less) is zero-padded
+  /// up to one: a FlatBuffer is read from its start and what follows it is ignored, and the
+  /// record is a whole number of 16-byte units like a message built in place.
   Status send_buffer_framed(std::span<const std::byte> buffer, std::uint16_t type,
-                            std::uint64_t request_id, WaitLimit limit) noexcept {
-    const detail::Frame frame{request_id, 0, 0};
-    return shmpipe::send_buffer(writer_, buffer, limit, options_.wait, type,
-                                std::as_bytes(std::span(&frame, 1)));
+                            std::uint64_t request_id, std::uint32_t flags,
+                            WaitLimit limit) noexcept {
+    const detail::Frame frame{request_id, flags, 0};
+    WriteSlot slot = writer_.reserve(framed_size(buffer.size()), limit, options_.wait);
+    if (!slot)
+      return slot.status();
+    std::byte *out = slot.bytes().data();
+    std::memcpy(out, &frame, sizeof frame);
+    if (!buffer.empty())
+      std::memcpy(out + sizeof frame, buffer.data(), buffer.size());
+    const std::size_t used = sizeof frame + buffer.size();
+    std::memset(out + used, 0, slot.bytes().size() - used);
+    writer_.commit(std::move(slot), type);
+    return Status::ok;
   }
 
   /// Builds `Root` in place behind a frame and commits it.
@@ -427,15 +446,15 @@ public:
         deadline);
   }
 
-  /// Sends a finished FlatBuffer (one kept with SendOptions::keep, say) as a new request: one
-  /// copy into the ring. `type`: the record type it had. Waits for space as request() does.
+  /// Sends a finished FlatBuffer (one kept with SendOptions::keep, or built by another
+  /// language's FlatBuffers library) as a new request: one copy into the ring, zero-padded to a
+  /// multiple of 16 bytes. `type`: the record type. Waits for space as request() does.
   [[nodiscard]] Sent request_buffer(std::span<const std::byte> buffer, WaitLimit limit,
                                     std::optional<Deadline> deadline = {}, std::uint16_t type = 0) {
     const Deadline until = limit.resolve(Clock::now());
-    if (const Status room = make_room(sizeof(detail::Frame) + buffer.size(), until);
-        room != Status::ok)
+    if (const Status room = make_room(framed_size(buffer.size()), until); room != Status::ok)
       return {room, 0};
-    return track(send_buffer_framed(buffer, type, next_id_, until), deadline);
+    return track(send_buffer_framed(buffer, type, next_id_, 0, until), deadline);
   }
 
   /// Asks the worker for a HealthReply (answered inside the worker's receive(), so a worker
@@ -672,6 +691,15 @@ public:
                              bool final = true, const SendOptions &options = {}) {
     return send_framed<Root>(std::forward<Build>(build), request_id,
                              final ? detail::kFrameFinal : 0, limit, options);
+  }
+
+  /// Sends a finished FlatBuffer (built by another language's FlatBuffers library, say) as a
+  /// response to request `request_id`: one copy into the ring, zero-padded to a multiple of 16
+  /// bytes. `final` and the wait as for reply(); `type`: the record type.
+  [[nodiscard]] Status reply_buffer(std::uint64_t request_id, std::span<const std::byte> buffer,
+                                    WaitLimit limit, bool final = true,
+                                    std::uint16_t type = 0) noexcept {
+    return send_buffer_framed(buffer, type, request_id, final ? detail::kFrameFinal : 0, limit);
   }
 
   /// Answers request `request_id` (0: none) with an Error, as its final response.

@@ -50,6 +50,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -212,6 +213,19 @@ public:
     Sent tracked = track(sent, std::move(pending));
     refresh_ready(); // request() may have kept responses, or lost a worker and its requests
     return tracked;
+  }
+
+  /// Sends a finished FlatBuffer as a request (see Core::request_buffer), with an id as
+  /// request() gives, and the same handling when the worker is down or goes.
+  [[nodiscard]] Sent request_buffer(std::span<const std::byte> buffer, WaitLimit limit,
+                                    std::optional<Deadline> deadline = {}, std::uint16_t type = 0) {
+    const Deadline until = limit.resolve(Clock::now());
+    if (const Status up = ensure_worker(until); up != Status::ok)
+      return {up, 0};
+    Pending pending{0, deadline, {}, type, false};
+    if (options_.on_worker_loss == OnWorkerLoss::retry_once || options_.request_timeout.count() > 0)
+      pending.bytes.assign(buffer.begin(), buffer.end());
+    return track(core_->request_buffer(buffer, until, deadline, type), std::move(pending));
   }
 
   /// The next response (request ids as request() gave them), or a request that will get none:

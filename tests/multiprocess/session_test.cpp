@@ -432,6 +432,66 @@ TEST(SessionTest, ManyDeadlinesOnlyTheMissedOnesExpire) {
   EXPECT_EQ(child.wait(10s), 0);
 }
 
+/// A finished Extraction PageText for `page`, built with the builder's own alignment (as another
+/// language's FlatBuffers library would), whose size is not a multiple of 16.
+std::vector<std::byte> unaligned_page_text(std::uint64_t request_id, std::uint32_t page) {
+  for (std::size_t pad = 0;; ++pad) {
+    fb::FlatBufferBuilder b;
+    const auto t = sc::CreatePageText(b, page, b.CreateString(std::string(pad, 'x')));
+    b.Finish(sc::CreateExtraction(b, request_id, sc::ExtractionBody::PageText, t.Union()),
+             MessageTraits<sc::Extraction>::identifier);
+    if (b.GetSize() % kRecordAlign != 0) {
+      const auto *p = reinterpret_cast<const std::byte *>(b.GetBufferPointer());
+      return {p, p + b.GetSize()};
+    }
+  }
+}
+
+// request_buffer() and reply_buffer() take finished buffers of any size (zero-padded to 16
+// bytes in the ring): they verify on the other side, and reply_buffer() sets `final` as asked.
+TEST(SessionTest, FinishedBuffersOfAnySizeTravelBothWays) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] {
+    Worker worker = Worker::attach(name);
+    Incoming in = worker.receive(10s);
+    if (!in)
+      return 2;
+    const std::uint64_t id = in.request_id();
+    Received<sc::Extraction> request = std::move(in).as<sc::Extraction>();
+    if (!request || request->body_as_PageText() == nullptr)
+      return 3;
+    const std::uint32_t page = request->body_as_PageText()->page();
+    request.release();
+    const std::vector<std::byte> first = unaligned_page_text(id, page + 1);
+    const std::vector<std::byte> last = unaligned_page_text(id, page + 2);
+    if (worker.reply_buffer(id, first, 10s, /*final=*/false, 7) != Status::ok ||
+        worker.reply_buffer(id, last, 10s) != Status::ok)
+      return 4;
+    return worker.receive(10s).status() == Status::closed ? 0 : 5;
+  });
+  static_cast<void>(core.await_ready(10s));
+  const std::vector<std::byte> request = unaligned_page_text(0, 40);
+  ASSERT_NE(request.size() % kRecordAlign, 0u);
+  const Sent sent = core.request_buffer(request, 5s);
+  ASSERT_EQ(sent.status, Status::ok);
+  for (const std::uint32_t page : {41u, 42u}) {
+    Incoming in = core.receive(10s);
+    ASSERT_TRUE(in) << to_string(in.status());
+    EXPECT_EQ(in.request_id(), sent.request_id);
+    EXPECT_EQ(in.final(), page == 42);
+    EXPECT_EQ(in.type(), page == 41 ? 7 : 0);
+    EXPECT_EQ(in.buffer().size() % kRecordAlign, 0u);
+    const Received<sc::Extraction> reply = std::move(in).as<sc::Extraction>();
+    ASSERT_TRUE(reply && reply->body_as_PageText());
+    EXPECT_EQ(reply->body_as_PageText()->page(), page);
+  }
+  EXPECT_EQ(core.in_flight(), 0u);
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
 TEST(SessionTest, TheCoreRemovesTheSegmentWhenItGoesAway) {
   const std::string name = test::unique_name();
   ScopedRemove guard(name);

@@ -204,6 +204,27 @@ TEST(SupervisorTest, RetryOnceDeliversTheAnswerOfARequestThatKilledItsFirstWorke
   fs::remove(marker);
 }
 
+// request_buffer(): a finished buffer of any size, kept for the retry like a built one.
+TEST(SupervisorTest, RequestBufferIsRetriedLikeABuiltRequest) {
+  Fixture f;
+  f.options.on_worker_loss = OnWorkerLoss::retry_once;
+  const std::string marker = "/tmp/" + f.name + ".marker";
+  Supervisor sup(f.name, f.options);
+  flatbuffers::FlatBufferBuilder b; // its own alignment: the size need not be a multiple of 16
+  const auto body = schema::CreateExtractRequest(b, b.CreateString("crash-once:" + marker), 9);
+  b.Finish(schema::CreateExtraction(b, 0, schema::ExtractionBody::ExtractRequest, body.Union()),
+           MessageTraits<schema::Extraction>::identifier);
+  const Sent sent =
+      sup.request_buffer(std::as_bytes(std::span(b.GetBufferPointer(), b.GetSize())), 5s);
+  ASSERT_EQ(sent.status, Status::ok);
+  const Answer a = next_answer(sup);
+  ASSERT_EQ(a.status, Status::ok) << to_string(a.status);
+  EXPECT_EQ(a.id, sent.request_id);
+  EXPECT_EQ(a.page, 9u);
+  EXPECT_EQ(sup.restarts(), 1u);
+  fs::remove(marker);
+}
+
 TEST(SupervisorTest, RetryOnceGivesUpOnARequestThatKillsEveryWorker) {
   Fixture f;
   f.options.on_worker_loss = OnWorkerLoss::retry_once;
