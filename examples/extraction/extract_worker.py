@@ -25,8 +25,14 @@ import os
 import signal
 import sys
 
-import flatbuffers
 import numpy as np
+
+# The build tree's copy of this script (next to extract_core) finds the build tree's shmpipe
+# package first: CMake writes its directory here. The source and installed copies leave it
+# empty and use the shmpipe on sys.path.
+_BUILD_TREE_PYTHON = ""
+if _BUILD_TREE_PYTHON:
+    sys.path.insert(0, _BUILD_TREE_PYTHON)
 
 try:
     import fitz  # PyMuPDF (Debian python3-fitz)
@@ -34,6 +40,14 @@ except ImportError:  # pragma: no cover - the message is the point
     sys.stderr.write("extract_worker.py: PyMuPDF is missing: apt-get install python3-fitz\n")
     sys.exit(2)
 
+try:
+    import flatbuffers
+    from shmpipe.schema import BBox as _probe  # noqa: F401
+except ImportError as e:  # pragma: no cover
+    sys.stderr.write("extract_worker.py: %s: build shmpipe with SHMPIPE_BUILD_PYTHON and put "
+                     "its python/ directory on PYTHONPATH, or install it (python3-flatbuffers "
+                     "is needed too)\n" % e)
+    sys.exit(2)
 from shmpipe.schema import (BBox, DocumentInfo, Evidence, ExtractionBody, ExtractRequest,
                             Extraction, LedgerBatch, OpenDocument, PageText, PixelFormat,
                             StringColumn)
