@@ -5,7 +5,8 @@
 # no CMake helper for this, so shmpipe ships its own, in the build tree and in the package.
 #
 #   shmpipe_add_schemas(<target> SCHEMAS <file.fbs>... [INCLUDE_PREFIX <dir>]
-#                       [FLATC_ARGS <arg>...])
+#                       [FLATC_ARGS <arg>...]
+#                       [PYTHON [PYTHON_DIR <dir>] [PYTHON_INSTALL_DIR <dir>]])
 #
 # Creates the INTERFACE library <target>. For each schema <stem>.fbs (relative paths are taken
 # from the current source directory) flatc writes, when <target> or anything linking it is
@@ -31,6 +32,21 @@
 #
 # Target properties, for install rules: SHMPIPE_SCHEMA_HEADERS (every header generated) and
 # SHMPIPE_SCHEMA_INCLUDE_DIR (the include root, without <dir>).
+#
+# PYTHON: flatc --python also runs on the same schemas, at build time, into an import root
+# (a sys.path entry): PYTHON_DIR, by default ${CMAKE_CURRENT_BINARY_DIR}/<target>_python. A type
+# T declared in namespace a.b becomes the module <root>/a/b/T.py (`from a.b.T import T`; a
+# type outside any namespace, <root>/T.py). Each package that holds types gets an empty
+# __init__.py; the packages above it get none (Python 3 namespace packages), so a package of
+# one's own there keeps its __init__.py: shmpipe's `shmpipe` package holds the generated
+# `shmpipe.schema`. flatc itself would overwrite every __init__.py on the way, so it writes
+# into ${CMAKE_CURRENT_BINARY_DIR}/<target>_python_flatc and the modules are copied from
+# there. Every module is rebuilt when a schema of the call or flatc changes; modules of types
+# that a schema no longer declares are deleted at the next configure. FLATC_ARGS are for the
+# C++ run only. PYTHON_INSTALL_DIR <dir> (relative to the install prefix, e.g. a site-packages
+# path) installs the modules and their __init__.py under <dir>, in the same layout.
+# Target properties: SHMPIPE_SCHEMA_PYTHON_DIR (the import root) and SHMPIPE_SCHEMA_PYTHON_FILES
+# (every file written there, absolute).
 #
 # flatc is SHMPIPE_FLATC_EXECUTABLE (cache), found next to FlatBuffers' flatbuffers::flatc or on
 # the PATH. It must be the version of the FlatBuffers headers found by find_package(FlatBuffers):
@@ -85,11 +101,10 @@ function(_shmpipe_find_flatc)
   set_property(GLOBAL PROPERTY _SHMPIPE_FLATC_CHECKED "${SHMPIPE_FLATC_EXECUTABLE}")
 endfunction()
 
-# Reads the namespace in force at the root_type declaration, the root_type (as a C++ qualified
-# name) and the file_identifier of a schema. Not a parser: it drops // and /* */ comments, then
-# looks for the three declarations as whole words. A root_type with a dot in it is taken as
-# fully qualified. Empty results when the schema declares no root_type.
-function(_shmpipe_parse_schema schema out_root out_identifier)
+# The text of a schema without its // and /* */ comments, and with ';' and brackets (which
+# would split or nest the CMake list of matches, and matter to none of the callers) as spaces.
+# Starts with a newline, so that a declaration at the very start has a character before it.
+function(_shmpipe_schema_code schema out_code)
   file(READ "${schema}" text)
   # Comments, in order, so that "/*" inside a // comment (or "//" inside /* */) is no trouble.
   set(code "")
@@ -119,8 +134,16 @@ function(_shmpipe_parse_schema schema out_root out_identifier)
     math(EXPR end "${end} + ${skip}")
     string(SUBSTRING "${text}" ${end} -1 text)
   endwhile()
-  # ';' and brackets would split or nest the CMake list of matches; none of them matters here.
   string(REGEX REPLACE "[][;]" " " code "\n${code}")
+  set(${out_code} "${code}" PARENT_SCOPE)
+endfunction()
+
+# Reads the namespace in force at the root_type declaration, the root_type (as a C++ qualified
+# name) and the file_identifier of a schema. Not a parser: it drops // and /* */ comments, then
+# looks for the three declarations as whole words. A root_type with a dot in it is taken as
+# fully qualified. Empty results when the schema declares no root_type.
+function(_shmpipe_parse_schema schema out_root out_identifier)
+  _shmpipe_schema_code("${schema}" code)
   string(REGEX MATCHALL
     "[^A-Za-z0-9_.\"](namespace|root_type|file_identifier)[ \t\r\n]+(\"[^\"\n]*\"|[A-Za-z_][A-Za-z0-9_.]*)"
     declarations "${code}")
@@ -167,14 +190,109 @@ function(_shmpipe_parse_schema schema out_root out_identifier)
   set(${out_identifier} "${identifier}" PARENT_SCOPE)
 endfunction()
 
+# The modules flatc --python writes for a schema: one per table, struct, enum and union, as
+# "<namespace as a path>/<Type>" ("<Type>" outside any namespace), in out_modules.
+function(_shmpipe_python_modules schema out_modules)
+  _shmpipe_schema_code("${schema}" code)
+  string(REGEX MATCHALL
+    "[^A-Za-z0-9_.\"](namespace|table|struct|enum|union)[ \t\r\n]+[A-Za-z_][A-Za-z0-9_.]*"
+    declarations "${code}")
+  set(namespace "")
+  set(modules "")
+  foreach(declaration IN LISTS declarations)
+    string(REGEX MATCH "(namespace|table|struct|enum|union)[ \t\r\n]+(.*)$" _ "${declaration}")
+    if(CMAKE_MATCH_1 STREQUAL "namespace")
+      string(REPLACE "." "/" namespace "${CMAKE_MATCH_2}/")
+    else()
+      list(APPEND modules "${namespace}${CMAKE_MATCH_2}")
+    endif()
+  endforeach()
+  set(${out_modules} "${modules}" PARENT_SCOPE)
+endfunction()
+
+# The rules of shmpipe_add_schemas(... PYTHON): flatc --python on `schemas` into a staging
+# directory, and the modules copied from there into `root`; sets `out_files` to every file
+# written under `root`.
+function(_shmpipe_add_python target schemas include_args root install_dir out_files)
+  set(stage "${CMAKE_CURRENT_BINARY_DIR}/${target}_python_flatc")
+  set(packages "") # "" for modules outside any namespace, else "a/b/"
+  set(files "")
+  set(copies "")
+  foreach(schema IN LISTS schemas)
+    _shmpipe_python_modules("${schema}" modules)
+    foreach(module IN LISTS modules)
+      string(REGEX MATCH "^(.*/)?([^/]+)$" _ "${module}")
+      set(package "${CMAKE_MATCH_1}")
+      if(NOT package IN_LIST packages)
+        list(APPEND packages "${package}")
+        set(copies_${package} "")
+      endif()
+      list(APPEND copies_${package} "${stage}/${module}.py")
+      list(APPEND files "${root}/${module}.py")
+    endforeach()
+  endforeach()
+  if(NOT files)
+    message(FATAL_ERROR "shmpipe_add_schemas(${target}): PYTHON, but the schemas declare no "
+                        "table, struct, enum or union")
+  endif()
+  list(REMOVE_DUPLICATES files)
+  foreach(package IN LISTS packages)
+    file(MAKE_DIRECTORY "${root}/${package}")
+    set(init "")
+    if(NOT package STREQUAL "") # modules outside any namespace need no package
+      set(init "${stage}/${package}__init__.py")
+      list(APPEND files "${root}/${package}__init__.py")
+    endif()
+    list(REMOVE_DUPLICATES copies_${package})
+    list(APPEND copies COMMAND "${CMAKE_COMMAND}" -E copy ${copies_${package}} ${init}
+                               "${root}/${package}")
+    if(NOT install_dir STREQUAL "")
+      install(FILES ${copies_${package}} ${init} DESTINATION "${install_dir}/${package}")
+    endif()
+  endforeach()
+
+  # Modules of types a schema no longer declares would still import: delete them.
+  set(record "${CMAKE_CURRENT_BINARY_DIR}/${target}_python_files.txt")
+  if(EXISTS "${record}")
+    file(STRINGS "${record}" previous)
+    foreach(file IN LISTS previous)
+      if(NOT file IN_LIST files)
+        file(REMOVE "${file}")
+      endif()
+    endforeach()
+  endif()
+  list(JOIN files "\n" lines)
+  file(CONFIGURE OUTPUT "${record}" CONTENT "${lines}\n")
+
+  # `cmake -E copy` (not copy_if_different) so that every output is newer than its inputs.
+  add_custom_command(
+    OUTPUT ${files}
+    COMMAND "${CMAKE_COMMAND}" -E rm -rf "${stage}"
+    COMMAND "${SHMPIPE_FLATC_EXECUTABLE}" --python ${include_args} -o "${stage}" ${schemas}
+    ${copies}
+    DEPENDS ${schemas} "${SHMPIPE_FLATC_EXECUTABLE}"
+    COMMENT "flatc --python: ${target} -> ${root}"
+    VERBATIM)
+  set(${out_files} "${files}" PARENT_SCOPE)
+endfunction()
+
 function(shmpipe_add_schemas target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "INCLUDE_PREFIX" "SCHEMAS;FLATC_ARGS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "PYTHON" "INCLUDE_PREFIX;PYTHON_DIR;PYTHON_INSTALL_DIR"
+                        "SCHEMAS;FLATC_ARGS")
   if(arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "shmpipe_add_schemas(${target}): unknown arguments "
                         "${arg_UNPARSED_ARGUMENTS}")
   endif()
   if(NOT arg_SCHEMAS)
     message(FATAL_ERROR "shmpipe_add_schemas(${target}): no SCHEMAS given")
+  endif()
+  if(NOT arg_PYTHON AND (DEFINED arg_PYTHON_DIR OR DEFINED arg_PYTHON_INSTALL_DIR))
+    message(FATAL_ERROR "shmpipe_add_schemas(${target}): PYTHON_DIR and PYTHON_INSTALL_DIR "
+                        "need PYTHON")
+  endif()
+  if(IS_ABSOLUTE "${arg_PYTHON_INSTALL_DIR}")
+    message(FATAL_ERROR "shmpipe_add_schemas(${target}): PYTHON_INSTALL_DIR is relative to the "
+                        "install prefix, not \"${arg_PYTHON_INSTALL_DIR}\"")
   endif()
   if(NOT TARGET shmpipe::shmpipe)
     message(FATAL_ERROR "shmpipe_add_schemas(${target}): shmpipe::shmpipe is not defined; call "
@@ -273,14 +391,28 @@ SHMPIPE_MESSAGE(@root@, "@identifier@");
   endforeach()
   list(APPEND headers ${generated})
 
-  add_custom_target(${target}_generate ALL DEPENDS ${generated})
+  set(python_dir "")
+  set(python_files "")
+  if(arg_PYTHON)
+    set(python_dir "${CMAKE_CURRENT_BINARY_DIR}/${target}_python")
+    if(DEFINED arg_PYTHON_DIR)
+      get_filename_component(python_dir "${arg_PYTHON_DIR}" ABSOLUTE
+                             BASE_DIR "${CMAKE_CURRENT_BINARY_DIR}")
+    endif()
+    _shmpipe_add_python(${target} "${schemas}" "${include_args}" "${python_dir}"
+                        "${arg_PYTHON_INSTALL_DIR}" python_files)
+  endif()
+
+  add_custom_target(${target}_generate ALL DEPENDS ${generated} ${python_files})
   add_library(${target} INTERFACE)
   # Followed transitively: every target that links ${target} is built after the headers.
   add_dependencies(${target} ${target}_generate)
   target_include_directories(${target} SYSTEM INTERFACE $<BUILD_INTERFACE:${include_dir}>)
   target_link_libraries(${target} INTERFACE shmpipe::shmpipe)
   set_target_properties(${target} PROPERTIES SHMPIPE_SCHEMA_HEADERS "${headers}"
-                                             SHMPIPE_SCHEMA_INCLUDE_DIR "${include_dir}")
+                                             SHMPIPE_SCHEMA_INCLUDE_DIR "${include_dir}"
+                                             SHMPIPE_SCHEMA_PYTHON_DIR "${python_dir}"
+                                             SHMPIPE_SCHEMA_PYTHON_FILES "${python_files}")
 endfunction()
 
 cmake_policy(POP)

@@ -3,8 +3,11 @@
 // extract_core: extracts page text, ledger rows and evidence images from a PDF through a
 // supervised extract_worker process, over a shmpipe session.
 //
-//   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K] [--worker PATH]
+//   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K]
+//                [--worker PATH|python]
 //
+// --worker python runs extract_worker.py (PyMuPDF; next to this program) with /usr/bin/python3
+// in place of extract_worker (poppler): the same messages, the same ledger.csv and crops.
 // writes DIR/pages/page-0001.txt ..., DIR/ledger.csv and DIR/evidence/row-000001.png ..., and
 // prints a one-line summary. Everything is written into a staging directory inside DIR first
 // and takes its place only at the end of a run (replacing pages/, evidence/ and ledger.csv of
@@ -68,12 +71,16 @@ struct Args {
   std::uint32_t first_page = 0; // 1-based; 0: from the first
   std::uint32_t last_page = 0;  // 1-based; 0: to the last
   unsigned in_flight = 4;
-  std::string worker;
+  std::string worker;                   // --worker: a path, or "python"
+  std::vector<std::string> worker_args; // the command that starts it
 };
+
+/// The interpreter of `--worker python`: Debian's, which has python3-fitz.
+constexpr const char *kPython = "/usr/bin/python3";
 
 constexpr examples::Usage kUsage("extract_core",
                                  "extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] "
-                                 "[--in-flight K] [--worker PATH]");
+                                 "[--in-flight K] [--worker PATH|python]");
 
 [[noreturn]] void usage(const std::string &why) { kUsage.fail(why); }
 
@@ -103,8 +110,13 @@ Args parse_args(int argc, char **argv) {
   });
   if (args.pdf.empty() || args.out.empty())
     usage("--pdf and --out are required");
-  if (args.worker.empty()) // installed side by side
-    args.worker = (fs::read_symlink("/proc/self/exe").parent_path() / "extract_worker").string();
+  const fs::path here = fs::read_symlink("/proc/self/exe").parent_path(); // installed together
+  if (args.worker.empty())
+    args.worker = (here / "extract_worker").string();
+  else if (args.worker == "python") // extract_worker.py (PyMuPDF), with Debian's Python
+    args.worker_args = {kPython, (here / "extract_worker.py").string()};
+  if (args.worker_args.empty())
+    args.worker_args = {args.worker};
   return args;
 }
 
@@ -574,9 +586,17 @@ int run(int argc, char **argv) {
       fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
   }
   refuse_overwriting_the_input(args);
+  // A worker that cannot start fails the run anyway, but later and less clearly.
+  if (::access(args.worker_args[0].c_str(), X_OK) != 0)
+    fail("cannot run the worker " + args.worker_args[0] + ": " + std::strerror(errno) +
+         (args.worker == "python" ? " (--worker python needs Debian's python3: apt-get install "
+                                    "python3 python3-fitz python3-flatbuffers)"
+                                  : ""));
+  if (args.worker_args.size() > 1 && ::access(args.worker_args[1].c_str(), R_OK) != 0)
+    fail("cannot read the worker script " + args.worker_args[1] + ": " + std::strerror(errno));
   const auto start = Clock::now();
   shmpipe::SupervisorOptions options;
-  options.command = {args.worker};
+  options.command = args.worker_args;
   options.session.capacity = ring_bytes(args.dpi);
   options.on_worker_loss = shmpipe::OnWorkerLoss::fail; // retried here: see lost()
   options.health_interval = 1s;

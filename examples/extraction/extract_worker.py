@@ -1,0 +1,854 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+# Copyright (c) 2026 the shmpipe authors
+"""extract_worker.py: the PDF side of the extraction pipeline, in Python with PyMuPDF.
+
+Started by `extract_core --worker python` through a shmpipe::Supervisor, in place of the C++
+extract_worker (poppler). It speaks exactly the same messages (schemas/extraction.fbs, through
+the generated shmpipe.schema modules): OpenDocument -> DocumentInfo; ExtractRequest for page p
+-> PageText, LedgerBatch (final when the page has no rows), then one Evidence per row (the last
+one final); anything wrong -> an Envelope Error with the C++ worker's codes and messages.
+
+The ledger rows come from the words of each page (Ledger below is ledger.hpp, line for line),
+so the words must be poppler's: Words.of() builds them from PyMuPDF's characters the way
+poppler's TextOutputDev does (a word ends at a space or a gap over 0.1 em; its box runs from
+the baseline minus the font descriptor's Ascent to the baseline minus its Descent, not
+MuPDF's glyph-box ascender/descender). Crops are cut from one render of the page with the
+C++ worker's arithmetic, on the page size poppler renders (rounded to whole pixels).
+
+Usage: started by the supervisor (the session comes from the environment); no arguments.
+Exit status: 0 after Shutdown, 4 when the core is gone, 2 on a setup error.
+"""
+
+import math
+import os
+import signal
+import sys
+
+import numpy as np
+
+# The build tree's copy of this script (next to extract_core) finds the build tree's shmpipe
+# package first: CMake writes its directory here. The source and installed copies leave it
+# empty and use the shmpipe on sys.path.
+_BUILD_TREE_PYTHON = ""
+if _BUILD_TREE_PYTHON:
+    sys.path.insert(0, _BUILD_TREE_PYTHON)
+
+try:
+    import fitz  # PyMuPDF (Debian python3-fitz)
+except ImportError:  # pragma: no cover - the message is the point
+    sys.stderr.write("extract_worker.py: PyMuPDF is missing: apt-get install python3-fitz\n")
+    sys.exit(2)
+
+try:
+    import flatbuffers
+    from shmpipe.schema import BBox as _probe  # noqa: F401
+except ImportError as e:  # pragma: no cover
+    sys.stderr.write("extract_worker.py: %s: build shmpipe with SHMPIPE_BUILD_PYTHON and put "
+                     "its python/ directory on PYTHONPATH, or install it (python3-flatbuffers "
+                     "is needed too)\n" % e)
+    sys.exit(2)
+from shmpipe.schema import (BBox, DocumentInfo, Evidence, ExtractionBody, ExtractRequest,
+                            Extraction, LedgerBatch, OpenDocument, PageText, PixelFormat,
+                            StringColumn)
+
+# Envelope Error codes of this pipeline (as extract_worker.cpp).
+UNREADABLE = 10  # missing, unreadable or damaged document
+ENCRYPTED = 11   # password-protected
+BAD_PAGE = 12    # page number out of range
+TOO_LARGE = 13   # an evidence crop larger than the ring holds
+BAD_REQUEST = 14  # not a request this worker serves
+
+# ---------------------------------------------------------------------------------------------
+# Ledger rows from word boxes: examples/extraction/ledger.hpp, ported line for line (the C++
+# comments there say why; only what differs in Python is commented here).
+
+
+class Word:
+    __slots__ = ("text", "x0", "y0", "x1", "y1", "font_size", "space_after")
+
+    def __init__(self, text, x0, y0, x1, y1, font_size=0.0, space_after=True):
+        self.text, self.x0, self.y0, self.x1, self.y1 = text, x0, y0, x1, y1
+        self.font_size, self.space_after = font_size, space_after
+
+
+class Row:
+    __slots__ = ("page", "stt", "code", "name", "unit", "quantity", "unit_price", "amount",
+                 "adds_up", "x0", "y0", "x1", "y1")
+
+
+VIETNAMESE, ENGLISH = 0, 1
+
+_LATIN1 = "aaaaaaaceeeeiiiidnooooo*ouuuuyts" "aaaaaaaceeeeiiiidnooooo/ouuuuyty"
+_VIETNAMESE = ("aaaaaaaaaaaaaaaaaaaaaaaaeeeeeeeeeeeeeeeeiiii"
+               "oooooooooooooooooooooooouuuuuuuuuuuuuuyyyyyyyy")
+_SINGLES = {0x0102: "a", 0x0103: "a", 0x0110: "d", 0x0111: "d", 0x0128: "i", 0x0129: "i",
+            0x0168: "u", 0x0169: "u", 0x01A0: "o", 0x01A1: "o", 0x01AF: "u", 0x01B0: "u"}
+
+
+def fold(text):
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        if cp < 0x80:
+            out.append(ch.lower() if "A" <= ch <= "Z" else ch)
+        elif 0xC0 <= cp <= 0xFF:
+            out.append(_LATIN1[cp - 0xC0])
+        elif 0x1EA0 <= cp <= 0x1EF9:
+            out.append(_VIETNAMESE[cp - 0x1EA0])
+        elif cp in _SINGLES:
+            out.append(_SINGLES[cp])
+        elif 0x0300 <= cp <= 0x036F:
+            continue
+        elif cp >= 0x10000:
+            out.append("????")  # the C++ decoder takes a 4-byte sequence as 4 stray bytes
+        else:
+            out.append("?")
+    return "".join(out)
+
+
+def parse_number(text, style):
+    thousands, decimal = (".", ",") if style == VIETNAMESE else (",", ".")
+    plain = []
+    i = 0
+    if text[:1] == "-":
+        plain.append("-")
+        i = 1
+    digits_in_group = groups = 0
+    seen_decimal = grouped = False
+    for c in text[i:]:
+        if "0" <= c <= "9":
+            plain.append(c)
+            digits_in_group += 1
+        elif c == thousands and not seen_decimal:
+            if digits_in_group == 0 or digits_in_group > 3 or (groups > 0 and
+                                                               digits_in_group != 3):
+                return None
+            groups += 1
+            grouped = True
+            digits_in_group = 0
+        elif c == decimal and not seen_decimal:
+            if digits_in_group == 0 or (grouped and digits_in_group != 3):
+                return None
+            seen_decimal = True
+            plain.append(".")
+            digits_in_group = 0
+        else:
+            return None
+    if digits_in_group == 0 or (grouped and not seen_decimal and digits_in_group != 3):
+        return None
+    value = float("".join(plain))
+    return value if math.isfinite(value) else None
+
+
+STT, CODE, NAME, UNIT, QUANTITY, UNIT_PRICE, AMOUNT = range(7)
+COLUMNS = 7
+HEADER_NAMES = [
+    ("stt", "tt", "no.", "no", "#", "item"),
+    ("ma hieu", "ma", "ma so", "ma cong viec", "code", "ref"),
+    ("ten cong viec", "noi dung cong viec", "hang muc", "noi dung", "description", "name"),
+    ("don vi", "dvt", "don vi tinh", "unit"),
+    ("khoi luong", "kl", "so luong", "quantity", "qty"),
+    ("don gia", "unit price", "rate", "price"),
+    ("thanh tien", "amount", "total"),
+]
+
+
+class _Cell:
+    __slots__ = ("text", "x0", "y0", "x1", "y1")
+
+    def __init__(self, text, x0, y0, x1, y1):
+        self.text, self.x0, self.y0, self.x1, self.y1 = text, x0, y0, x1, y1
+
+
+class _Line:
+    __slots__ = ("words", "y0", "y1")
+
+    def __init__(self, y0, y1):
+        self.words, self.y0, self.y1 = [], y0, y1
+
+
+def _sane(w):
+    far = 1e6
+    return (bool(w.text) and all(math.isfinite(v) for v in (w.x0, w.x1, w.y0, w.y1)) and
+            w.x0 <= w.x1 and w.y0 <= w.y1 and
+            all(abs(v) < far for v in (w.x0, w.x1, w.y0, w.y1)))
+
+
+def _em(w):
+    size = w.font_size if math.isfinite(w.font_size) and w.font_size > 0 else w.y1 - w.y0
+    return min(max(size, 1.0), 200.0)
+
+
+def lines_of(words):
+    ordered = sorted((w for w in words if _sane(w)), key=lambda w: w.y0 + w.y1)  # stable
+    lines = []
+    for w in ordered:
+        centre = (w.y0 + w.y1) / 2
+        if not lines or centre > lines[-1].y1 or centre < lines[-1].y0:
+            lines.append(_Line(w.y0, w.y1))
+        lines[-1].words.append(w)
+    for line in lines:
+        line.words.sort(key=lambda w: w.x0)
+        for w in line.words:
+            line.y0 = min(line.y0, w.y0)
+            line.y1 = max(line.y1, w.y1)
+    return lines
+
+
+def cells_of(line):
+    cells = []
+    previous = None
+    for w in line.words:
+        gap = w.x0 - previous.x1 if previous is not None else 0.0
+        if previous is None or gap > 0.8 * _em(w):
+            cells.append(_Cell(w.text, w.x0, w.y0, w.x1, w.y1))
+        else:
+            c = cells[-1]
+            if previous.space_after or gap > 0.1 * _em(w):
+                c.text += " "
+            c.text += w.text
+            c.x1 = max(c.x1, w.x1)
+            c.y0 = min(c.y0, w.y0)
+            c.y1 = max(c.y1, w.y1)
+        previous = w
+    return cells
+
+
+def is_row_number(s):
+    if s.endswith("."):
+        s = s[:-1]
+    if not s or len(s.encode()) > 12:
+        return False
+    if all("0" <= c <= "9" or c == "." for c in s):
+        return s[0] != "." and ".." not in s
+    if len(s) == 1 and "A" <= s <= "Z":
+        return True
+    return all(c in "IVX" for c in s)
+
+
+def _finish(r):
+    product = r.quantity * r.unit_price
+    r.adds_up = (math.isfinite(product) and math.isfinite(r.amount) and
+                 abs(r.amount - product) <= max(0.5, 1e-6 * abs(r.amount)))
+
+
+def _extend(r, line):
+    for w in line.words:
+        r.x0, r.y0 = min(r.x0, w.x0), min(r.y0, w.y0)
+        r.x1, r.y1 = max(r.x1, w.x1), max(r.y1, w.y1)
+
+
+class Ledger:
+    """ledger.hpp's LedgerReader: the rows of a document, page after page, in page order."""
+
+    def __init__(self):
+        self.has_layout = False
+        self.style = VIETNAMESE
+        self.left = [math.nan] * COLUMNS
+        self.right = [math.nan] * COLUMNS
+
+    def read_page(self, page, words):
+        rows = []
+        continuable = False
+        last_bottom = last_height = 0.0
+        for line in lines_of(words):
+            cells = cells_of(line)
+            if self._take_header(cells):
+                continuable = False
+                continue
+            if not self.has_layout:
+                continue
+            texts = [""] * COLUMNS
+            used = [False] * COLUMNS
+            inside_name = True
+            for c in cells:
+                col = self._column_of(c)
+                if col < 0:
+                    inside_name = False
+                    continue
+                if col != NAME or c.x0 < self.left[NAME] - 1:
+                    inside_name = False
+                if texts[col]:
+                    texts[col] += " "
+                texts[col] += c.text
+                used[col] = True
+            height = line.y1 - line.y0
+            if is_row_number(texts[STT]):
+                rows.append(self._make_row(page, texts, line))
+                continuable = True
+            elif (continuable and inside_name and used[NAME] and rows and
+                  line.y0 - last_bottom < 1.5 * max(height, last_height)):
+                r = rows[-1]
+                r.name += " " + texts[NAME]
+                _extend(r, line)
+            else:
+                continuable = False
+            last_bottom = line.y1
+            last_height = height
+        for r in rows:
+            _finish(r)
+        return rows
+
+    def _take_header(self, cells):
+        found = [None] * COLUMNS
+        named = 0
+        for c in cells:
+            folded = fold(c.text)
+            for col in range(COLUMNS):
+                for name in HEADER_NAMES[col]:
+                    if folded == name and found[col] is None:
+                        found[col] = c
+                        named += 1
+        if named < 5 or found[QUANTITY] is None or found[AMOUNT] is None:
+            return False
+        order = sorted((col for col in range(COLUMNS) if found[col] is not None),
+                       key=lambda col: found[col].x0)
+        self.left = [math.nan] * COLUMNS
+        self.right = [math.nan] * COLUMNS
+        for k, col in enumerate(order):
+            c = found[col]
+            self.left[col] = -math.inf if k == 0 else (found[order[k - 1]].x1 + c.x0) / 2
+            self.right[col] = math.inf if k + 1 == len(order) else (c.x1 + found[order[k + 1]].x0) / 2
+        quantity = fold(found[QUANTITY].text)
+        self.style = ENGLISH if quantity in ("quantity", "qty") else VIETNAMESE
+        self.has_layout = True
+        return True
+
+    def _column_of(self, c):
+        best, best_overlap = -1, 0.0
+        for col in range(COLUMNS):
+            if math.isnan(self.left[col]):
+                continue
+            overlap = min(c.x1, self.right[col]) - max(c.x0, self.left[col])
+            width = c.x1 - c.x0
+            contains = width <= 0 and self.left[col] <= c.x0 < self.right[col]
+            if overlap > best_overlap or (contains and best < 0):
+                best = col
+                best_overlap = max(overlap, 0.0)
+        return best
+
+    def _make_row(self, page, texts, line):
+        r = Row()
+        r.page = page
+        r.stt, r.code, r.name, r.unit = texts[STT], texts[CODE], texts[NAME], texts[UNIT]
+
+        def number(t):
+            v = parse_number(t, self.style)
+            return math.nan if v is None else v
+
+        r.quantity = number(texts[QUANTITY])
+        r.unit_price = number(texts[UNIT_PRICE])
+        r.amount = number(texts[AMOUNT])
+        r.adds_up = False
+        r.x0 = r.y0 = math.inf
+        r.x1 = r.y1 = -math.inf
+        _extend(r, line)
+        return r
+
+
+# ---------------------------------------------------------------------------------------------
+# A page as poppler sees it, from PyMuPDF.
+
+def _font_metrics(doc, page):
+    """{font name without subset prefix: (ascent, descent)} as poppler's GfxFont reads them
+    from each font's FontDescriptor (in units of the font size): the absolute value of a
+    non-zero Ascent below 3 (x 1/1000), minus the absolute value of a non-zero Descent above -3,
+    else poppler's defaults 0.95 and -0.35. A font without a descriptor (the standard 14) is
+    left out: the caller uses MuPDF's own metrics for it."""
+    metrics = {}
+    for font in page.get_fonts(full=True):
+        xref, basefont = font[0], font[3]
+        name = basefont.split("+", 1)[1] if "+" in basefont[:7] else basefont
+        kind, value = doc.xref_get_key(xref, "FontDescriptor")
+        if kind != "xref":  # Type0: the descriptor belongs to the descendant font
+            kind, value = doc.xref_get_key(xref, "DescendantFonts")
+            if kind == "array":
+                child = value.strip("[] ").split()
+                if len(child) >= 3 and child[0].isdigit():
+                    kind, value = doc.xref_get_key(int(child[0]), "FontDescriptor")
+        if kind != "xref":
+            continue
+        descriptor = int(value.split()[0])
+        ascent, descent = 0.95, -0.35
+        kind, value = doc.xref_get_key(descriptor, "Ascent")
+        if kind in ("int", "float"):
+            t = abs(0.001 * float(value))
+            if t != 0 and t < 3:
+                ascent = t
+        kind, value = doc.xref_get_key(descriptor, "Descent")
+        if kind in ("int", "float"):
+            t = -abs(0.001 * float(value))
+            if t != 0 and t > -3:
+                descent = t
+        metrics.setdefault(name, (ascent, descent))
+    return metrics
+
+
+def words_of(doc, page):
+    """The page's words as poppler::page::text_list() reports them, in points on the displayed
+    (rotated) page with y down: a word ends at a whitespace character, at a gap wider than 0.1
+    of the font size, or where the baseline, font or size changes.
+
+    Positions: MuPDF advances the pen by each glyph's /Widths entry rounded to a whole unit
+    (1/1000 em) while poppler keeps the fraction, so MuPDF's glyph origins drift along a string
+    (0.016 pt over an 18-character amount here), and a right-aligned number would end short of
+    where poppler (and the PDF) puts it. A glyph whose origin is exactly where that rounded
+    advance puts it continues the string: its position is recomputed from the previous one
+    plus the previous glyph's exact advance (the width of its MuPDF box). Any other origin
+    (a new text position, kerning, character or word spacing) is taken as it is."""
+    metrics = _font_metrics(doc, page)
+    rotate = page.rotation_matrix
+    raw = page.get_text("rawdict", flags=fitz.TEXT_PRESERVE_LIGATURES |
+                        fitz.TEXT_PRESERVE_WHITESPACE | fitz.TEXT_MEDIABOX_CLIP)
+    words = []
+    for block in raw["blocks"]:
+        for line in block.get("lines", ()):
+            current = None  # [text, x0, x1, baseline, size, ascent, descent, font, space]
+            pen = None  # (MuPDF origin x, exact x, exact advance, size, baseline) of the last
+            for span in line["spans"]:
+                size = span["size"]
+                font = span["font"]
+                ascent, descent = metrics.get(font, (span["ascender"], span["descender"]))
+                for ch in span["chars"]:
+                    c = ch["c"]
+                    ox, base = ch["origin"]
+                    advance = ch["bbox"][2] - ch["bbox"][0]
+                    x0 = ox
+                    if pen is not None and pen[3] == size and pen[4] == base and size > 0:
+                        units = pen[2] * 1000 / size
+                        for whole in (math.floor(units), round(units)):
+                            if abs(ox - (pen[0] + whole * size / 1000)) < 2e-3:
+                                x0 = pen[1] + pen[2]
+                                break
+                    pen = (ox, x0, advance, size, base)
+                    x1 = x0 + advance
+                    if c.isspace():
+                        if current is not None:
+                            current[8] = True
+                            words.append(current)
+                            current = None
+                        continue
+                    if current is not None and (x0 - current[2] > 0.1 * size or
+                                                abs(base - current[3]) > 0.5 * size or
+                                                size != current[4] or font != current[7]):
+                        words.append(current)
+                        current = None
+                    if current is None:
+                        current = [c, x0, x1, base, size, ascent, descent, font, False]
+                    else:
+                        current[0] += c
+                        current[2] = max(current[2], x1)
+            if current is not None:
+                words.append(current)
+    out = []
+    for i, (text, x0, x1, base, size, ascent, descent, _, space) in enumerate(words):
+        box = fitz.Rect(x0, base - ascent * size, x1, base - descent * size) * rotate
+        # poppler's spaceAfter: the next word on the line starts after a gap (or a space).
+        nxt = words[i + 1] if i + 1 < len(words) else None
+        if nxt is not None and not space and abs(nxt[3] - base) <= 0.5 * size:
+            space = nxt[1] - x1 > 0.1 * size
+        out.append(Word(text, box.x0, box.y0, box.x1, box.y1, size, space))
+    return out
+
+
+def page_text(words):
+    """The page's text in physical layout order: lines top to bottom, words left to right."""
+    return "\n".join(" ".join(w.text for w in line.words) for line in lines_of(words)) + "\n"
+
+
+def _media_size(page):
+    """Width and height of the page's MediaBox as the PDF writes it (inherited from the page
+    tree if need be). PyMuPDF's page.mediabox rounds the numbers to float32 first (595.2756
+    becomes 595.276); poppler keeps doubles, and the sizes must be poppler's."""
+    doc, xref = page.parent, page.xref
+    for _ in range(64):  # a page tree deeper than this is a loop
+        kind, value = doc.xref_get_key(xref, "MediaBox")
+        if kind == "array":
+            try:
+                x0, y0, x1, y1 = (float(v) for v in value.strip("[] ").split())
+                return abs(x1 - x0), abs(y1 - y0)
+            except ValueError:
+                break
+        kind, value = doc.xref_get_key(xref, "Parent")
+        if kind != "xref":
+            break
+        xref = int(value.split()[0])
+    return page.mediabox.width, page.mediabox.height
+
+
+def displayed_size(page):
+    """Page size in points as displayed: the media box, sideways when rotated by 90 or 270
+    (what extract_worker.cpp's displayed_size() computes from poppler)."""
+    w, h = _media_size(page)
+    if page.rotation % 180 == 90:
+        w, h = h, w
+    return np.float32(w), np.float32(h)
+
+
+# ---------------------------------------------------------------------------------------------
+# Building the replies (one FlatBufferBuilder each, sized so that it never grows: a growing
+# builder copies everything it holds). A reply is memoryview(b.Bytes)[b.Head():]: the finished
+# bytes where they lie, not Output()'s copy.
+
+def _finished(b, root):
+    b.Finish(root, file_identifier=b"SPEX")
+    return memoryview(b.Bytes)[b.Head():]
+
+
+def _extraction(b, request_id, kind, body):
+    Extraction.Start(b)
+    Extraction.AddRequestId(b, request_id)
+    Extraction.AddBodyType(b, kind)
+    Extraction.AddBody(b, body)
+    return _finished(b, Extraction.End(b))
+
+
+def _raw_vector(b, elem_size, alignment, data):
+    """A vector of len(data) // elem_size elements whose bytes are `data` (a buffer): one
+    copy, straight into the builder (CreateNumpyVector would make a temporary copy first)."""
+    data = memoryview(data).cast("B")
+    n = len(data) // elem_size
+    b.StartVector(elem_size, n, alignment)
+    b.head = b.head - len(data)
+    b.Bytes[b.head:b.head + len(data)] = data
+    return b.EndVector()
+
+
+def _string_column(b, values):
+    encoded = [v.encode("utf-8", "surrogatepass") for v in values]
+    data = b.CreateByteVector(b"".join(encoded))
+    offsets = np.zeros(len(encoded) + 1, dtype="<u4")
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    offs = _raw_vector(b, 4, 4, offsets)
+    StringColumn.Start(b)
+    StringColumn.AddOffsets(b, offs)
+    StringColumn.AddBytes(b, data)
+    return StringColumn.End(b)
+
+
+def build_document_info(request_id, pages, max_w, max_h):
+    b = flatbuffers.Builder(128)
+    DocumentInfo.Start(b)
+    DocumentInfo.AddPages(b, pages)
+    DocumentInfo.AddMaxWidthPt(b, float(max_w))
+    DocumentInfo.AddMaxHeightPt(b, float(max_h))
+    return _extraction(b, request_id, ExtractionBody.ExtractionBody.DocumentInfo,
+                       DocumentInfo.End(b))
+
+
+def build_page_text(request_id, page, text, width_pt, height_pt):
+    data = text.encode("utf-8", "surrogatepass")
+    b = flatbuffers.Builder(len(data) + 256)
+    t = b.CreateString(data)
+    PageText.Start(b)
+    PageText.AddPage(b, page)
+    PageText.AddText(b, t)
+    PageText.AddWidthPt(b, float(width_pt))
+    PageText.AddHeightPt(b, float(height_pt))
+    return _extraction(b, request_id, ExtractionBody.ExtractionBody.PageText, PageText.End(b))
+
+
+def build_ledger_batch(request_id, page, rows):
+    text_bytes = sum(len(s.encode()) for r in rows for s in (r.stt, r.code, r.name, r.unit))
+    b = flatbuffers.Builder(1024 + len(rows) * 80 + text_bytes)
+    stt = _string_column(b, [r.stt for r in rows])
+    code = _string_column(b, [r.code for r in rows])
+    name = _string_column(b, [r.name for r in rows])
+    unit = _string_column(b, [r.unit for r in rows])
+    quantity = _raw_vector(b, 8, 8, np.array([r.quantity for r in rows], dtype="<f8"))
+    unit_price = _raw_vector(b, 8, 8, np.array([r.unit_price for r in rows], dtype="<f8"))
+    amount = _raw_vector(b, 8, 8, np.array([r.amount for r in rows], dtype="<f8"))
+    pages = _raw_vector(b, 4, 4, np.full(len(rows), page, dtype="<u4"))
+    flags = _raw_vector(b, 1, 1, np.array([0 if r.adds_up else 1 for r in rows], dtype="u1"))
+    # BBox is a struct of four float32: an (n, 4) float32 array is the vector's bytes.
+    boxes = _raw_vector(b, 16, 4, np.array([(r.x0, r.y0, r.x1, r.y1) for r in rows],
+                                           dtype="<f4").reshape(-1))
+    LedgerBatch.Start(b)
+    LedgerBatch.AddFirstRow(b, 0)  # rows are numbered within the page, as extract_worker does
+    LedgerBatch.AddPage(b, pages)
+    LedgerBatch.AddStt(b, stt)
+    LedgerBatch.AddCode(b, code)
+    LedgerBatch.AddName(b, name)
+    LedgerBatch.AddUnit(b, unit)
+    LedgerBatch.AddQuantity(b, quantity)
+    LedgerBatch.AddUnitPrice(b, unit_price)
+    LedgerBatch.AddAmount(b, amount)
+    LedgerBatch.AddFlags(b, flags)
+    LedgerBatch.AddRowBbox(b, boxes)
+    return _extraction(b, request_id, ExtractionBody.ExtractionBody.LedgerBatch,
+                       LedgerBatch.End(b))
+
+
+def crop_of(row, dpi, page_pt, full_w, full_h):
+    """extract_worker.cpp's send_evidence() arithmetic: the row's box with a 2 pt margin,
+    clamped to the page, in points; and its pixels (px, py, pw, ph) on a full_w x full_h
+    render at `dpi`."""
+    scale = dpi / 72.0
+    margin = 2.0
+    pw_pt, ph_pt = float(page_pt[0]), float(page_pt[1])
+    x0 = min(max(row.x0 - margin, 0.0), pw_pt)
+    y0 = min(max(row.y0 - margin, 0.0), ph_pt)
+    x1 = min(max(row.x1 + margin, x0), pw_pt)
+    y1 = min(max(row.y1 + margin, y0), ph_pt)
+    px = min(max(math.floor(x0 * scale), 0), full_w - 1)
+    py = min(max(math.floor(y0 * scale), 0), full_h - 1)
+    pw = min(max(math.ceil((x1 - x0) * scale), 1), full_w - px)
+    ph = min(max(math.ceil((y1 - y0) * scale), 1), full_h - py)
+    return (x0, y0, x1, y1), (px, py, pw, ph)
+
+
+def build_evidence(request_id, page, index, box, pixels, dpi):
+    """An Evidence of `pixels` (an (h, w, 3) uint8 array, any strides: a view into the render),
+    copied once, row by row, into the message."""
+    height, width = pixels.shape[0], pixels.shape[1]
+    stride = width * 3
+    size = stride * height
+    b = flatbuffers.Builder(size + 512)
+    b.StartVector(1, size, 1)
+    b.head = b.head - size
+    target = np.frombuffer(b.Bytes, dtype=np.uint8, count=size, offset=b.head)
+    target.reshape(height, width, 3)[...] = pixels
+    del target  # a live export of b.Bytes would pin the bytearray
+    vec = b.EndVector()
+    Evidence.Start(b)
+    Evidence.AddPage(b, page)
+    Evidence.AddRow(b, index)
+    Evidence.AddBbox(b, BBox.CreateBBox(b, *box))
+    Evidence.AddWidth(b, width)
+    Evidence.AddHeight(b, height)
+    Evidence.AddStride(b, stride)
+    Evidence.AddFormat(b, PixelFormat.PixelFormat.RGB24)
+    Evidence.AddDpi(b, dpi)
+    Evidence.AddPixels(b, vec)
+    return _extraction(b, request_id, ExtractionBody.ExtractionBody.Evidence, Evidence.End(b))
+
+
+# ---------------------------------------------------------------------------------------------
+# Serving requests: no shmpipe here, so that it runs (and is tested) without a session.
+
+class Reply:
+    """One answer: a FlatBuffer (`data`) and whether it is the request's last."""
+    __slots__ = ("data", "final")
+
+    def __init__(self, data, final):
+        self.data, self.final = data, final
+
+
+class Failure(Exception):
+    """An Envelope Error answer: `code` and the message (the request's last answer)."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def parse_request(data):
+    """(body type, path, page, dpi) of the Extraction request `data`, or Failure. Python's
+    FlatBuffers has no verifier, but it reads through bounds-checked slices: a damaged message
+    raises (struct.error, IndexError, ...), which is a bad request here, never a wild read."""
+    try:
+        if not Extraction.Extraction.ExtractionBufferHasIdentifier(data, 0):
+            raise ValueError("file_identifier")
+        message = Extraction.Extraction.GetRootAs(data, 0)
+        kind = message.BodyType()
+        table = message.Body()
+        if kind == ExtractionBody.ExtractionBody.OpenDocument:
+            body = OpenDocument.OpenDocument()
+            body.Init(table.Bytes, table.Pos)
+            page, dpi = 0, 0
+        elif kind == ExtractionBody.ExtractionBody.ExtractRequest:
+            body = ExtractRequest.ExtractRequest()
+            body.Init(table.Bytes, table.Pos)
+            page, dpi = body.Page(), body.Dpi()
+        else:
+            raise Failure(BAD_REQUEST, "expected OpenDocument or ExtractRequest")
+        path = (body.Path() or b"").decode("utf-8", "surrogateescape")
+        return kind, path, page, dpi
+    except Failure:
+        raise
+    except Exception:
+        raise Failure(BAD_REQUEST, "not a valid Extraction message") from None
+
+
+class _Document:
+    def __init__(self, path, doc):
+        self.path, self.doc = path, doc
+        self.ledger = Ledger()
+        self.next_page = 0  # the ledger has read pages [.., next_page)
+
+
+def crash_if_asked(page):
+    """SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER]: SIGKILL on 0-based page PAGE (with MARKER, only
+    while that file does not exist yet; it is created first): extract_worker.cpp's test hook."""
+    spec = os.environ.get("SHMPIPE_EXTRACT_CRASH")
+    if not spec:
+        return
+    target, _, marker = spec.partition(":")
+    if not target.isdigit() or int(target) != page:
+        return
+    if marker:
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+        except OSError:
+            return  # crashed here once already
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Server:
+    """Answers Extraction requests. serve(id, data) yields Reply objects and raises Failure
+    for an Error answer; `max_message` is the largest message the ring holds."""
+
+    def __init__(self, max_message):
+        self.max_message = max_message
+        self.doc = None
+        # MuPDF prints repair warnings of damaged files on stderr; the Error answer says enough.
+        fitz.TOOLS.mupdf_display_errors(False)
+        fitz.TOOLS.mupdf_display_warnings(False)
+
+    def serve(self, request_id, data):
+        """The answers to the Extraction message `data` (a buffer, read where it lies and not
+        kept: the request may be released once this returns its generator)."""
+        kind, path, page, dpi = parse_request(data)
+        if kind == ExtractionBody.ExtractionBody.OpenDocument:
+            return self._serve_open(request_id, path)
+        return self._serve_page(request_id, path, page, dpi)
+
+    def _open(self, path):
+        if self.doc is not None and self.doc.path == path:
+            return self.doc
+        if self.doc is not None:
+            self.doc.doc.close()
+        self.doc = None
+        try:
+            doc = fitz.open(path, filetype="pdf")
+        except Exception:
+            doc = None
+        # MuPDF repairs what poppler refuses (a file with no page tree opens as 0 pages, or
+        # as nothing): both are "cannot open", as extract_worker answers them.
+        if doc is None or (not doc.needs_pass and (not doc.is_pdf or doc.page_count <= 0)):
+            if doc is not None:
+                doc.close()
+            raise Failure(UNREADABLE, "cannot open '%s': missing, unreadable or not a PDF" % path)
+        if doc.needs_pass:
+            doc.close()
+            raise Failure(ENCRYPTED, "'%s' is encrypted (password protected)" % path)
+        self.doc = _Document(path, doc)
+        return self.doc
+
+    def _page(self, d, number):
+        try:
+            return d.doc.load_page(number)
+        except Exception:
+            return None
+
+    def _serve_open(self, request_id, path):
+        d = self._open(path)
+        max_w = max_h = np.float32(0)
+        for i in range(d.doc.page_count):
+            p = self._page(d, i)
+            if p is None:
+                continue
+            w, h = displayed_size(p)
+            max_w, max_h = max(max_w, w), max(max_h, h)
+        yield Reply(build_document_info(request_id, d.doc.page_count, max_w, max_h), True)
+
+    def _catch_up(self, d, page):
+        if d.next_page == page:
+            return
+        start = 0
+        for q in range(page - 1, -1, -1):
+            p = self._page(d, q)
+            if p is None:
+                continue
+            probe = Ledger()
+            probe.read_page(q, words_of(d.doc, p))
+            if probe.has_layout:
+                start = q
+                break
+        d.ledger = Ledger()
+        for q in range(start, page):
+            p = self._page(d, q)
+            if p is not None:
+                d.ledger.read_page(q, words_of(d.doc, p))
+        d.next_page = page
+
+    def _serve_page(self, request_id, path, page_no, dpi):
+        d = self._open(path)
+        pages = d.doc.page_count
+        if page_no >= pages:
+            raise Failure(BAD_PAGE, "page %d of '%s' (it has %d)" % (page_no + 1, path, pages))
+        if dpi < 18 or dpi > 1200:
+            raise Failure(BAD_REQUEST, "dpi %d outside 18..1200" % dpi)
+        crash_if_asked(page_no)
+        p = self._page(d, page_no)
+        if p is None:
+            raise Failure(UNREADABLE, "page %d is damaged" % (page_no + 1))
+        width_pt, height_pt = displayed_size(p)
+        words = words_of(d.doc, p)
+        yield Reply(build_page_text(request_id, page_no, page_text(words), width_pt, height_pt),
+                    False)
+
+        self._catch_up(d, page_no)
+        rows = d.ledger.read_page(page_no, words)
+        d.next_page = page_no + 1
+        yield Reply(build_ledger_batch(request_id, page_no, rows), not rows)
+        if not rows:
+            return
+        # One render of the page for all its crops, as extract_worker.cpp does. poppler renders
+        # round(size x dpi / 72) pixels; MuPDF covers every pixel the page touches (one more
+        # where the size is not whole): the crops are computed on poppler's size.
+        scale = dpi / 72.0
+        try:
+            pix = p.get_pixmap(matrix=fitz.Matrix(scale, scale), colorspace=fitz.csRGB,
+                               alpha=False)
+        except Exception:
+            pix = None
+        if pix is None or pix.width <= 0 or pix.height <= 0 or pix.n != 3:
+            raise Failure(UNREADABLE, "page %d did not render" % (page_no + 1))
+        full_w = min(pix.width, int(float(width_pt) * scale + 0.5))
+        full_h = min(pix.height, int(float(height_pt) * scale + 0.5))
+        image = np.frombuffer(pix.samples_mv, dtype=np.uint8).reshape(pix.height, pix.stride)
+        for i, row in enumerate(rows):
+            box, (px, py, pw, ph) = crop_of(row, dpi, (width_pt, height_pt), full_w, full_h)
+            size = pw * 3 * ph
+            if size + 1024 > self.max_message:
+                raise Failure(TOO_LARGE, "evidence crop %dx%d at %d dpi needs %d bytes; the ring "
+                              "holds messages up to %d" % (pw, ph, dpi, size, self.max_message))
+            pixels = image[py:py + ph, px * 3:(px + pw) * 3].reshape(ph, pw, 3)
+            yield Reply(build_evidence(request_id, page_no, i, box, pixels, dpi),
+                        i + 1 == len(rows))
+
+
+# ---------------------------------------------------------------------------------------------
+
+def main():
+    if len(sys.argv) > 1:
+        sys.stderr.write("usage: %s (started by extract_core, which sets SHMPIPE_SESSION)\n"
+                         % sys.argv[0])
+        return 2
+    try:
+        import shmpipe
+        worker = shmpipe.Worker.attach_supervised(worker_name="extract_worker.py",
+                                                  capabilities=["ledger", "evidence"])
+    except Exception as e:  # noqa: BLE001 - any setup failure ends the worker, named
+        sys.stderr.write("extract_worker.py: %s\n" % e)
+        return 2
+    server = Server(worker.max_message)
+    try:
+        for request in worker:
+            try:
+                with request:  # released before the work: nothing of it is kept
+                    answers = server.serve(request.id, request.data)
+                for reply in answers:
+                    worker.reply(request.id, reply.data, final=reply.final)
+            except Failure as f:
+                worker.error(request.id, f.code, str(f))
+    except shmpipe.Error as e:  # the core is gone or stuck: nothing is left to serve
+        sys.stderr.write("extract_worker.py: %s\n" % e)
+        return 4
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
