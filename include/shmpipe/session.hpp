@@ -46,10 +46,12 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -68,12 +70,22 @@
 namespace shmpipe {
 
 /// Version of the session protocol: the Frame below, the handshake and the rules of this file.
-inline constexpr std::uint32_t kSessionProtocol = 1;
+inline constexpr std::uint32_t kSessionProtocol = 2; // 2: work reports, Warning
 
 /// Error codes the session itself puts in schema::Error messages.
 enum class SessionError : std::int32_t {
   handshake_rejected = 1, ///< the core refused the worker's Ready
   invalid_request = 2,    ///< the worker could not verify a request (see record_type/seq)
+  timed_out = 3,          ///< the worker gave up on a request that ran over its time limit
+};
+
+/// What a worker measured while it served one request, sent with the final response when the
+/// worker's SessionOptions::report_work is set (Incoming::work_report()).
+struct WorkReport {
+  std::chrono::nanoseconds duration{}; ///< from the request's receive() to its final response
+  /// The worker's peak resident set size since that receive() (Linux resets the mark at each
+  /// request, so overlapping requests share it); 0 when /proc could not tell.
+  std::uint64_t peak_rss_bytes = 0;
 };
 
 namespace detail {
@@ -81,11 +93,33 @@ namespace detail {
 /// In front of every FlatBuffer on a session. Plain, 16 bytes, so the buffer stays 16-aligned.
 struct Frame {
   std::uint64_t request_id; ///< 1, 2, ... per session; 0 = not about a request (Ready)
-  std::uint32_t flags;      ///< kFrameFinal, or 0
+  std::uint32_t flags;      ///< kFrameFinal, kFrameReport, or 0
   std::uint32_t reserved;   ///< zero
 };
-inline constexpr std::uint32_t kFrameFinal = 1; ///< the last response to its request
+inline constexpr std::uint32_t kFrameFinal = 1;  ///< the last response to its request
+inline constexpr std::uint32_t kFrameReport = 2; ///< a ReportWire follows the frame
 static_assert(sizeof(Frame) == 16 && offsetof(Frame, flags) == 8 && kPlainShared<Frame>);
+
+/// WorkReport on the wire, between the frame and the FlatBuffer (kFrameReport): 16 bytes, so
+/// the buffer stays 16-aligned.
+struct ReportWire {
+  std::uint64_t duration_ns;
+  std::uint64_t peak_rss_bytes;
+};
+static_assert(sizeof(ReportWire) == 16 && kPlainShared<ReportWire>);
+
+/// What precedes a FlatBuffer on a session: the frame, and the report when its flag says so.
+struct FrameHead {
+  Frame frame{};
+  ReportWire report{};
+  [[nodiscard]] std::size_t size() const noexcept {
+    return sizeof(Frame) + ((frame.flags & kFrameReport) != 0 ? sizeof(ReportWire) : 0);
+  }
+  [[nodiscard]] std::span<const std::byte> bytes() const noexcept {
+    return std::as_bytes(std::span(this, 1)).first(size());
+  }
+};
+static_assert(sizeof(FrameHead) == 32 && offsetof(FrameHead, report) == 16);
 
 [[nodiscard]] inline std::uint64_t now_ns() noexcept {
   return static_cast<std::uint64_t>(
@@ -102,6 +136,27 @@ static_assert(sizeof(Frame) == 16 && offsetof(Frame, flags) == 8 && kPlainShared
   if (!(statm >> pages >> resident))
     return 0;
   return resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+/// This process's peak resident set size (VmHWM), in bytes; 0 if /proc cannot tell.
+[[nodiscard]] inline std::uint64_t peak_resident_bytes() noexcept {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmHWM:") {
+      std::uint64_t kib = 0;
+      return status >> kib ? kib * 1024 : 0;
+    }
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return 0;
+}
+
+/// Starts a new peak for peak_resident_bytes() (writes 5 to /proc/self/clear_refs, Linux 4.0+;
+/// where that is refused the peak stays the process's lifetime peak).
+inline void reset_peak_resident() noexcept {
+  std::ofstream clear("/proc/self/clear_refs");
+  clear << "5";
 }
 
 } // namespace detail
@@ -122,6 +177,9 @@ struct SessionOptions {
   std::vector<std::uint64_t> schema_ids{};
   std::vector<std::string> capabilities{}; ///< worker: optional features it offers
   std::string worker_name{};               ///< worker: for logs and error messages
+  /// Worker: send a WorkReport (duration, peak resident set) with each final response
+  /// (Incoming::work_report() on the core's side). Costs two small /proc accesses per request.
+  bool report_work = false;
   /// What this side speaks; differs from kSessionProtocol only in tests of the handshake.
   std::uint32_t protocol_version = kSessionProtocol;
 };
@@ -159,6 +217,7 @@ public:
       seq_ = other.seq_;
       type_ = other.type_;
       frame_ = other.frame_;
+      report_ = other.report_;
       status_ = std::exchange(other.status_, Status::closed);
       late_ = other.late_;
       verify_ = other.verify_;
@@ -176,15 +235,24 @@ public:
   [[nodiscard]] bool final() const noexcept { return (frame_.flags & detail::kFrameFinal) != 0; }
   /// A response to a request already reported as timed out.
   [[nodiscard]] bool late() const noexcept { return late_; }
+  /// What the worker measured for the request, with a final response from a worker whose
+  /// SessionOptions::report_work is set; none otherwise.
+  [[nodiscard]] std::optional<WorkReport> work_report() const noexcept {
+    if ((frame_.flags & detail::kFrameReport) == 0)
+      return std::nullopt;
+    return WorkReport{std::chrono::nanoseconds(static_cast<std::int64_t>(
+                          std::min<std::uint64_t>(report_.duration_ns, INT64_MAX))),
+                      report_.peak_rss_bytes};
+  }
   [[nodiscard]] std::uint16_t type() const noexcept { return type_; }
   [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
   /// The FlatBuffer (after the frame), unverified: in the ring, or in a private copy for a
   /// response the core kept while request() waited for space.
   [[nodiscard]] std::span<const std::byte> buffer() const noexcept {
     if (slot_)
-      return slot_.bytes().subspan(sizeof(detail::Frame));
+      return slot_.bytes().subspan(head_size());
     if (copy_)
-      return {copy_.get() + sizeof(detail::Frame), size_ - sizeof(detail::Frame)};
+      return {copy_.get() + head_size(), size_ - head_size()};
     return {};
   }
   /// The FlatBuffer's file identifier: a hint for dispatch (as<Root>() decides).
@@ -200,13 +268,13 @@ public:
     if (copy_) {
       status_ = Status::closed;
       return Received<Root>::adopt(std::move(copy_), std::exchange(size_, 0), seq_, type_, verify_,
-                                   sizeof(detail::Frame));
+                                   head_size());
     }
     if (reader_ == nullptr || !slot_)
       return Received<Root>::failed(status_ == Status::ok ? Status::closed : status_);
     RingReader &reader = *std::exchange(reader_, nullptr);
     status_ = Status::closed;
-    return Received<Root>::accept(reader, std::move(slot_), verify_, sizeof(detail::Frame));
+    return Received<Root>::accept(reader, std::move(slot_), verify_, head_size());
   }
 
   void release() noexcept {
@@ -236,6 +304,10 @@ private:
     return true;
   }
 
+  [[nodiscard]] std::size_t head_size() const noexcept {
+    return detail::FrameHead{frame_, report_}.size();
+  }
+
   RingReader *reader_ = nullptr;
   ReadSlot slot_;
   detail::AlignedBytes copy_; // a record taken out of its ring (Core keeps it for receive())
@@ -243,6 +315,7 @@ private:
   std::uint64_t seq_ = 0;
   std::uint16_t type_ = 0;
   detail::Frame frame_{};
+  detail::ReportWire report_{}; // with kFrameReport
   Status status_ = Status::closed;
   bool late_ = false;
   VerifyOptions verify_{};
@@ -273,8 +346,9 @@ protected:
         writer_(segment_.get(), write_ring), options_(options) {}
 
   /// The payload of a record carrying `buffer` bytes of FlatBuffer behind a frame.
-  [[nodiscard]] static std::size_t framed_size(std::size_t buffer) noexcept {
-    return sizeof(detail::Frame) + detail::round_up_16(buffer);
+  [[nodiscard]] static std::size_t framed_size(std::size_t buffer,
+                                               std::size_t head = sizeof(detail::Frame)) noexcept {
+    return head + detail::round_up_16(buffer);
   }
 
   /// A finished FlatBuffer, copied in behind a frame (one copy). One whose size is not a
@@ -282,17 +356,17 @@ protected:
   /// up to one: a FlatBuffer is read from its start and what follows it is ignored, and the
   /// record is a whole number of 16-byte units like a message built in place.
   Status send_buffer_framed(std::span<const std::byte> buffer, std::uint16_t type,
-                            std::uint64_t request_id, std::uint32_t flags,
-                            WaitLimit limit) noexcept {
-    const detail::Frame frame{request_id, flags, 0};
-    WriteSlot slot = writer_.reserve(framed_size(buffer.size()), limit, options_.wait);
+                            const detail::FrameHead &head, WaitLimit limit) noexcept {
+    const std::span<const std::byte> prefix = head.bytes();
+    WriteSlot slot =
+        writer_.reserve(framed_size(buffer.size(), prefix.size()), limit, options_.wait);
     if (!slot)
       return slot.status();
     std::byte *out = slot.bytes().data();
-    std::memcpy(out, &frame, sizeof frame);
+    std::memcpy(out, prefix.data(), prefix.size());
     if (!buffer.empty())
-      std::memcpy(out + sizeof frame, buffer.data(), buffer.size());
-    const std::size_t used = sizeof frame + buffer.size();
+      std::memcpy(out + prefix.size(), buffer.data(), buffer.size());
+    const std::size_t used = prefix.size() + buffer.size();
     std::memset(out + used, 0, slot.bytes().size() - used);
     writer_.commit(std::move(slot), type);
     return Status::ok;
@@ -300,11 +374,10 @@ protected:
 
   /// Builds `Root` in place behind a frame and commits it.
   template <Message Root, class Build>
-  Status send_framed(Build &&build, std::uint64_t request_id, std::uint32_t flags, WaitLimit limit,
+  Status send_framed(Build &&build, const detail::FrameHead &head, WaitLimit limit,
                      const SendOptions &options) {
-    const detail::Frame frame{request_id, flags, 0};
     return shmpipe::send<Root>(writer_, std::forward<Build>(build), limit, options_.wait, options,
-                               std::as_bytes(std::span(&frame, 1)));
+                               head.bytes());
   }
 
   /// The next record with its frame checked (a record too short for one, or with unknown
@@ -324,11 +397,18 @@ protected:
       return in;
     }
     std::memcpy(&in.frame_, slot.bytes().data(), sizeof(detail::Frame)); // once: peer data
-    if ((in.frame_.flags & ~detail::kFrameFinal) != 0 || in.frame_.reserved != 0) {
+    const bool has_report = (in.frame_.flags & detail::kFrameReport) != 0;
+    if ((in.frame_.flags & ~(detail::kFrameFinal | detail::kFrameReport)) != 0 ||
+        in.frame_.reserved != 0 ||
+        slot.bytes().size() <
+            sizeof(detail::Frame) + (has_report ? sizeof(detail::ReportWire) : 0)) {
       reader_.reject(std::move(slot));
       in.status_ = Status::invalid_message;
       return in;
     }
+    if (has_report) // once: peer data
+      std::memcpy(&in.report_, slot.bytes().data() + sizeof(detail::Frame), sizeof in.report_);
+    held_seq_ = slot.seq();
     in.reader_ = &reader_;
     in.slot_ = std::move(slot);
     return in;
@@ -350,6 +430,9 @@ protected:
   RingReader reader_;
   RingWriter writer_;
   SessionOptions options_;
+  // Sequence number of the last record next() handed out of the ring: while the oldest
+  // unreleased record has it, the caller still holds it (Core::keep_responses() must not).
+  std::uint64_t held_seq_ = ~std::uint64_t{0};
 };
 
 /// The core's end: creates the session and sends requests. Setup throws Error; the rest
@@ -454,7 +537,7 @@ public:
     const Deadline until = limit.resolve(Clock::now());
     if (const Status room = make_room(framed_size(buffer.size()), until); room != Status::ok)
       return {room, 0};
-    return track(send_buffer_framed(buffer, type, next_id_, 0, until), deadline);
+    return track(send_buffer_framed(buffer, type, {{next_id_, 0, 0}, {}}, until), deadline);
   }
 
   /// Asks the worker for a HealthReply (answered inside the worker's receive(), so a worker
@@ -543,7 +626,7 @@ private:
                                                             b.CreateString(message), request_id)
                                             .Union());
         },
-        request_id, detail::kFrameFinal, limit, {.size_hint = 128 + message.size()});
+        {{request_id, detail::kFrameFinal, 0}, {}}, limit, {.size_hint = 128 + message.size()});
   }
 
   /// After sending request next_id_: its id, now awaited until `deadline`.
@@ -603,6 +686,10 @@ private:
   /// cannot be copied (no memory) is kept as it lies in the ring, and draining stops there.
   void keep_responses() {
     for (;;) {
+      // A response the caller still holds is not ours to copy and release: its span would
+      // then point at space the worker may reuse. request() waits for room instead.
+      if (const ReadSlot oldest = reader_.try_peek(); oldest && oldest.seq() == held_seq_)
+        return;
       // Its place first: a bad_alloc here loses nothing, after the read it would lose a
       // response (its request then never settles).
       kept_.emplace_back();
@@ -689,8 +776,7 @@ public:
   template <Message Root, class Build>
   [[nodiscard]] Status reply(std::uint64_t request_id, Build &&build, WaitLimit limit,
                              bool final = true, const SendOptions &options = {}) {
-    return send_framed<Root>(std::forward<Build>(build), request_id,
-                             final ? detail::kFrameFinal : 0, limit, options);
+    return send_framed<Root>(std::forward<Build>(build), head(request_id, final), limit, options);
   }
 
   /// Sends a finished FlatBuffer (built by another language's FlatBuffers library, say) as a
@@ -699,7 +785,7 @@ public:
   [[nodiscard]] Status reply_buffer(std::uint64_t request_id, std::span<const std::byte> buffer,
                                     WaitLimit limit, bool final = true,
                                     std::uint16_t type = 0) noexcept {
-    return send_buffer_framed(buffer, type, request_id, final ? detail::kFrameFinal : 0, limit);
+    return send_buffer_framed(buffer, type, head(request_id, final), limit);
   }
 
   /// Answers request `request_id` (0: none) with an Error, as its final response.
@@ -717,6 +803,22 @@ public:
         limit, true, {.size_hint = 128 + message.size()});
   }
 
+  /// Tells the core something that answers no request (request id 0): a schema::Warning with
+  /// `code` (1: resident set over the soft limit, 2: over the hard limit; others are the
+  /// application's), `message` and this process's resident set size. A Supervisor reports it
+  /// as a worker_warning event; a bare Core's receive() returns it (request id 0).
+  [[nodiscard]] Status warn(std::int32_t code, std::string_view message, WaitLimit limit) {
+    return send_framed<schema::Envelope>(
+        [&](flatbuffers::FlatBufferBuilder &b) {
+          return schema::CreateEnvelope(
+              b, schema::Control::Warning,
+              schema::CreateWarning(b, code, b.CreateString(message.data(), message.size()),
+                                    detail::resident_bytes())
+                  .Union());
+        },
+        {}, limit, {.size_hint = 128 + message.size()});
+  }
+
   /// Closes the response direction: the core's receive() ends with closed once it has read
   /// everything.
   void close() noexcept { writer_.close(); }
@@ -726,9 +828,33 @@ private:
       : SessionEnd(std::move(segment), 0, 1, options) {}
 
   Incoming finish(Incoming &&in) noexcept {
-    if (in && in.request_id() != 0)
+    if (in && in.request_id() != 0) {
       ++served_;
+      if (options_.report_work) {
+        try {
+          started_.insert_or_assign(in.request_id(), Clock::now());
+        } catch (...) { // no memory: that request's final response goes without a report
+        }
+        detail::reset_peak_resident();
+      }
+    }
     return std::move(in);
+  }
+
+  /// The frame (and, with report_work, the report) of a response to `request_id`.
+  detail::FrameHead head(std::uint64_t request_id, bool final) noexcept {
+    detail::FrameHead head{{request_id, final ? detail::kFrameFinal : 0, 0}, {}};
+    if (!final || !options_.report_work)
+      return head;
+    const auto it = started_.find(request_id);
+    if (it == started_.end())
+      return head; // a health check, or an id this worker never received
+    head.frame.flags |= detail::kFrameReport;
+    head.report.duration_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - it->second).count());
+    head.report.peak_rss_bytes = detail::peak_resident_bytes();
+    started_.erase(it);
+    return head;
   }
 
   Status send_ready(WaitLimit limit) {
@@ -741,7 +867,7 @@ private:
               b.CreateVectorOfStrings(options_.capabilities), b.CreateVector(options_.schema_ids));
           return schema::CreateEnvelope(b, schema::Control::Ready, ready.Union());
         },
-        0, 0, limit, {.size_hint = 256});
+        {}, limit, {.size_hint = 256});
   }
 
   Status answer_health(std::uint64_t request_id, std::uint64_t sent_ns, WaitLimit limit) {
@@ -756,6 +882,8 @@ private:
   }
 
   std::uint64_t served_ = 0;
+  // report_work: when each request not yet finally answered was received
+  std::unordered_map<std::uint64_t, Clock::time_point> started_;
   bool shutdown_requested_ = false;
   std::string shutdown_reason_;
 };

@@ -104,6 +104,7 @@ struct SupervisorEvent {
     memory_warning, ///< resident set above rss_soft_limit (once per crossing)
     start_failed,   ///< a restart did not produce a ready worker
     gave_up,        ///< max_failed_starts in a row: no more restarts
+    worker_warning, ///< the worker sent a schema::Warning (detail: its code, message and RSS)
   };
   Kind kind;
   pid_t pid;          ///< the worker concerned (0 when none was started)
@@ -130,6 +131,8 @@ struct SupervisorEvent {
     return "start_failed";
   case SupervisorEvent::Kind::gave_up:
     return "gave_up";
+  case SupervisorEvent::Kind::worker_warning:
+    return "worker_warning";
   }
   return "unknown";
 }
@@ -281,9 +284,7 @@ public:
     core_.reset(); // removes the segment
     if (ready_)
       static_cast<void>(ready_->watch_peer(0, -1));
-    for (auto &[id, pending] : pending_)
-      lost_.emplace_back(id, Status::peer_dead);
-    pending_.clear();
+    lose_all_pending();
     gave_up_ = true; // no restarts after a shutdown
     return sent;
   }
@@ -441,6 +442,19 @@ private:
       in.release();
       return std::nullopt;
     }
+    if (core_id == 0 && in.is<schema::Envelope>()) {
+      const auto *root = verify_message<schema::Envelope>(in.buffer(), options_.session.verify);
+      if (root != nullptr && root->body_type() == schema::Control::Warning) {
+        const schema::Warning *warning = root->body_as_Warning();
+        std::string text = "code " + std::to_string(warning->code()) + ", resident " +
+                           std::to_string(warning->rss_bytes() >> 20) + " MiB";
+        if (const flatbuffers::String *message = warning->message(); message != nullptr)
+          text += ": " + std::string(message->data(), std::min<std::size_t>(message->size(), 1024));
+        in.release();
+        emit(SupervisorEvent::Kind::worker_warning, std::move(text));
+        return std::nullopt;
+      }
+    }
     const auto mapped = by_core_id_.find(core_id);
     if (mapped == by_core_id_.end()) { // an old health reply, or garbage: keep the id at 0
       in.frame_.request_id = 0;
@@ -586,6 +600,7 @@ private:
     oldest_core_id_ = 0;
     health_id_ = 0;
     memory_warned_ = false;
+    const std::size_t first_lost = lost_.size();
     for (auto it = pending_.begin(); it != pending_.end();) {
       Pending &p = it->second;
       const bool innocent = stuck_on != 0 && it->first != stuck_on; // only one request was stuck
@@ -599,8 +614,20 @@ private:
         it = pending_.erase(it);
       }
     }
+    // Oldest first, as they were sent (pending_ is unordered): a caller that blames the
+    // first one reported for a death blames the oldest request the worker had.
+    std::sort(lost_.begin() + static_cast<std::ptrdiff_t>(first_lost), lost_.end());
     next_start_ = Clock::now() + backoff_;
     backoff_ = std::min(backoff_ * 2, options_.backoff_max);
+  }
+
+  /// Every pending request reported lost (peer_dead), oldest first.
+  void lose_all_pending() {
+    const std::size_t first_lost = lost_.size();
+    for (auto &[id, pending] : pending_)
+      lost_.emplace_back(id, Status::peer_dead);
+    pending_.clear();
+    std::sort(lost_.begin() + static_cast<std::ptrdiff_t>(first_lost), lost_.end());
   }
 
   /// ok when a worker runs (starting one if its backoff has passed by `until`); timeout when
@@ -629,9 +656,7 @@ private:
         gave_up_ = true;
         emit(SupervisorEvent::Kind::gave_up,
              std::to_string(failed_starts_) + " failed starts in a row");
-        for (auto &[id, pending] : pending_)
-          lost_.emplace_back(id, Status::peer_dead);
-        pending_.clear();
+        lose_all_pending();
         return;
       }
       next_start_ = Clock::now() + backoff_;

@@ -178,7 +178,8 @@ TEST(SessionTest, WrongProtocolVersionIsRefusedOnBothSides) {
     ADD_FAILURE() << "a worker speaking protocol 99 was accepted";
   } catch (const Error &e) {
     EXPECT_EQ(e.code(), Errc::handshake);
-    EXPECT_NE(std::string(e.what()).find("speaks session protocol 99, this core speaks 1"),
+    EXPECT_NE(std::string(e.what()).find("speaks session protocol 99, this core speaks " +
+                                         std::to_string(kSessionProtocol)),
               std::string::npos)
         << e.what();
   }
@@ -490,6 +491,87 @@ TEST(SessionTest, FinishedBuffersOfAnySizeTravelBothWays) {
   EXPECT_EQ(core.in_flight(), 0u);
   ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
   EXPECT_EQ(child.wait(10s), 0);
+}
+
+TEST(SessionTest, WorkReportsComeWithFinalResponsesAndWarningsWithIdZero) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name);
+  test::Child child([&] {
+    Worker worker = Worker::attach(name, {.report_work = true});
+    Incoming in = worker.receive(10s);
+    if (!in)
+      return 2;
+    const std::uint64_t id = in.request_id();
+    in.release();
+    // ~64 MiB touched while serving: the peak must show it; 50 ms of work: the duration too.
+    std::vector<char> ballast(64u << 20, 1);
+    std::this_thread::sleep_for(50ms);
+    if (worker.warn(1, "resident set over the soft limit", 5s) != Status::ok)
+      return 3;
+    if (worker.error(id, 7, "partial", 5s) != Status::ok) // final: reported
+      return 4;
+    return ballast[12345] == 1 && worker.receive(10s).status() == Status::closed ? 0 : 5;
+  });
+  static_cast<void>(core.await_ready(10s));
+  const Sent sent = core.request<sc::Extraction>(
+      [&](fb::FlatBufferBuilder &b) { return extract_request(b, 1); }, 5s);
+  ASSERT_EQ(sent.status, Status::ok);
+  Incoming warning = core.receive(10s);
+  ASSERT_TRUE(warning) << to_string(warning.status());
+  EXPECT_EQ(warning.request_id(), 0u);
+  EXPECT_FALSE(warning.work_report());
+  {
+    const Received<sc::Envelope> envelope = warning.as<sc::Envelope>();
+    ASSERT_TRUE(envelope);
+    ASSERT_EQ(envelope->body_type(), sc::Control::Warning);
+    EXPECT_EQ(envelope->body_as_Warning()->code(), 1);
+    EXPECT_GT(envelope->body_as_Warning()->rss_bytes(), 64u << 20);
+  }
+  Incoming answer = core.receive(10s);
+  ASSERT_TRUE(answer) << to_string(answer.status());
+  EXPECT_EQ(answer.request_id(), sent.request_id);
+  ASSERT_TRUE(answer.work_report());
+  EXPECT_GE(answer.work_report()->duration, 50ms);
+  EXPECT_LT(answer.work_report()->duration, 10s);
+  EXPECT_GE(answer.work_report()->peak_rss_bytes, 64u << 20);
+  const Received<sc::Envelope> error = answer.as<sc::Envelope>();
+  ASSERT_TRUE(error) << "the report sits between the frame and the buffer, which verifies";
+  EXPECT_EQ(error->body_as_Error()->code(), 7);
+  ASSERT_EQ(core.shutdown("test over", 5s), Status::ok);
+  EXPECT_EQ(child.wait(10s), 0);
+}
+
+// While the request ring is full, request() keeps arriving responses for receive(); one the
+// caller still holds stays where it is (copying and releasing it would pull the ring out from
+// under the caller's span): request() times out instead of freeing it.
+TEST(SessionTest, WaitingForRoomLeavesAHeldResponseAlone) {
+  const std::string name = test::unique_name();
+  ScopedRemove guard(name);
+  Core core = Core::create(name, {.capacity = 1 << 12});
+  test::Child child([&] { return serve(name, {}, 0ms, /*ledger=*/false); });
+  static_cast<void>(core.await_ready(10s));
+  ASSERT_EQ(core.request<sc::Extraction>(
+                    [&](fb::FlatBufferBuilder &b) { return extract_request(b, 1); }, 5s)
+                .status,
+            Status::ok);
+  Incoming held = core.receive(10s);
+  ASSERT_TRUE(held);
+  const std::string before(reinterpret_cast<const char *>(held.buffer().data()),
+                           held.buffer().size());
+  // Fill both rings: the worker blocks on a full response ring behind `held`.
+  Status last = Status::ok;
+  for (std::uint32_t page = 2; page < 2000 && last == Status::ok; ++page)
+    last = core.request<sc::Extraction>(
+                   [&](fb::FlatBufferBuilder &b) { return extract_request(b, page); }, 200ms)
+               .status;
+  EXPECT_EQ(last, Status::timeout);
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(held.buffer().data()), held.buffer().size()),
+            before)
+      << "the held response's bytes were not reused";
+  const Received<sc::Extraction> text = held.as<sc::Extraction>();
+  ASSERT_TRUE(text && text->body_as_PageText());
+  EXPECT_EQ(text->body_as_PageText()->page(), 1u);
 }
 
 TEST(SessionTest, TheCoreRemovesTheSegmentWhenItGoesAway) {

@@ -412,6 +412,22 @@ TEST(SupervisorTest, AnswersGivenBeforeTheWorkerWentAreDelivered) {
   EXPECT_EQ(sup.in_flight(), 0u);
 }
 
+TEST(SupervisorTest, AWorkersWarningIsAnEventNotAResponse) {
+  Fixture f;
+  Supervisor sup(f.name, f.options);
+  const Sent sent = ask(sup, "warn");
+  ASSERT_EQ(sent.status, Status::ok);
+  const Answer a = next_answer(sup);
+  EXPECT_EQ(a.status, Status::ok);
+  EXPECT_EQ(a.id, sent.request_id) << "the warning (request id 0) was not handed out";
+  ASSERT_EQ(f.count(SupervisorEvent::Kind::worker_warning), 1u);
+  for (const SupervisorEvent &e : f.events) {
+    if (e.kind == SupervisorEvent::Kind::worker_warning) {
+      EXPECT_NE(e.detail.find("code 1"), std::string::npos) << e.detail;
+    }
+  }
+}
+
 TEST(SupervisorTest, MemoryLimitsWarnThenRestart) {
   Fixture f;
   f.options.rss_soft_limit = std::uint64_t{64} << 20;

@@ -3,6 +3,7 @@
 // The worker that supervisor_test runs: it misbehaves on request. Each Extraction request's
 // `path` is a command:
 //   echo              answer PageText{page, "echo"} (final)
+//   warn              send a Warning (code 1, "running low"), then answer as echo
 //   crash             die with SIGKILL, no answer
 //   crash-once:FILE   die the first time (creating FILE), answer the next time
 //   hang              stop serving (and stop answering health checks), sleeping
@@ -97,6 +98,8 @@ int serve(shmpipe::Worker &worker) {
     request.release();
     if (command == "crash")
       std::raise(SIGKILL);
+    if (command == "warn" && worker.warn(1, "running low", 10s) != shmpipe::Status::ok)
+      return 6;
     if (command.rfind("crash-once:", 0) == 0 && first_time(command.substr(11)))
       std::raise(SIGKILL);
     if (command == "hang")
