@@ -12,6 +12,7 @@
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -52,10 +53,44 @@ struct Result {
   std::string err; // stderr
 };
 
-/// Runs claim_scan with `args`; stdout is not used, stderr is returned.
-Result claim_scan(const std::string &args, const std::string &env = "") {
+/// The orchestrator under test: the C++ claim_scan, or claim_scan.py (issue 15) run by the
+/// Python the package was built for, with the build tree's shmpipe package. Both must pass the
+/// same tests: same output, same exit statuses, same messages but for the program's name.
+struct Program {
+  std::string name;              ///< how its messages start: "claim_scan" or "claim_scan.py"
+  std::vector<std::string> argv; ///< what runs it, before its arguments
+  std::vector<std::string> env;  ///< NAME=value pairs it needs
+  /// The shell words that run it, with `env` ("NAME=value ...") first.
+  [[nodiscard]] std::string command(const std::string &extra_env) const {
+    std::string c = extra_env;
+    for (const std::string &e : env)
+      c += " " + e;
+    for (const std::string &a : argv)
+      c += " " + a;
+    return c;
+  }
+};
+
+/// For test names and failure messages: the program's name, not its bytes.
+void PrintTo(const Program &program, std::ostream *os) { *os << program.name; }
+
+Program cpp_program() { return {"claim_scan", {CLAIM_SCAN}, {}}; }
+
+#ifdef CLAIM_SCAN_PY
+Program python_program() {
+  std::vector<std::string> env = {"PYTHONPATH=" CLAIM_SCAN_PY_PATH, "PYTHONDONTWRITEBYTECODE=1"};
+  if (!std::string(CLAIM_SCAN_PY_PRELOAD).empty()) { // an ASan build (see CMakeLists.txt)
+    env.emplace_back("LD_PRELOAD=" CLAIM_SCAN_PY_PRELOAD);
+    env.emplace_back("ASAN_OPTIONS=detect_leaks=0:abort_on_error=1");
+  }
+  return {"claim_scan.py", {CLAIM_SCAN_PYTHON, CLAIM_SCAN_PY}, env};
+}
+#endif
+
+/// Runs `program` with `args`; stdout is not used, stderr is returned.
+Result run_program(const Program &program, const std::string &args, const std::string &env = "") {
   shmpipe::test::CommandResult r =
-      shmpipe::test::run_command(env + " " CLAIM_SCAN " " + args + " 2>&1 >/dev/null");
+      shmpipe::test::run_command(program.command(env) + " " + args + " 2>&1 >/dev/null");
   return {r.status, std::move(r.output)};
 }
 
@@ -101,16 +136,23 @@ std::string fortunes_text() {
   return text;
 }
 
-class ClaimScanTest : public ::testing::Test {
+class ClaimScanTest : public ::testing::TestWithParam<Program> {
 protected:
   void SetUp() override {
     const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("shmpipe-claims-" + std::to_string(::getpid()) + "-" + info->name());
+    std::string name = std::string(info->test_suite_name()) + "." + info->name();
+    std::replace(name.begin(), name.end(), '/', '-');
+    dir_ =
+        fs::temp_directory_path() / ("shmpipe-claims-" + std::to_string(::getpid()) + "-" + name);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
+
+  /// Runs the program under test with `args`; stdout is not used, stderr is returned.
+  Result claim_scan(const std::string &args, const std::string &env = "") const {
+    return run_program(GetParam(), args, env);
+  }
 
   /// Writes the inputs, runs claim_scan and compares its output with the reference's.
   void expect_reference_output(const std::vector<std::string> &patterns,
@@ -120,7 +162,7 @@ protected:
     write_file(dir_ / "docs.txt", doc_bytes);
     const Result r = claim_scan(args() + " " + options, env);
     ASSERT_EQ(r.status, 0) << r.err;
-    EXPECT_NE(r.err.find("claim_scan: docs "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(GetParam().name + ": docs "), std::string::npos) << r.err;
     // A scanner that a sanitizer (or anything else) killed is restarted and the output can
     // still be right: only a run with a crash injected may restart one.
     EXPECT_EQ(r.err.find("Sanitizer"), std::string::npos) << r.err;
@@ -143,7 +185,7 @@ protected:
   std::string last_stderr_;
 };
 
-TEST_F(ClaimScanTest, OverlappingNestedDuplicateAndEdgePatterns) {
+TEST_P(ClaimScanTest, OverlappingNestedDuplicateAndEdgePatterns) {
   const std::vector<std::string> patterns = {
       "abc", "bc",  "aaa", "a",      "aa",   "abc" /* duplicate of 0 */,
       "c",   "xyz", "z",   "abcabc", "\xff", std::string("\0b", 2),
@@ -160,7 +202,7 @@ TEST_F(ClaimScanTest, OverlappingNestedDuplicateAndEdgePatterns) {
   expect_reference_output(patterns, docs);
 }
 
-TEST_F(ClaimScanTest, RandomBytesManySmallBatchesTwoScanners) {
+TEST_P(ClaimScanTest, RandomBytesManySmallBatchesTwoScanners) {
   std::mt19937_64 rng(20261206);
   for (int round = 0; round < 3; ++round) {
     // A small alphabet makes overlaps and nesting common; the full byte range (but '\n',
@@ -198,7 +240,7 @@ TEST_F(ClaimScanTest, RandomBytesManySmallBatchesTwoScanners) {
   }
 }
 
-TEST_F(ClaimScanTest, RepliesSplitIntoManyClaimBatches) {
+TEST_P(ClaimScanTest, RepliesSplitIntoManyClaimBatches) {
   // Single letters over long documents: thousands of claims a batch, sent 7 a message.
   std::vector<std::string> patterns = {"a", "b", "ab", "ba", "aba", "e", "the", " "};
   std::string docs;
@@ -207,7 +249,7 @@ TEST_F(ClaimScanTest, RepliesSplitIntoManyClaimBatches) {
   expect_reference_output(patterns, docs, "--chunk-claims 7 --batch-bytes 4096");
 }
 
-TEST_F(ClaimScanTest, FortunesWithWebsterPhrases) {
+TEST_P(ClaimScanTest, FortunesWithWebsterPhrases) {
   const std::string text = fortunes_text();
   if (text.empty() || !fs::exists("/usr/share/dict/web2a.gz"))
     GTEST_SKIP() << "needs the fortunes and miscfiles packages";
@@ -219,7 +261,7 @@ TEST_F(ClaimScanTest, FortunesWithWebsterPhrases) {
   expect_reference_output(patterns, text, "--scanners 2");
 }
 
-TEST_F(ClaimScanTest, LicensesWithAmericanEnglishWords) {
+TEST_P(ClaimScanTest, LicensesWithAmericanEnglishWords) {
   // A dense dictionary (every common word, 'a' and 'I' included) over legal text that every
   // Debian system has: 92k overlapping claims.
   std::string text;
@@ -232,7 +274,7 @@ TEST_F(ClaimScanTest, LicensesWithAmericanEnglishWords) {
   EXPECT_NE(last_stderr_.find("patterns " + std::to_string(words.size())), std::string::npos);
 }
 
-TEST_F(ClaimScanTest, MissingFilesAreNamed) {
+TEST_P(ClaimScanTest, MissingFilesAreNamed) {
   write_file(dir_ / "patterns.txt", "abc\n");
   Result r = claim_scan("--patterns " + (dir_ / "nope.txt").string() + " --docs " +
                         (dir_ / "patterns.txt").string() + " --out " + (dir_ / "o").string());
@@ -246,7 +288,7 @@ TEST_F(ClaimScanTest, MissingFilesAreNamed) {
   EXPECT_FALSE(fs::exists(dir_ / "o"));
 }
 
-TEST_F(ClaimScanTest, EmptyDictionaryAndEmptyLinesAreErrors) {
+TEST_P(ClaimScanTest, EmptyDictionaryAndEmptyLinesAreErrors) {
   write_file(dir_ / "docs.txt", "some text\n");
   write_file(dir_ / "patterns.txt", "");
   Result r = claim_scan(args());
@@ -260,7 +302,7 @@ TEST_F(ClaimScanTest, EmptyDictionaryAndEmptyLinesAreErrors) {
   EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
 }
 
-TEST_F(ClaimScanTest, PatternHyperscanRefusesIsNamed) {
+TEST_P(ClaimScanTest, PatternHyperscanRefusesIsNamed) {
   write_file(dir_ / "docs.txt", "some text\n");
   write_file(dir_ / "patterns.txt", "ok\nfine\n" + std::string(20000, 'x') + "\n");
   const Result r = claim_scan(args());
@@ -270,15 +312,15 @@ TEST_F(ClaimScanTest, PatternHyperscanRefusesIsNamed) {
       << r.err;
 }
 
-TEST_F(ClaimScanTest, UsageErrors) {
+TEST_P(ClaimScanTest, UsageErrors) {
   EXPECT_EQ(claim_scan("--patterns x").status, 2);
   EXPECT_EQ(claim_scan(args() + " --scanners 0").status, 2);
   EXPECT_EQ(claim_scan(args() + " --frobnicate 1").status, 2);
 }
 
-TEST_F(ClaimScanTest, NoDocumentsGiveAnEmptyOutput) { expect_reference_output({"abc"}, ""); }
+TEST_P(ClaimScanTest, NoDocumentsGiveAnEmptyOutput) { expect_reference_output({"abc"}, ""); }
 
-TEST_F(ClaimScanTest, ScannerKilledMidBatchLosesAndDuplicatesNothing) {
+TEST_P(ClaimScanTest, ScannerKilledMidBatchLosesAndDuplicatesNothing) {
   // The scanner sends the claims it holds for the batch, then dies on document 61 (the
   // marker file makes it happen once): the batch's claims must come once, all of them.
   std::vector<std::string> patterns = {"e", "th", "the", "he", "in", "ing", " "};
@@ -296,7 +338,7 @@ TEST_F(ClaimScanTest, ScannerKilledMidBatchLosesAndDuplicatesNothing) {
   }
 }
 
-TEST_F(ClaimScanTest, BatchThatKillsEveryScannerFailsNamingItsDocuments) {
+TEST_P(ClaimScanTest, BatchThatKillsEveryScannerFailsNamingItsDocuments) {
   write_file(dir_ / "patterns.txt", "needle\n");
   std::string docs;
   for (int i = 0; i < 100; ++i)
@@ -320,7 +362,7 @@ TEST_F(ClaimScanTest, BatchThatKillsEveryScannerFailsNamingItsDocuments) {
   EXPECT_FALSE(fs::exists(dir_ / "out.tsv"));
 }
 
-TEST_F(ClaimScanTest, ScannerKilledLoadingTheDictionaryIsRestartedWithIt) {
+TEST_P(ClaimScanTest, ScannerKilledLoadingTheDictionaryIsRestartedWithIt) {
   const fs::path marker = dir_ / "crashed";
   expect_reference_output({"needle", "hay", "y n"}, "hay needle\nneedle hay\nno\n",
                           "--batch-bytes 16", "SHMPIPE_CLAIMS_CRASH_ON_LOAD=" + marker.string());
@@ -328,7 +370,7 @@ TEST_F(ClaimScanTest, ScannerKilledLoadingTheDictionaryIsRestartedWithIt) {
   EXPECT_NE(last_stderr_.find("restarts 1)"), std::string::npos) << last_stderr_;
 }
 
-TEST_F(ClaimScanTest, ScannerThatLiesAboutAClaimIsCaught) {
+TEST_P(ClaimScanTest, ScannerThatLiesAboutAClaimIsCaught) {
   write_file(dir_ / "patterns.txt", "needle\n");
   std::string docs;
   for (int i = 0; i < 20; ++i)
@@ -427,7 +469,7 @@ TEST(DocumentReaderTest, BatchesAndPiecesRebuildEveryDocumentWithinTheCut) {
   }
 }
 
-TEST_F(ClaimScanTest, OneLongDocumentWithMatchesAcrossEveryPieceBoundary) {
+TEST_P(ClaimScanTest, OneLongDocumentWithMatchesAcrossEveryPieceBoundary) {
   // 64-byte pieces of a 20 kB document. For every piece boundary: short patterns across it,
   // patterns longer than a piece (100 and 150 bytes: they span two and three boundaries) and
   // patterns nested in those, over an alphabet small enough that the short ones overlap
@@ -447,7 +489,7 @@ TEST_F(ClaimScanTest, OneLongDocumentWithMatchesAcrossEveryPieceBoundary) {
   EXPECT_GE(summary_number(last_stderr_, "batches"), 20000 / 64) << last_stderr_;
 }
 
-TEST_F(ClaimScanTest, LongDocumentsAmongShortOnesAndALongLastOneWithoutNewline) {
+TEST_P(ClaimScanTest, LongDocumentsAmongShortOnesAndALongLastOneWithoutNewline) {
   // Documents of every size around the batch size, long ones next to each other and next to
   // empty ones, and a last document many batches long that ends without a newline: its
   // length a multiple of the batch size, one more and one less.
@@ -483,7 +525,7 @@ TEST_F(ClaimScanTest, LongDocumentsAmongShortOnesAndALongLastOneWithoutNewline) 
   }
 }
 
-TEST_F(ClaimScanTest, ScannerKilledInTheMiddleOfALongDocumentsPiecesLosesNothing) {
+TEST_P(ClaimScanTest, ScannerKilledInTheMiddleOfALongDocumentsPiecesLosesNothing) {
   // Document 1 goes in 256-byte pieces; the scanner sends part of the claims of the piece
   // that holds byte 15000 and dies: that piece and the ones queued behind it come again,
   // the pieces answered before do not.
@@ -502,7 +544,7 @@ TEST_F(ClaimScanTest, ScannerKilledInTheMiddleOfALongDocumentsPiecesLosesNothing
   }
 }
 
-TEST_F(ClaimScanTest, DocumentLargerThanTheRingTravelsThroughARingSizedForBatches) {
+TEST_P(ClaimScanTest, DocumentLargerThanTheRingTravelsThroughARingSizedForBatches) {
   // A 6 MiB document with 4 KiB batches: the ring stays at its 4 MiB minimum, smaller than
   // the document (sized for the document, it would have been 5 x 6 MiB rounded up: 32 MiB).
   std::mt19937_64 rng(6);
@@ -513,7 +555,7 @@ TEST_F(ClaimScanTest, DocumentLargerThanTheRingTravelsThroughARingSizedForBatche
   EXPECT_GE(summary_number(last_stderr_, "batches"), (6 << 20) / 4096) << last_stderr_;
 }
 
-TEST_F(ClaimScanTest, DocumentsAreScannedBeforeTheInputEnds) {
+TEST_P(ClaimScanTest, DocumentsAreScannedBeforeTheInputEnds) {
   // The documents come through a pipe whose writer stops half way: a scanner must reach
   // document 5 (the crash hook leaves a marker there, then the scanner is restarted) while
   // the rest has not been written yet. A claim_scan that reads its input whole before it
@@ -701,9 +743,11 @@ class ClaimScanCleanupTest : public ClaimScanTest {
 protected:
   std::unique_ptr<shmpipe::test::Background> start(const std::vector<std::string> &extra,
                                                    const std::vector<std::string> &env = {}) {
-    std::vector<std::string> argv = {CLAIM_SCAN};
+    std::vector<std::string> argv = GetParam().argv;
     argv.insert(argv.end(), extra.begin(), extra.end());
-    auto program = std::make_unique<shmpipe::test::Background>(argv, dir_ / "log", env);
+    std::vector<std::string> environment = GetParam().env;
+    environment.insert(environment.end(), env.begin(), env.end());
+    auto program = std::make_unique<shmpipe::test::Background>(argv, dir_ / "log", environment);
     EXPECT_GT(program->pid(), 0);
     return program;
   }
@@ -748,7 +792,7 @@ protected:
 
 // --out naming an input, by any spelling, used to replace the input with the results (exit
 // status 0). Now refused, status 2, before anything is read or written.
-TEST_F(ClaimScanCleanupTest, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
+TEST_P(ClaimScanCleanupTest, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
   write_file(dir_ / "patterns.txt", "needle\nhay\n");
   write_file(dir_ / "docs.txt", "hay needle hay\nneedle\n");
   fs::create_directories(dir_ / "sub");
@@ -774,7 +818,7 @@ TEST_F(ClaimScanCleanupTest, AnOutputThatIsAnInputIsRefusedAndTheInputKept) {
 
 // Failures before and during the scan, and bad arguments: an earlier complete output stays as
 // it was; no partial file, no session, no scanner remains.
-TEST_F(ClaimScanCleanupTest, FailuresAndBadArgumentsLeaveNothing) {
+TEST_P(ClaimScanCleanupTest, FailuresAndBadArgumentsLeaveNothing) {
   write_file(dir_ / "out.tsv", "0\t0\t0\t6\n"); // an earlier run's output
   write_file(dir_ / "patterns.txt", "needle\n");
   std::string docs;
@@ -813,7 +857,7 @@ TEST_F(ClaimScanCleanupTest, FailuresAndBadArgumentsLeaveNothing) {
 // SIGINT and SIGTERM once the scan runs (sessions exist, claims are being written): the
 // scanners are stopped, the sessions and the partial file removed, the earlier output left as
 // it was, and the status says which signal ended the run.
-TEST_F(ClaimScanCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
+TEST_P(ClaimScanCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
   write_file(dir_ / "out.tsv", "0\t0\t0\t6\n"); // an earlier run's output
   write_file(dir_ / "patterns.txt", "the\nin\nheap\nthing\n");
   std::string docs;
@@ -850,7 +894,7 @@ TEST_F(ClaimScanCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutpu
 
 // Two runs writing the same output at once each have a partial file of their own (mkstemp),
 // and the output is one run's complete result.
-TEST_F(ClaimScanCleanupTest, ConcurrentRunsHaveTheirOwnPartialFiles) {
+TEST_P(ClaimScanCleanupTest, ConcurrentRunsHaveTheirOwnPartialFiles) {
   const std::vector<std::string> patterns = {"the", "in", "heap"};
   std::string docs;
   for (int i = 0; i < 20000; ++i)
@@ -898,5 +942,61 @@ TEST_F(ScannerProtocolTest, PiecesReportOnlyTheirOwnMatchesAtDocumentOffsets) {
   EXPECT_EQ(claims->doc_id()->Get(0), 100u);
   EXPECT_EQ(sup_->restarts(), 0u);
 }
+
+// ---- Both orchestrators run every test above.
+
+INSTANTIATE_TEST_SUITE_P(Cpp, ClaimScanTest, ::testing::Values(cpp_program()));
+INSTANTIATE_TEST_SUITE_P(Cpp, ClaimScanCleanupTest, ::testing::Values(cpp_program()));
+
+#ifdef CLAIM_SCAN_PY
+INSTANTIATE_TEST_SUITE_P(Python, ClaimScanTest, ::testing::Values(python_program()));
+INSTANTIATE_TEST_SUITE_P(Python, ClaimScanCleanupTest, ::testing::Values(python_program()));
+
+/// claim_scan.py against claim_scan itself, not only against the reference: the same TSV byte
+/// for byte, and the same summary counts, batches included (the documents are cut into the same
+/// batches and pieces), over short, empty and long documents, with several batch sizes, scanner
+/// counts and claim chunks.
+TEST(ClaimScanPythonTest, SameTsvAndSummaryAsClaimScan) {
+  const fs::path dir = fs::temp_directory_path() /
+                       ("shmpipe-claims-" + std::to_string(::getpid()) + "-same-as-claim_scan");
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::mt19937_64 rng(1515);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 400; ++i) {
+    const std::size_t sizes[] = {0, 1, 17, 90, 300, 1000, 5000};
+    docs.push_back(random_text(rng, sizes[rng() % std::size(sizes)], "abcd \xff"));
+  }
+  std::set<std::string> unique = {"a", "ab", "abc", " ", "dd", "\xff\xff"};
+  for (int i = 0; i < 200; ++i) {
+    const std::string &d = docs[rng() % docs.size()];
+    if (d.size() > 2) {
+      const std::size_t length = 1 + rng() % std::min<std::size_t>(d.size() - 1, 40);
+      unique.insert(d.substr(rng() % (d.size() - length), length));
+    }
+  }
+  write_file(dir / "patterns.txt", joined(std::vector<std::string>(unique.begin(), unique.end())));
+  std::string bytes = joined(docs);
+  bytes.pop_back(); // the last document without its newline
+  write_file(dir / "docs.txt", bytes);
+  for (const std::string options : {"", "--scanners 2 --batch-bytes 300 --in-flight 2",
+                                    "--scanners 3 --batch-bytes 1000 --chunk-claims 50"}) {
+    SCOPED_TRACE(options);
+    const std::string args = "--patterns " + (dir / "patterns.txt").string() + " --docs " +
+                             (dir / "docs.txt").string() + " " + options + " --out ";
+    const Result cpp = run_program(cpp_program(), args + (dir / "cpp.tsv").string());
+    const Result py = run_program(python_program(), args + (dir / "py.tsv").string());
+    ASSERT_EQ(cpp.status, 0) << cpp.err;
+    ASSERT_EQ(py.status, 0) << py.err;
+    const std::string expected = read_file(dir / "cpp.tsv");
+    EXPECT_GT(expected.size(), 100000u);
+    EXPECT_TRUE(read_file(dir / "py.tsv") == expected) << "the TSVs differ";
+    for (const char *key : {"docs", "bytes", "patterns", "matches", "batches", "ring", "restarts"})
+      EXPECT_EQ(summary_number(py.err, key), summary_number(cpp.err, key)) << key << "\n"
+                                                                           << cpp.err << py.err;
+  }
+  fs::remove_all(dir);
+}
+#endif
 
 } // namespace
