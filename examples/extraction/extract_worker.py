@@ -17,13 +17,30 @@ MuPDF's glyph-box ascender/descender). Crops are cut from one render of the page
 C++ worker's arithmetic, on the page size poppler renders (rounded to whole pixels).
 
 Usage: started by the supervisor (the session comes from the environment); no arguments.
-Exit status: 0 after Shutdown, 4 when the core is gone, 2 on a setup error.
+Exit status: 0 after Shutdown, 4 when the core is gone or stuck, 2 on a setup error, 1 with a
+traceback on stderr on anything unexpected. SIGTERM and SIGINT end it at once, by that signal,
+without a traceback (see _default_stop_signals).
 """
 
 import math
 import os
 import signal
 import sys
+import traceback
+
+
+def _default_stop_signals():
+    """SIGINT (Ctrl-C reaches the whole process group) and SIGTERM (the supervisor's stop)
+    end the worker at once, by that signal, as they end the C++ worker: no KeyboardInterrupt
+    traceback, nothing to clean up (the session and its segment are the core's; the core sees
+    the worker die and ends or restarts it). Leaving the session first would not be cleaner: a
+    supervisor kills a worker that closes its session unasked, and the end would race."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+if __name__ == "__main__":
+    _default_stop_signals()  # already while the imports below run
 
 import numpy as np
 
@@ -58,6 +75,8 @@ ENCRYPTED = 11   # password-protected
 BAD_PAGE = 12    # page number out of range
 TOO_LARGE = 13   # an evidence crop larger than the ring holds
 BAD_REQUEST = 14  # not a request this worker serves
+
+SEND_LIMIT = 30.0  # seconds: a core that reads nothing for this long is stuck (as the C++ one)
 
 # ---------------------------------------------------------------------------------------------
 # Ledger rows from word boxes: examples/extraction/ledger.hpp, ported line for line (the C++
@@ -385,6 +404,23 @@ def _font_metrics(doc, page):
     return metrics
 
 
+# Ligature glyphs of simple fonts, as poppler reads their glyph names: "fi" is two letters.
+_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl"}
+
+
+def _split_ligature_fonts(doc, page):
+    """Names (without subset prefix) of the page's fonts whose text comes from glyph names
+    (no ToUnicode CMap): poppler spells their ligature glyphs out ("fi"), where MuPDF gives
+    U+FB01. A ToUnicode CMap's U+FB01 stays one character in both."""
+    split = set()
+    for font in page.get_fonts(full=True):
+        xref, basefont = font[0], font[3]
+        name = basefont.split("+", 1)[1] if "+" in basefont[:7] else basefont
+        if doc.xref_get_key(xref, "ToUnicode")[0] == "null":
+            split.add(name)
+    return split
+
+
 def words_of(doc, page):
     """The page's words as poppler::page::text_list() reports them, in points on the displayed
     (rotated) page with y down: a word ends at a whitespace character, at a gap wider than 0.1
@@ -398,6 +434,7 @@ def words_of(doc, page):
     plus the previous glyph's exact advance (the width of its MuPDF box). Any other origin
     (a new text position, kerning, character or word spacing) is taken as it is."""
     metrics = _font_metrics(doc, page)
+    split = _split_ligature_fonts(doc, page)
     rotate = page.rotation_matrix
     raw = page.get_text("rawdict", flags=fitz.TEXT_PRESERVE_LIGATURES |
                         fitz.TEXT_PRESERVE_WHITESPACE | fitz.TEXT_MEDIABOX_CLIP)
@@ -409,9 +446,11 @@ def words_of(doc, page):
             for span in line["spans"]:
                 size = span["size"]
                 font = span["font"]
+                ligatures = _LIGATURES if font in split else {}
                 ascent, descent = metrics.get(font, (span["ascender"], span["descender"]))
                 for ch in span["chars"]:
                     c = ch["c"]
+                    c = ligatures.get(c, c)
                     ox, base = ch["origin"]
                     advance = ch["bbox"][2] - ch["bbox"][0]
                     x0 = ox
@@ -822,32 +861,52 @@ class Server:
 
 # ---------------------------------------------------------------------------------------------
 
+def serve(worker, server):
+    """Answers requests until the core asks to shut down (returns) or goes away (shmpipe.Error).
+    Health checks are answered inside the library's receive(), between requests."""
+    for request in worker:
+        request_id = request.request_id
+        try:
+            with request:  # parsed, then released before the work: nothing of it is kept
+                answers = server.serve(request_id, request.data)
+            for reply in answers:
+                worker.reply(request_id, reply.data, final=reply.final, timeout=SEND_LIMIT)
+        except Failure as f:
+            worker.error(request_id, f.code, str(f), timeout=SEND_LIMIT)
+
+
 def main():
+    _default_stop_signals()
     if len(sys.argv) > 1:
         sys.stderr.write("usage: %s (started by extract_core, which sets SHMPIPE_SESSION)\n"
                          % sys.argv[0])
         return 2
+    import shmpipe
     try:
-        import shmpipe
         worker = shmpipe.Worker.attach_supervised(worker_name="extract_worker.py",
                                                   capabilities=["ledger", "evidence"])
-    except Exception as e:  # noqa: BLE001 - any setup failure ends the worker, named
+    except shmpipe.Error as e:  # no session, or no core: nothing to serve
         sys.stderr.write("extract_worker.py: %s\n" % e)
         return 2
-    server = Server(worker.max_message)
     try:
-        for request in worker:
+        with worker:
             try:
-                with request:  # released before the work: nothing of it is kept
-                    answers = server.serve(request.id, request.data)
-                for reply in answers:
-                    worker.reply(request.id, reply.data, final=reply.final)
-            except Failure as f:
-                worker.error(request.id, f.code, str(f))
+                serve(worker, Server(worker.max_message))
+            except shmpipe.Error:  # the core is gone or stuck: below
+                raise
+            except Exception:  # noqa: BLE001 - a bug, or PyMuPDF failing on a page: crash
+                # The traceback goes out while the worker is still in the session, and the
+                # process ends at once: a supervisor takes a session closed unasked for the
+                # worker's end and kills it, which would cut the traceback short or turn
+                # status 1 into SIGKILL. The supervisor restarts the worker; the core retries
+                # the page once.
+                traceback.print_exc()
+                sys.stderr.flush()
+                os._exit(1)
+        return 0
     except shmpipe.Error as e:  # the core is gone or stuck: nothing is left to serve
         sys.stderr.write("extract_worker.py: %s\n" % e)
         return 4
-    return 0
 
 
 if __name__ == "__main__":

@@ -5,10 +5,18 @@
 // wrote, with one PNG per row; page text must hold the words pdftotext prints; missing,
 // damaged and encrypted PDFs fail clearly; a worker killed on a page is restarted and the page
 // retried once, then reported while the rest of the document completes.
+//
+// Every test runs with each worker: "cpp" (extract_worker, poppler) and, when the Python
+// package is built, "python" (`--worker python`: extract_worker.py, PyMuPDF). Both must give
+// the same ledger.csv and evidence files; the Python worker's page text is compared with
+// pdftotext's characters, whitespace aside (poppler's physical layout glues close cells,
+// PyMuPDF's words do not).
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -61,15 +69,83 @@ std::vector<std::string> words_of(const std::string &text) {
   return words;
 }
 
-/// A scratch directory per test, removed afterwards.
-class ExtractPipelineTest : public ::testing::Test {
+/// The text without its whitespace.
+std::string without_space(const std::string &text) {
+  std::string out;
+  for (const std::string &w : words_of(text))
+    out += w;
+  return out;
+}
+
+/// The workers every test runs with (the test's parameter).
+std::vector<std::string> workers() {
+#ifdef EXTRACT_WORKER_PY
+  return {"cpp", "python"};
+#else
+  return {"cpp"};
+#endif
+}
+
+/// The pids of the living children of `parent` (from /proc/PID/stat: field 4 is the ppid).
+std::vector<pid_t> children_of(pid_t parent) {
+  std::vector<pid_t> children;
+  for (const fs::directory_entry &e : fs::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const std::string stat = read_file(e.path() / "stat");
+    const std::size_t paren = stat.rfind(')');
+    if (paren == std::string::npos)
+      continue;
+    std::istringstream rest(stat.substr(paren + 1));
+    char state = 0;
+    pid_t ppid = 0;
+    if (rest >> state >> ppid && ppid == parent && state != 'Z')
+      children.push_back(static_cast<pid_t>(std::stoi(name)));
+  }
+  return children;
+}
+
+/// A scratch directory per test, removed afterwards. The parameter names the worker.
+class ExtractPipelineTest : public ::testing::TestWithParam<std::string> {
 protected:
   void SetUp() override {
     const auto *info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("shmpipe-extract-" + std::to_string(::getpid()) + "-" + info->name());
+    std::string test = info->name(); // "Name/worker"
+    std::replace(test.begin(), test.end(), '/', '-');
+    dir_ =
+        fs::temp_directory_path() / ("shmpipe-extract-" + std::to_string(::getpid()) + "-" + test);
     fs::remove_all(dir_);
     fs::create_directories(dir_);
+  }
+
+  [[nodiscard]] static bool python() { return GetParam() == "python"; }
+
+  /// extract_core's arguments that choose the worker.
+  [[nodiscard]] static std::vector<std::string> worker_args() {
+    if (python())
+      return {"--worker", "python"};
+    return {};
+  }
+  [[nodiscard]] static std::string worker_flag() { return python() ? " --worker python" : ""; }
+
+  /// The command that runs the worker itself (under a Supervisor of the test's own).
+  [[nodiscard]] static std::vector<std::string> worker_command() {
+#ifdef EXTRACT_WORKER_PY
+    if (python())
+      return {PYTHON, EXTRACT_WORKER_PY};
+#endif
+    return {EXTRACT_WORKER};
+  }
+
+  /// Page text as the worker should give it: pdftotext's words (the C++ worker), or its
+  /// characters without whitespace (the Python worker).
+  static void expect_page_text(const std::string &actual, const std::string &oracle,
+                               const std::string &name) {
+    if (python())
+      EXPECT_EQ(without_space(actual), without_space(oracle)) << name;
+    else
+      EXPECT_EQ(words_of(actual), words_of(oracle)) << name;
   }
   void TearDown() override {
     if (!HasFailure())
@@ -86,7 +162,7 @@ protected:
   }
 
   Result extract(const fs::path &pdf, const std::string &extra = "") {
-    return run(std::string(EXTRACT_CORE) + " --pdf " + pdf.string() + " --out " +
+    return run(std::string(EXTRACT_CORE) + worker_flag() + " --pdf " + pdf.string() + " --out " +
                (dir_ / "out").string() + " " + extra);
   }
 
@@ -116,14 +192,14 @@ protected:
       const Result oracle = run("pdftotext -layout -f " + std::to_string(p) + " -l " +
                                 std::to_string(p) + " " + pdf.string() + " -");
       ASSERT_EQ(oracle.status, 0);
-      EXPECT_EQ(words_of(read_file(dir_ / "out" / "pages" / name)), words_of(oracle.out)) << name;
+      expect_page_text(read_file(dir_ / "out" / "pages" / name), oracle.out, name);
     }
   }
 
   fs::path dir_;
 };
 
-TEST_F(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
+TEST_P(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
   const fs::path pdf = make_pdf("--lang vi --rows 240 --seed 1 --bad-rows 3");
   const Result r = extract(pdf);
   ASSERT_EQ(r.status, 0) << r.out;
@@ -131,28 +207,28 @@ TEST_F(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
   expect_complete_output(pdf);
 }
 
-TEST_F(ExtractPipelineTest, EnglishLedgerWithoutRepeatedHeaders) {
+TEST_P(ExtractPipelineTest, EnglishLedgerWithoutRepeatedHeaders) {
   const fs::path pdf = make_pdf("--lang en --rows 150 --seed 2 --no-repeat-header");
   const Result r = extract(pdf, "--dpi 100 --in-flight 2");
   ASSERT_EQ(r.status, 0) << r.out;
   expect_complete_output(pdf);
 }
 
-TEST_F(ExtractPipelineTest, AWorkerKilledOnAPageIsRestartedAndThePageRetried) {
+TEST_P(ExtractPipelineTest, AWorkerKilledOnAPageIsRestartedAndThePageRetried) {
   const fs::path pdf = make_pdf("--lang vi --rows 200 --seed 3");
   const std::string marker = (dir_ / "crashed-once").string();
-  const Result r = run("SHMPIPE_EXTRACT_CRASH=1:" + marker + " " + EXTRACT_CORE + " --pdf " +
-                       pdf.string() + " --out " + (dir_ / "out").string());
+  const Result r = run("SHMPIPE_EXTRACT_CRASH=1:" + marker + " " + EXTRACT_CORE + worker_flag() +
+                       " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_TRUE(fs::exists(marker)) << "the worker was killed";
   EXPECT_NE(r.out.find("exited"), std::string::npos) << r.out;
   expect_complete_output(pdf);
 }
 
-TEST_F(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAndTheRestCompletes) {
+TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAndTheRestCompletes) {
   const fs::path pdf = make_pdf("--lang en --rows 200 --seed 4");
-  const Result r = run(std::string("SHMPIPE_EXTRACT_CRASH=1 ") + EXTRACT_CORE + " --pdf " +
-                       pdf.string() + " --out " + (dir_ / "out").string());
+  const Result r = run(std::string("SHMPIPE_EXTRACT_CRASH=1 ") + EXTRACT_CORE + worker_flag() +
+                       " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
   EXPECT_EQ(r.status, 3) << r.out;
   EXPECT_NE(r.out.find("page 2 failed"), std::string::npos) << r.out;
   // Every expected row not on page 2 is there, in order (evidence numbers shift).
@@ -168,7 +244,7 @@ TEST_F(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAndTheRestCompletes) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / "pages" / "page-0003.txt"));
 }
 
-TEST_F(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
+TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   Result r = extract(dir_ / "nope.pdf");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("cannot read"), std::string::npos) << r.out;
@@ -205,14 +281,14 @@ TEST_F(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
 
 // The worker answers a damaged document with an Error and goes on serving: the same process
 // then opens a good one and extracts a page of it.
-TEST_F(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
+TEST_P(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
   const fs::path good = make_pdf("--lang vi --rows 10 --seed 6");
   {
     std::ofstream junk(dir_ / "junk.pdf", std::ios::binary);
     junk << "%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n";
   }
   shmpipe::SupervisorOptions options;
-  options.command = {EXTRACT_WORKER};
+  options.command = worker_command();
   options.session.capacity = std::uint64_t{1} << 24;
   shmpipe::Supervisor sup("shmpipe-extract-test-" + std::to_string(::getpid()), options);
   const pid_t worker = sup.worker_pid();
@@ -244,7 +320,7 @@ TEST_F(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
   EXPECT_EQ(sup.restarts(), 0u);
 }
 
-TEST_F(ExtractPipelineTest, ARealPdfFromADebianPackage) {
+TEST_P(ExtractPipelineTest, ARealPdfFromADebianPackage) {
   const fs::path gz = "/usr/share/doc/fontconfig/fontconfig-user.pdf.gz";
   if (!fs::exists(gz))
     GTEST_SKIP() << gz << " is not installed";
@@ -257,9 +333,72 @@ TEST_F(ExtractPipelineTest, ARealPdfFromADebianPackage) {
     std::snprintf(name, sizeof name, "page-%04d.txt", p);
     const Result oracle = run("pdftotext -layout -f " + std::to_string(p) + " -l " +
                               std::to_string(p) + " " + pdf.string() + " -");
-    EXPECT_EQ(words_of(read_file(dir_ / "out" / "pages" / name)), words_of(oracle.out)) << name;
+    expect_page_text(read_file(dir_ / "out" / "pages" / name), oracle.out, name);
   }
 }
+
+#ifdef EXTRACT_WORKER_PY
+/// Width and height of a PNG file (its IHDR chunk), or {0, 0}.
+std::pair<std::uint32_t, std::uint32_t> png_size(const fs::path &path) {
+  const std::string bytes = read_file(path);
+  if (bytes.size() < 24 || bytes.compare(12, 4, "IHDR") != 0)
+    return {0, 0};
+  const auto be32 = [&](std::size_t at) {
+    std::uint32_t v = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+      v = v << 8 | static_cast<unsigned char>(bytes[at + i]);
+    return v;
+  };
+  return {be32(16), be32(20)};
+}
+
+/// The names of the files in `dir`, sorted.
+std::vector<std::string> names_in(const fs::path &dir) {
+  std::vector<std::string> names = shmpipe::test::entries_starting_with(dir, "");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// The two workers side by side on one document: the same ledger.csv byte for byte, the same
+// evidence files (names and count), crops of the same size (or one pixel apart: two renderers
+// round a crop whose edge falls on a pixel boundary differently), the same page files with
+// the same characters.
+class WorkerComparisonTest : public ExtractPipelineTest {};
+
+TEST_F(WorkerComparisonTest, BothWorkersGiveTheSameLedgerAndEvidence) {
+  const fs::path pdf = make_pdf("--lang vi --rows 300 --seed 14 --bad-rows 2");
+  std::map<std::string, fs::path> out;
+  for (const std::string worker : {"cpp", "python"}) {
+    out[worker] = dir_ / ("out-" + worker);
+    const Result r =
+        run(std::string(EXTRACT_CORE) + (worker == "python" ? " --worker python" : "") +
+            " --dpi 120 --pdf " + pdf.string() + " --out " + out[worker].string());
+    ASSERT_EQ(r.status, 0) << worker << ": " << r.out;
+  }
+  const fs::path &cpp = out["cpp"], &python = out["python"];
+  EXPECT_EQ(read_file(python / "ledger.csv"), read_file(cpp / "ledger.csv"));
+  EXPECT_EQ(read_file(cpp / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  const std::vector<std::string> crops = names_in(cpp / "evidence");
+  EXPECT_EQ(crops.size(), 300u);
+  ASSERT_EQ(names_in(python / "evidence"), crops);
+  std::size_t apart = 0;
+  for (const std::string &name : crops) {
+    const auto [cw, ch] = png_size(cpp / "evidence" / name);
+    const auto [pw, ph] = png_size(python / "evidence" / name);
+    ASSERT_GT(cw * ch, 0u) << name;
+    EXPECT_LE(std::max(cw, pw) - std::min(cw, pw), 1u) << name << ": " << cw << " vs " << pw;
+    EXPECT_LE(std::max(ch, ph) - std::min(ch, ph), 1u) << name << ": " << ch << " vs " << ph;
+    apart += cw != pw || ch != ph ? 1 : 0;
+  }
+  std::printf("crops one pixel apart: %zu of %zu\n", apart, crops.size());
+  const std::vector<std::string> pages = names_in(cpp / "pages");
+  ASSERT_EQ(names_in(python / "pages"), pages);
+  for (const std::string &name : pages)
+    EXPECT_EQ(without_space(read_file(python / "pages" / name)),
+              without_space(read_file(cpp / "pages" / name)))
+        << name;
+}
+#endif
 
 // ---- Every exit path cleans up (issue 14): no session segment, no worker, no partial output.
 
@@ -271,7 +410,8 @@ protected:
                                                    const std::vector<std::string> &extra = {}) {
     std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", pdf.string(), "--out",
                                      (dir_ / "out").string()};
-    argv.insert(argv.end(), extra.begin(), extra.end());
+    for (const std::vector<std::string> &more : {worker_args(), extra})
+      argv.insert(argv.end(), more.begin(), more.end());
     auto program = std::make_unique<shmpipe::test::Background>(argv, dir_ / "log");
     EXPECT_GT(program->pid(), 0);
     return program;
@@ -296,6 +436,21 @@ protected:
     EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
     EXPECT_FALSE(program.group_alive()) << "a worker outlived extract_core";
     EXPECT_EQ(files_under(dir_ / "out"), before);
+    EXPECT_EQ(read_file(dir_ / "log").find("Traceback"), std::string::npos)
+        << read_file(dir_ / "log");
+  }
+
+  /// Waits until `program` runs with its session and has staged at least 3 PNGs under
+  /// DIR/out that are not in `before`; false if it ended first.
+  bool wait_until_mid_run(shmpipe::test::Background &program,
+                          const std::map<std::string, std::string> &before = {}) {
+    const bool started = shmpipe::test::wait_until([&] {
+      std::size_t pngs = 0;
+      for (const auto &[name, bytes] : files_under(dir_ / "out"))
+        pngs += name.ends_with(".png") && !before.contains(name) ? 1u : 0u;
+      return (!segments_of(program.pid()).empty() && pngs >= 3) || !program.running();
+    });
+    return started && program.running();
   }
 
   /// Every file under `root` (hidden ones too), by relative path, with its bytes (a digest
@@ -333,7 +488,7 @@ protected:
 // A handled failure used to call std::exit with the Supervisor alive: its 64 MiB segment
 // stayed in /dev/shm each time. Now every one ends with the segment removed, the worker
 // stopped, and DIR/out as it was: absent, or holding an earlier run's output.
-TEST_F(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
+TEST_P(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
   const fs::path pdf = make_pdf("--lang en --rows 20 --seed 7");
   std::ofstream(dir_ / "junk.pdf", std::ios::binary) << "%PDF-1.4\nthis is not a PDF at all\n";
   std::ofstream(dir_ / "empty.pdf", std::ios::binary) << "";
@@ -358,7 +513,7 @@ TEST_F(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
   }
 }
 
-TEST_F(ExtractCleanupTest, BadArgumentsLeaveNothing) {
+TEST_P(ExtractCleanupTest, BadArgumentsLeaveNothing) {
   const fs::path pdf = make_pdf("--lang en --rows 5 --seed 8");
   const std::map<std::string, std::string> before = previous_output();
   for (const std::vector<std::string> &extra :
@@ -371,7 +526,7 @@ TEST_F(ExtractCleanupTest, BadArgumentsLeaveNothing) {
 // SIGINT and SIGTERM in the middle of a run (the session exists and PNGs are being staged):
 // the run stops, the worker is stopped, the segment removed, the staged files deleted, and an
 // earlier complete output is left exactly as it was. The status says which signal ended it.
-TEST_F(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
+TEST_P(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput) {
   const fs::path pdf = make_pdf("--lang vi --rows 1500 --seed 9");
   for (const int sig : {SIGINT, SIGTERM}) {
     SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -379,15 +534,8 @@ TEST_F(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
     const std::map<std::string, std::string> before = previous_output();
     auto program = start(pdf);
     // Started: its session exists, and files are being written under DIR/out.
-    std::vector<std::string> segments;
-    const bool started = shmpipe::test::wait_until([&] {
-      segments = segments_of(program->pid());
-      std::size_t pngs = 0;
-      for (const auto &[name, bytes] : files_under(dir_ / "out"))
-        pngs += name.ends_with(".png") && !before.contains(name) ? 1u : 0u;
-      return (!segments.empty() && pngs >= 3) || !program->running();
-    });
-    ASSERT_TRUE(started && program->running()) << read_file(dir_ / "log");
+    ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
+    const std::vector<std::string> segments = segments_of(program->pid());
     // The name ends in 16 random hex digits: nobody can create it first.
     ASSERT_EQ(segments.size(), 1u);
     const std::string prefix = "shmpipe-extract-" + std::to_string(program->pid()) + "-";
@@ -399,18 +547,55 @@ TEST_F(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
   }
 }
 
+// Ctrl-C in a terminal signals the whole foreground process group: the worker gets SIGINT too
+// (a Python worker must not print a KeyboardInterrupt traceback, and the C++ one dies of it).
+// extract_core still ends by SIGINT with nothing left behind and the earlier output intact.
+TEST_P(ExtractCleanupTest, CtrlCToTheWholeGroupLeavesNothing) {
+  const fs::path pdf = make_pdf("--lang en --rows 1500 --seed 12");
+  const std::map<std::string, std::string> before = previous_output();
+  auto program = start(pdf);
+  ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
+  ASSERT_EQ(::kill(-program->pid(), SIGINT), 0);
+  expect_nothing_left(*program, 128 + SIGINT, before);
+  EXPECT_EQ(read_file(dir_ / "log").find("KeyboardInterrupt"), std::string::npos)
+      << read_file(dir_ / "log");
+}
+
+// SIGTERM to the worker alone (an administrator, an OOM policy): it ends cleanly (no
+// traceback), the supervisor restarts it, the page it was on is sent again, and the run
+// completes with everything in it.
+TEST_P(ExtractCleanupTest, AWorkerEndedBySigtermIsRestartedAndTheRunCompletes) {
+  const fs::path pdf = make_pdf("--lang vi --rows 600 --seed 13");
+  auto program = start(pdf);
+  ASSERT_TRUE(wait_until_mid_run(*program)) << read_file(dir_ / "log");
+  const std::vector<pid_t> workers = children_of(program->pid());
+  ASSERT_EQ(workers.size(), 1u) << read_file(dir_ / "log");
+  ASSERT_EQ(::kill(workers[0], SIGTERM), 0);
+  EXPECT_EQ(program->wait(), 0) << read_file(dir_ / "log");
+  const std::string log = read_file(dir_ / "log");
+  EXPECT_NE(log.find("worker " + std::to_string(workers[0]) + " exited"), std::string::npos) << log;
+  EXPECT_NE(log.find("signal 15"), std::string::npos) << log;
+  EXPECT_EQ(log.find("Traceback"), std::string::npos) << log;
+  EXPECT_EQ(segments_of(program->pid()), std::vector<std::string>{});
+  EXPECT_FALSE(program->group_alive());
+  expect_complete_output(pdf);
+}
+
 // Results that would replace the PDF are refused before anything is written: the PDF as
 // DIR/ledger.csv (also through a symlink, a hard link or another spelling of DIR), or inside
 // DIR/pages or DIR/evidence, which a run replaces as a whole. A PDF elsewhere in DIR is fine.
-TEST_F(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
+TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
   const fs::path pdf = make_pdf("--lang en --rows 10 --seed 10");
   const std::string bytes = read_file(pdf);
   const fs::path out = dir_ / "out";
   const auto refused = [&](const fs::path &input, const fs::path &out_dir) {
     SCOPED_TRACE(input.string() + " into " + out_dir.string());
     const std::map<std::string, std::string> before = files_under(out);
-    shmpipe::test::Background program(
-        {EXTRACT_CORE, "--pdf", input.string(), "--out", out_dir.string()}, dir_ / "log");
+    std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", input.string(), "--out",
+                                     out_dir.string()};
+    for (const std::string &a : worker_args())
+      argv.push_back(a);
+    shmpipe::test::Background program(argv, dir_ / "log");
     EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
     EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
     EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
@@ -443,7 +628,7 @@ TEST_F(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
 // Two runs into one DIR at once: each stages in a directory of its own (the staged PNG names
 // used to be the same for both, and each deleted the other's), both complete, and DIR ends
 // with a complete output.
-TEST_F(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) {
+TEST_P(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) {
   const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 11");
   auto first = start(pdf);
   auto second = start(pdf);
@@ -453,5 +638,10 @@ TEST_F(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) 
             std::vector<std::string>{});
   expect_complete_output(pdf);
 }
+
+std::string worker_name(const ::testing::TestParamInfo<std::string> &info) { return info.param; }
+
+INSTANTIATE_TEST_SUITE_P(Workers, ExtractPipelineTest, ::testing::ValuesIn(workers()), worker_name);
+INSTANTIATE_TEST_SUITE_P(Workers, ExtractCleanupTest, ::testing::ValuesIn(workers()), worker_name);
 
 } // namespace
