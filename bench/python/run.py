@@ -317,7 +317,43 @@ def report(a, info, load_before, load_after, results, command):
                   f"{fmt(median(per_rep(A, lambda r: r[v]['p99_us'])), 1)} | "
                   f"{fmt(median(per_rep(A, lambda r: r[v]['rtt_p50_us'])), 1)} |")
     md += ["", f"socket / shmpipe one-way: p50 {mm(aio_p50, 2)} x, p99 {mm(aio_p99, 2)} x.", ""]
+    md += NOTES.splitlines()
     return "\n".join(lines) + "\n", "\n".join(md)
+
+
+NOTES = """## What each variant does (fixed text, not measured)
+
+- **ledger, shmpipe**: the worker (shmpipe.Worker) builds one Extraction{LedgerBatch} per
+  batch with the flatbuffers runtime: numeric columns with `Builder.CreateNumpyVector` (numpy
+  `tobytes()` then a copy into the builder's bytearray), the BBox structs the same way by
+  hand (CreateNumpyVector takes 1-D arrays only), each StringColumn as the strings' UTF-8
+  bytes joined (`str.encode` per string) plus n + 1 offsets (numpy cumsum). The finished
+  buffer is handed to `Worker.reply()` as a memoryview of the builder (no `Output()` copy):
+  one copy into the ring. The C++ core verifies each message (`as<Extraction>()`), checks every
+  column's length, and reads the rows in place. *shm-numpy* starts from numpy columns (plus
+  lists of str); *shm-rows* starts from the same list of dicts the NDJSON worker dumps, so it
+  also times the conversion to columns.
+- **ledger, NDJSON**: `sys.stdout.write(json.dumps(row) + "\\n")` per row (stdout is a pipe,
+  block-buffered: no flush per row; `ensure_ascii` default, so the Vietnamese text travels as
+  \\u escapes), then `{"end": n}`. The core reads 64 KiB at a time, splits lines and parses
+  each with `nlohmann::json::parse`, then reads the same fields into the same checksum.
+- **rtt**: 64 bytes (8-byte counter, 56 x 'x'), echoed back unchanged and compared. The
+  shmpipe payload is not a FlatBuffer (a session carries any bytes; the baselines carry the
+  same 64). *cpp-shm*: the worker loops `for request in worker: worker.reply(id,
+  request.data)` (the binding's blocking receive: spin 50 us, yield 200 us, then futex, with
+  the GIL released); the C++ core uses the default WaitPolicy. *cpp-shm-sleep*: the core's
+  policy is futex only (spin_for = yield_for = 0) and the worker waits in `select.poll()` on
+  `ready_fd()` and then `receive(0)`: sleeping against the sockets' sleeping read(). The
+  binding has no wait-policy option, so poll() on the readiness fd is how the Python side
+  sleeps.
+- **aio**: the Python side runs `asyncio.run()`; shm: `await shmpipe.aio.Consumer.receive()`
+  (try, then `loop.add_reader(ready_fd)`), pong with `Producer.send()`; sock:
+  `await loop.sock_recv()` on a non-blocking socket, pong with `sock.send()`. The C++ side
+  waits for pongs sleeping in both (futex only / read()).
+- Each (variant, repetition) is a fresh pair of processes; a C++ side and a Python side may
+  land on the same vCPU or not, which on 2 vCPUs shared with other load matters most to the
+  spinning wait policies.
+"""
 
 
 def main():
