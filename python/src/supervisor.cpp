@@ -101,10 +101,12 @@ make_supervisor(const std::string &name, std::vector<std::string> command, long 
 void bind_supervisor(py::module_ &m) {
   using namespace py::literals;
 
-  py::class_<PyEvent>(m, "SupervisorEvent",
-                      "What happened to a supervised worker: `kind` (\"started\", \"exited\", "
-                      "\"hung\", \"stuck\", \"stopped\", \"over_memory\", \"memory_warning\", "
-                      "\"start_failed\", \"gave_up\"), `pid`, `detail` (human-readable).")
+  py::class_<PyEvent>(
+      m, "SupervisorEvent",
+      "What happened to a supervised worker: `kind` (\"started\", \"exited\", "
+      "\"hung\", \"stuck\", \"stopped\", \"over_memory\", \"memory_warning\", "
+      "\"start_failed\", \"gave_up\", \"worker_warning\": the worker's Worker.warn(), "
+      "detail has its code, resident set and message), `pid`, `detail` (human-readable).")
       .def_readonly("kind", &PyEvent::kind, "What happened (see the class doc).")
       .def_readonly("pid", &PyEvent::pid, "The worker concerned (0: none was started).")
       .def_readonly("detail", &PyEvent::detail, "Human-readable: exit status, signal, limits.")
