@@ -169,6 +169,9 @@ struct SupervisorOptions {
   /// off when the supervisor is created on a short-lived thread.
   bool kill_with_parent = true;
   std::function<void(const SupervisorEvent &)> on_event{}; ///< called on the caller's thread
+  /// Where the worker's standard error goes (its tracebacks, say): appended to this file,
+  /// created 0644 if missing, for every worker this supervisor starts. Empty: the caller's.
+  std::string stderr_path{};
 };
 
 /// Runs one worker process on a session. Setup throws Error; send and receive return
@@ -737,9 +740,23 @@ private:
       argv.push_back(s.data());
     argv.push_back(nullptr);
 
+    int log_fd = -1; // opened here, not in the child: a failure is the caller's error
+    if (!options_.stderr_path.empty()) {
+      log_fd =
+          ::open(options_.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      if (log_fd < 0)
+        throw Error(Errc::worker_failed, name_,
+                    "cannot open the worker's log '" + options_.stderr_path +
+                        "': " + std::strerror(errno),
+                    errno);
+    }
     int status_pipe[2];
-    if (::pipe2(status_pipe, O_CLOEXEC) != 0)
-      throw Error(Errc::system, name_, "pipe2 failed", errno);
+    if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+      const int error = errno;
+      if (log_fd >= 0)
+        ::close(log_fd);
+      throw Error(Errc::system, name_, "pipe2 failed", error);
+    }
     const pid_t parent = ::getpid();
     const bool kill_with_parent = options_.kill_with_parent;
     const pid_t pid = ::fork();
@@ -750,12 +767,19 @@ private:
         if (::getppid() != parent) // the parent died before prctl
           ::_exit(127);
       }
+      if (log_fd >= 0 && ::dup2(log_fd, STDERR_FILENO) < 0) { // dup2 clears O_CLOEXEC
+        const int error = errno;
+        static_cast<void>(::write(status_pipe[1], &error, sizeof error));
+        ::_exit(127);
+      }
       ::execvpe(argv[0], argv.data(), envp.data());
       const int error = errno;
       static_cast<void>(::write(status_pipe[1], &error, sizeof error));
       ::_exit(127);
     }
     ::close(status_pipe[1]);
+    if (log_fd >= 0)
+      ::close(log_fd);
     if (pid < 0) {
       const int error = errno;
       ::close(status_pipe[0]);

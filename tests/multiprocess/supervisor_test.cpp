@@ -10,6 +10,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <string>
@@ -425,6 +427,38 @@ TEST(SupervisorTest, AWorkersWarningIsAnEventNotAResponse) {
     if (e.kind == SupervisorEvent::Kind::worker_warning) {
       EXPECT_NE(e.detail.find("code 1"), std::string::npos) << e.detail;
     }
+  }
+}
+
+TEST(SupervisorTest, TheWorkersStandardErrorGoesToItsLogAcrossRestarts) {
+  Fixture f;
+  const fs::path log = fs::temp_directory_path() / (f.name + ".log");
+  struct RemoveLog {
+    fs::path path;
+    ~RemoveLog() { fs::remove(path); }
+  } remove_log{log};
+  f.options.stderr_path = log.string();
+  f.options.on_worker_loss = OnWorkerLoss::fail;
+  Supervisor sup(f.name, f.options);
+  ASSERT_EQ(ask(sup, "stderr:first worker").status, Status::ok);
+  EXPECT_EQ(next_answer(sup).status, Status::ok);
+  ASSERT_EQ(ask(sup, "crash").status, Status::ok);
+  EXPECT_EQ(next_answer(sup).status, Status::peer_dead);
+  ASSERT_EQ(ask(sup, "stderr:second worker").status, Status::ok);
+  EXPECT_EQ(next_answer(sup).status, Status::ok);
+  std::ifstream in(log);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("first worker\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("second worker\n"), std::string::npos) << "appended, not truncated";
+
+  Fixture g;
+  g.options.stderr_path = "/nonexistent-dir/worker.log";
+  try {
+    Supervisor bad(g.name, g.options);
+    ADD_FAILURE() << "a log that cannot be opened was accepted";
+  } catch (const Error &e) {
+    EXPECT_EQ(e.code(), Errc::worker_failed);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent-dir/worker.log"), std::string::npos);
   }
 }
 

@@ -42,7 +42,7 @@ from shmpipe.schema import (BBox, ClaimBatch, Claims, ClaimsBody, Configure, Con
                             DocumentInfo, Envelope, Error, Evidence, ExtractionBody,
                             ExtractRequest, Extraction, HealthReply, HealthRequest, KeyValue,
                             LedgerBatch, OpenDocument, PageText, PatternSet, PatternSetLoaded,
-                            PixelFormat, Ready, Shutdown, StringColumn, TextBatch)
+                            PixelFormat, Ready, Shutdown, StringColumn, TextBatch, Warning)
 
 IDENTIFIERS = {"Envelope": b"SPEV", "Extraction": b"SPEX", "Claims": b"SPCL"}
 ROOTS = {"Envelope": Envelope.Envelope, "Extraction": Extraction.Extraction,
@@ -161,6 +161,15 @@ def build_error(b):
     Error.AddRecordType(b, 5)
     Error.AddRecordSeq(b, 1234)
     return envelope(b, Control.Control.Error, Error.End(b))
+
+
+def build_warning(b):
+    message = b.CreateString("resident set over the soft limit")
+    Warning.Start(b)
+    Warning.AddCode(b, 1)
+    Warning.AddMessage(b, message)
+    Warning.AddRssBytes(b, 1 << 30)
+    return envelope(b, Control.Control.Warning, Warning.End(b))
 
 
 def build_extract_request(b):
@@ -362,6 +371,12 @@ def check_error(m):
     assert (e.RecordType(), e.RecordSeq()) == (5, 1234)
 
 
+def check_warning(m):
+    w = member("Envelope", m, Warning.Warning)
+    assert (w.Code(), w.Message(), w.RssBytes()) == (1, b"resident set over the soft limit",
+                                                     1 << 30)
+
+
 def check_extract_request(m):
     assert m.RequestId() == 5
     r = member("Extraction", m, ExtractRequest.ExtractRequest)
@@ -446,6 +461,7 @@ SAMPLES = [
     ("Envelope", "Configure", build_configure, check_configure, True),
     ("Envelope", "Shutdown", build_shutdown, check_shutdown, True),
     ("Envelope", "Error", build_error, check_error, True),
+    ("Envelope", "Warning", build_warning, check_warning, True),
     ("Extraction", "ExtractRequest", build_extract_request, check_extract_request, True),
     ("Extraction", "PageText", build_page_text, check_page_text, True),
     ("Extraction", "Evidence", build_evidence, check_evidence, True),

@@ -262,6 +262,19 @@ inline std::vector<SampleOf<sc::Envelope>> envelope_samples() {
                            e->record_seq() == 1234,
                        "Error differs");
        }},
+      {"Warning",
+       [](fb::FlatBufferBuilder &b) {
+         const auto w = sc::CreateWarning(b, 1, b.CreateString("resident set over the soft limit"),
+                                          std::uint64_t{1} << 30);
+         return sc::CreateEnvelope(b, sc::Control::Warning, w.Union());
+       },
+       [](const sc::Envelope &m) {
+         const sc::Warning *w = m.body_as_Warning();
+         return expect(w != nullptr && w->code() == 1 &&
+                           same(w->message(), "resident set over the soft limit") &&
+                           w->rss_bytes() == std::uint64_t{1} << 30,
+                       "Warning differs");
+       }},
   };
 }
 

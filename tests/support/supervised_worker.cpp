@@ -4,6 +4,7 @@
 // `path` is a command:
 //   echo              answer PageText{page, "echo"} (final)
 //   warn              send a Warning (code 1, "running low"), then answer as echo
+//   stderr:TEXT       write TEXT and a newline to standard error, then answer as echo
 //   crash             die with SIGKILL, no answer
 //   crash-once:FILE   die the first time (creating FILE), answer the next time
 //   hang              stop serving (and stop answering health checks), sleeping
@@ -100,6 +101,10 @@ int serve(shmpipe::Worker &worker) {
       std::raise(SIGKILL);
     if (command == "warn" && worker.warn(1, "running low", 10s) != shmpipe::Status::ok)
       return 6;
+    if (command.rfind("stderr:", 0) == 0) {
+      std::fprintf(stderr, "%s\n", command.c_str() + 7);
+      std::fflush(stderr);
+    }
     if (command.rfind("crash-once:", 0) == 0 && first_time(command.substr(11)))
       std::raise(SIGKILL);
     if (command == "hang")
