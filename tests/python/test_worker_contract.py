@@ -227,3 +227,22 @@ def test_a_stop_signal_ends_the_worker_by_that_signal(name, spawn, signum, busy)
     err = child.stderr.read()
     assert "Traceback" not in err, err
     assert not [e for e in os.listdir("/dev/shm") if e.startswith(name)]
+
+
+def test_a_supervisor_writes_the_tracebacks_to_its_log(name, tmp_path):
+    log = tmp_path / "worker.log"
+    events = []
+    with shmpipe.Supervisor(name, CONTRACT, stderr_path=log, on_event=events.append,
+                            **fast()) as sup:
+        rid = sup.request(fbs.extract_request("raise", 1), timeout=5)
+        with sup.receive(timeout=20) as a:
+            assert (a.request_id, a.final, a.identifier) == (rid, True, "SPEV")
+            assert fbs.read_error(a.data)[:2] == (shmpipe.worker.HANDLER_FAILED,
+                                                  "ValueError: boom")
+            assert a.work_report is not None and a.work_report.duration < 5
+    # The worker is gone (shut down, exit 0): everything it wrote is in the log.
+    assert [e.kind for e in events] == ["started", "stopped"], events
+    text = log.read_text()
+    assert "Traceback" in text and "ValueError: boom" in text, text
+    with pytest.raises(TypeError):
+        shmpipe.Supervisor(name, CONTRACT, stderr_path=3, **fast())
