@@ -114,7 +114,8 @@ def _limit_bytes(argument, variable):
         except ValueError:
             raise ValueError(f"{variable}={text!r} is not a number of MiB") from None
     if not argument >= 0:  # also NaN
-        raise ValueError(f"{variable} / its argument must be a number of MiB >= 0, not {argument!r}")
+        raise ValueError(f"{variable} (or its argument) must be a number of MiB >= 0, "
+                         f"not {argument!r}")
     return int(argument * (1 << 20))
 
 
@@ -148,7 +149,8 @@ class _Watchdog(threading.Thread):
     def check(self):
         rss = resident_bytes()
         if self.hard and rss > self.hard:
-            message = f"resident {rss >> 20} MiB over the hard limit {self.hard >> 20} MiB: exit 137"
+            message = (f"resident {rss >> 20} MiB over the hard limit {self.hard >> 20} MiB: "
+                       "exit 137")
             print(f"shmpipe.worker: {message}", file=sys.stderr)
             self.warn(RSS_HARD, message, lock_timeout=2.0)
             sys.stderr.flush()

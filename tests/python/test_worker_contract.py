@@ -246,3 +246,18 @@ def test_a_supervisor_writes_the_tracebacks_to_its_log(name, tmp_path):
     assert "Traceback" in text and "ValueError: boom" in text, text
     with pytest.raises(TypeError):
         shmpipe.Supervisor(name, CONTRACT, stderr_path=3, **fast())
+
+
+def test_bad_arguments_raise_before_attaching(monkeypatch):
+    handler = lambda request, send: b""  # noqa: E731
+    with pytest.raises(ValueError, match="request_timeout"):
+        shmpipe.worker.serve(handler, name="unused", request_timeout=-1)
+    with pytest.raises(TypeError, match="handler"):
+        shmpipe.worker.serve(None, name="unused")
+    monkeypatch.setenv("SHMPIPE_RSS_SOFT_MB", "lots")
+    with pytest.raises(ValueError, match="SHMPIPE_RSS_SOFT_MB='lots'"):
+        shmpipe.worker.serve(handler, name="unused")
+    monkeypatch.delenv("SHMPIPE_RSS_SOFT_MB")
+    with pytest.raises(ValueError, match="SHMPIPE_RSS_HARD_MB"):
+        shmpipe.worker.serve(handler, name="unused", rss_hard_mb=-5)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # nothing left installed
