@@ -243,7 +243,8 @@ def _serve(worker, handler, request_timeout, soft, hard, on_soft_limit, watch_in
     # receive slice (<= slice seconds) or one bounded reply, and never while the handler
     # computes, so the watchdog gets it within about a slice.
     lock = threading.Lock()
-    slice_ = min(0.5, watch_interval)
+    # Without a watchdog nobody else wants the lock: wait for a request without waking up.
+    slice_ = min(0.5, watch_interval) if soft or hard else None
     watchdog = None
     if soft or hard:
         watchdog = _Watchdog(worker, lock, soft, hard, on_soft_limit, watch_interval)
