@@ -6,7 +6,9 @@ The classes are the C++ library's (``shmpipe::Producer``, ``Consumer``, ``Core``
 ``Supervisor``) over the same headers: records are read where they lie in shared memory
 (``Record.data`` is a read-only memoryview into the ring) and written in place (``Slot``).
 Blocking calls take ``timeout`` in seconds (``None``: for ever, ``0``: try once), release the
-GIL while they wait and let Ctrl-C through. asyncio variants are in :mod:`shmpipe.aio`.
+GIL while they wait and let Ctrl-C through. asyncio variants are in :mod:`shmpipe.aio`; the
+worker contract of a supervised worker (per-request timeout, memory watchdog, work reports,
+stop signals) is :func:`shmpipe.worker.serve`.
 """
 
 from ._shmpipe import (
@@ -23,6 +25,7 @@ from ._shmpipe import (
     Timeout,
     Worker,
     WorkerInfo,
+    WorkReport,
     __version__,
 )
 
@@ -40,5 +43,6 @@ __all__ = [
     "Timeout",
     "Worker",
     "WorkerInfo",
+    "WorkReport",
     "__version__",
 ]

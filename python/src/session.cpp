@@ -16,6 +16,12 @@ py::object worker_info(const WorkerInfo &info) { return py::cast(info); }
 
 namespace {
 
+/// WorkReport for Python: seconds as a float, bytes.
+struct PyWorkReport {
+  double duration;
+  std::uint64_t peak_rss;
+};
+
 // ---- Core ----------------------------------------------------------------------------------
 
 struct PyCore : Endpoint {
@@ -58,12 +64,13 @@ Worker &live(PyWorker &self) {
 std::unique_ptr<PyWorker> attach(const std::string &name, const std::string &worker_name,
                                  std::vector<std::string> capabilities,
                                  std::vector<long long> schema_ids,
-                                 const std::optional<double> &open_timeout) {
+                                 const std::optional<double> &open_timeout, bool report_work) {
   if (name.empty())
     throw py::value_error("shmpipe: a session name must not be empty");
   SessionOptions options;
   options.worker_name = worker_name;
   options.capabilities = std::move(capabilities);
+  options.report_work = report_work;
   for (const long long id : schema_ids)
     options.schema_ids.push_back(checked_uint(id, ~std::uint64_t{0} >> 1, "schema_ids[i]"));
   const Deadline until = deadline_from(open_timeout, "open_timeout");
@@ -139,10 +146,27 @@ void bind_session(py::module_ &m) {
                " protocol_version=" + std::to_string(w.protocol_version) + ">";
       });
 
+  py::class_<PyWorkReport>(m, "WorkReport",
+                           "What a worker measured while it served one request (C++ "
+                           "shmpipe::WorkReport), sent with its final response.")
+      .def_readonly("duration", &PyWorkReport::duration,
+                    "Seconds from the request's receive() to its final response.")
+      .def_readonly("peak_rss", &PyWorkReport::peak_rss,
+                    "The worker's peak resident set (bytes) while it served the request (VmHWM, "
+                    "reset at each receive()); 0 when /proc could not tell.")
+      .def("__iter__",
+           [](const PyWorkReport &r) { return py::iter(py::make_tuple(r.duration, r.peak_rss)); })
+      .def("__repr__", [](const PyWorkReport &r) {
+        return "<shmpipe.WorkReport duration=" + std::to_string(r.duration) +
+               " s peak_rss=" + std::to_string(r.peak_rss) + ">";
+      });
+
   auto incoming = py::class_<PyIncoming>(m, "Incoming", py::buffer_protocol(), R"doc(
 A message received on a session: a request (Worker.receive), a response (Core.receive,
 Supervisor.receive), or only a status with its request id: "timeout" (its deadline passed, or
 it ran over the supervisor's request_timeout twice) or "peer_dead" (lost with its worker).
+A Core also receives what a worker sent about no request, with request_id 0: an envelope
+Warning (Worker.warn; a Supervisor turns those into "worker_warning" events instead).
 `data` is a read-only memoryview of the FlatBuffer, in shared memory (None without one).
 Release semantics as for Record: release() raises BufferError while views of it are alive, and
 afterwards `data` and the views handed out raise ValueError.)doc");
@@ -160,6 +184,18 @@ afterwards `data` and the views handed out raise ValueError.)doc");
       .def_property_readonly("final", &PyIncoming::final, "The last response to its request.")
       .def_property_readonly("late", &PyIncoming::late,
                              "A response to a request already reported as timed out.")
+      .def_property_readonly(
+          "work_report",
+          [](PyIncoming &i) -> py::object {
+            if (!i.work_report())
+              return py::none();
+            return py::cast(
+                PyWorkReport{std::chrono::duration<double>(i.work_report()->duration).count(),
+                             i.work_report()->peak_rss_bytes});
+          },
+          "What the worker measured for its request (a WorkReport: duration in seconds, "
+          "peak_rss in bytes), with a final response from a worker attached with "
+          "report_work=True; None otherwise.")
       .def_property_readonly("type", &PyIncoming::type, "The record's type field.")
       .def_property_readonly("seq", &PyIncoming::seq, "The record's sequence number.")
       .def_property_readonly("identifier", &PyIncoming::identifier,
@@ -261,7 +297,8 @@ removes the segment.)doc")
               "response has not come (None: never).")
           .def("receive", &core_receive, "timeout"_a = py::none(),
                "The next response, or a request whose deadline passed (an Incoming with status "
-               "\"timeout\" and its request_id). Raises shmpipe.Timeout when nothing came within "
+               "\"timeout\" and its request_id), or a worker's envelope Warning (request_id "
+               "0; see Worker.warn). Raises shmpipe.Timeout when nothing came within "
                "`timeout` seconds, shmpipe.Closed, or shmpipe.Error (peer_dead: the worker died).")
           .def(
               "shutdown",
@@ -314,23 +351,27 @@ One request in hand at a time; one thread at a time.)doc")
               "attach", &attach, "name"_a, py::kw_only(), "worker_name"_a = "",
               "capabilities"_a = std::vector<std::string>{},
               "schema_ids"_a = std::vector<long long>{}, "open_timeout"_a = 5.0,
+              "report_work"_a = true,
               "Attach to session `name`, waiting up to `open_timeout` seconds (None: for ever) "
-              "for the core "
-              "to create it, and send Ready.")
+              "for the core to create it, and send Ready. `report_work`: send each request's "
+              "duration (from its receive() to its final response) and peak resident set with "
+              "that final response (Incoming.work_report on the core's side; seed 003's perf).")
           .def_static(
               "attach_supervised",
               [](const std::string &worker_name, std::vector<std::string> capabilities,
-                 std::vector<long long> schema_ids, const std::optional<double> &open_timeout) {
+                 std::vector<long long> schema_ids, const std::optional<double> &open_timeout,
+                 bool report_work) {
                 const char *name = std::getenv(kSessionEnv);
                 if (name == nullptr || *name == '\0')
                   throw Error(Errc::invalid_name, "",
                               std::string(kSessionEnv) +
                                   " is not set: not started by a Supervisor?");
                 return attach(name, worker_name, std::move(capabilities), std::move(schema_ids),
-                              open_timeout);
+                              open_timeout, report_work);
               },
               py::kw_only(), "worker_name"_a = "", "capabilities"_a = std::vector<std::string>{},
               "schema_ids"_a = std::vector<long long>{}, "open_timeout"_a = 5.0,
+              "report_work"_a = true,
               "attach() to the session named in the environment variable SHMPIPE_SESSION, as a "
               "worker started by a Supervisor. shmpipe.Error (errc invalid_name) when it is unset.")
           .def(
@@ -396,6 +437,30 @@ One request in hand at a time; one thread at a time.)doc")
               "request_id"_a, "code"_a, "message"_a, py::kw_only(), "timeout"_a = py::none(),
               "Answer `request_id` (0: none) with an envelope Error(code, message) as its final "
               "response.")
+          .def(
+              "warn",
+              [](PyWorker &self, long long code, const std::string &message,
+                 const std::optional<double> &timeout) {
+                Worker &worker = live(self);
+                if (code < INT32_MIN || code > INT32_MAX)
+                  throw py::value_error("code must fit in a 32-bit signed integer");
+                const Deadline until = deadline_from(timeout, "timeout");
+                Busy busy(self, "warn()");
+                const Status s = sliced(
+                    until,
+                    [&](Deadline d) {
+                      return worker.warn(static_cast<std::int32_t>(code), message, d);
+                    },
+                    [](Status st) { return st == Status::timeout; });
+                if (s != Status::ok)
+                  throw_status(s, self.name, "warning " + std::to_string(code));
+              },
+              "code"_a, "message"_a, py::kw_only(), "timeout"_a = py::none(),
+              "Tell the core something that answers no request: an envelope Warning(code, "
+              "message, this process's resident set) with request id 0. Codes 1 and 2: resident "
+              "set over the soft / hard limit (shmpipe.worker uses them); others are the "
+              "application's. A Supervisor turns it into a \"worker_warning\" event; a Core's "
+              "receive() returns it as an Incoming with request_id 0.")
           .def_property_readonly(
               "shutdown_requested", [](PyWorker &self) { return live(self).shutdown_requested(); },
               "Whether the core asked this worker to shut down.")

@@ -6,6 +6,7 @@
 #include "common.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <shmpipe/session.hpp>
@@ -20,7 +21,7 @@ public:
   PyIncoming(Endpoint &owner, py::object owner_ref, Incoming &&in)
       : Held(owner, std::move(owner_ref)), in_(std::move(in)), status_(in_.status()),
         request_id_(in_.request_id()), final_(in_.final()), late_(in_.late()), type_(in_.type()),
-        seq_(in_.seq()), identifier_(in_.identifier()) {
+        seq_(in_.seq()), identifier_(in_.identifier()), report_(in_.work_report()) {
     if (in_)
       set_holding();
   }
@@ -45,6 +46,8 @@ public:
   [[nodiscard]] std::uint16_t type() const noexcept { return type_; }
   [[nodiscard]] std::uint64_t seq() const noexcept { return seq_; }
   [[nodiscard]] const std::string &identifier() const noexcept { return identifier_; }
+  /// Kept past release(): it lies in the frame, and is a few bytes.
+  [[nodiscard]] const std::optional<WorkReport> &work_report() const noexcept { return report_; }
 
 private:
   void give_back() noexcept override { in_.release(); }
@@ -57,6 +60,7 @@ private:
   std::uint16_t type_;
   std::uint64_t seq_;
   std::string identifier_;
+  std::optional<WorkReport> report_;
 };
 
 /// Refuses `what` while `self` has an Incoming in hand that is not released.

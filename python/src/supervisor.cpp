@@ -40,7 +40,7 @@ make_supervisor(const std::string &name, std::vector<std::string> command, long 
                 double health_timeout, double request_timeout, double stop_grace,
                 long long rss_soft_limit, long long rss_hard_limit, double backoff_initial,
                 double backoff_max, long long max_failed_starts, const std::string &on_worker_loss,
-                bool kill_with_parent, py::object on_event) {
+                bool kill_with_parent, py::object on_event, const py::object &stderr_path) {
   if (name.empty())
     throw py::value_error("shmpipe: a session name must not be empty");
   if (command.empty())
@@ -71,6 +71,8 @@ make_supervisor(const std::string &name, std::vector<std::string> command, long 
     throw py::value_error("on_worker_loss must be \"fail\" or \"retry_once\", not \"" +
                           on_worker_loss + "\"");
   options.kill_with_parent = kill_with_parent;
+  if (!stderr_path.is_none())
+    options.stderr_path = py::str(py::module_::import("os").attr("fsdecode")(stderr_path));
 
   auto self = std::make_unique<PySupervisor>();
   self->name = name;
@@ -101,10 +103,12 @@ make_supervisor(const std::string &name, std::vector<std::string> command, long 
 void bind_supervisor(py::module_ &m) {
   using namespace py::literals;
 
-  py::class_<PyEvent>(m, "SupervisorEvent",
-                      "What happened to a supervised worker: `kind` (\"started\", \"exited\", "
-                      "\"hung\", \"stuck\", \"stopped\", \"over_memory\", \"memory_warning\", "
-                      "\"start_failed\", \"gave_up\"), `pid`, `detail` (human-readable).")
+  py::class_<PyEvent>(
+      m, "SupervisorEvent",
+      "What happened to a supervised worker: `kind` (\"started\", \"exited\", "
+      "\"hung\", \"stuck\", \"stopped\", \"over_memory\", \"memory_warning\", "
+      "\"start_failed\", \"gave_up\", \"worker_warning\": the worker's Worker.warn(), "
+      "detail has its code, resident set and message), `pid`, `detail` (human-readable).")
       .def_readonly("kind", &PyEvent::kind, "What happened (see the class doc).")
       .def_readonly("pid", &PyEvent::pid, "The worker concerned (0: none was started).")
       .def_readonly("detail", &PyEvent::detail, "Human-readable: exit status, signal, limits.")
@@ -129,11 +133,13 @@ close() (or the end of a `with` block) shuts the worker down.)doc")
               "request_timeout"_a = 0.0, "stop_grace"_a = 1.0, "rss_soft_limit"_a = 0,
               "rss_hard_limit"_a = 0, "backoff_initial"_a = 0.1, "backoff_max"_a = 5.0,
               "max_failed_starts"_a = 5, "on_worker_loss"_a = "fail", "kill_with_parent"_a = true,
-              "on_event"_a = py::none(),
+              "on_event"_a = py::none(), "stderr_path"_a = py::none(),
               "Create session `name`, start `command` (argv; the session name reaches it in "
               "SHMPIPE_SESSION) and wait for its Ready. on_worker_loss: \"fail\" (requests in "
               "flight come back with status \"peer_dead\") or \"retry_once\" (sent once more to "
-              "the next worker). rss limits in bytes. Raises shmpipe.Error (errc worker_failed: it "
+              "the next worker). rss limits in bytes. stderr_path (str or path-like): the workers' "
+              "standard error (their tracebacks) is appended to that file, created 0644 if "
+              "missing; None: this process's. Raises shmpipe.Error (errc worker_failed: it "
               "could not run, exited or did not say Ready within ready_timeout).")
           .def(
               "request",

@@ -98,3 +98,14 @@ def read_error(buf):
     if kind != CONTROL_ERROR:
         raise ValueError(f"Envelope body type {kind}, not Error")
     return _uint(body, 0, N.Int32Flags), _string(body, 1), _uint(body, 2, N.Uint64Flags)
+
+
+CONTROL_WARNING = 7  # envelope Control
+
+
+def read_warning(buf):
+    """(code, message, rss_bytes) of an Envelope holding a Warning."""
+    kind, body = _body(_root(buf, ENVELOPE_ID), 0)
+    if kind != CONTROL_WARNING:
+        raise ValueError(f"Envelope body type {kind}, not Warning")
+    return _uint(body, 0, N.Int32Flags), _string(body, 1), _uint(body, 2, N.Uint64Flags)
