@@ -641,7 +641,7 @@ private:
   /// A response leaving the session: late if its request is no longer awaited, and its
   /// request settled if it is the final one.
   Incoming settle(Incoming &&in) noexcept {
-    if (!in)
+    if (!in || in.request_id() == 0) // id 0: a notice (Warning), no answer to anything
       return std::move(in);
     if (!requests_.contains(in.request_id()))
       mark_late(in);

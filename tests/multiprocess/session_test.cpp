@@ -520,6 +520,7 @@ TEST(SessionTest, WorkReportsComeWithFinalResponsesAndWarningsWithIdZero) {
   Incoming warning = core.receive(10s);
   ASSERT_TRUE(warning) << to_string(warning.status());
   EXPECT_EQ(warning.request_id(), 0u);
+  EXPECT_FALSE(warning.late()) << "a notice answers nothing, so it is not late either";
   EXPECT_FALSE(warning.work_report());
   {
     const Received<sc::Envelope> envelope = warning.as<sc::Envelope>();
