@@ -142,8 +142,9 @@ protected:
     mine().closed.store(0, std::memory_order_relaxed);
     if (producer) {
       // A consumer waiting in an event loop learns of its new producer, as in RingWriter's
-      // constructor (the same seq_cst fence and Dekker pair, [sync:lane_ready_arm]).
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      // constructor (the same no-op seq_cst read-modify-write of our owner word, not a fence,
+      // which TSan does not model, and Dekker pair, [sync:lane_ready_arm]).
+      static_cast<void>(mine().owner.fetch_add(0, std::memory_order_seq_cst));
       notify_if_armed(theirs(), mine(), my_stats());
     }
     // The peer as it is at attach: if a stray write zeroes its owner word before this side
