@@ -22,10 +22,10 @@
 // checks every slot address Boost is about to touch, so a peer that changes an index in between
 // can make the call fail but not make us read or write outside the lane.
 //
-// Waiting is the ring's protocol (detail/sleep.hpp): the publisher's seq_cst store of its index
-// is, here, Boost's release store followed by our seq_cst read-modify-write of the same index
-// (Boost's order cannot be changed; a standalone fence would do, but ThreadSanitizer does not
-// model fences).
+// Waiting is the ring's protocol (detail/sleep.hpp): the publisher's index store is Boost's
+// release store; where the other side's process barrier does not order it before our load of
+// its flag, our seq_cst read-modify-write of the same index does (Boost's order cannot be
+// changed; a standalone fence would do, but ThreadSanitizer does not model fences).
 //
 // Limits: T's bytes come from the peer; a T with invalid bit patterns (bool, enums) or
 // pointers must be checked by the application. Boost puts the read index on the same cache line
@@ -262,13 +262,20 @@ protected:
       own_ = advance(own_, moved.count);
       my_stats().records.add_single_writer(moved.count);
       my_stats().bytes.add_single_writer(moved.count * sizeof(T));
-      // [sync:lane_consumer_sleep] (producer) / [sync:lane_producer_sleep] (consumer): seq_cst
-      // read-modify-write of the index Boost just stored with release, then the seq_cst load of
-      // the other side's flag in wake_if_sleeping(): the publisher's half of the Dekker pair
-      // (see the design note above). Pairs with FixedReader::sleep_for_data() /
+      // [sync:lane_consumer_sleep] (producer) / [sync:lane_producer_sleep] (consumer): the
+      // index Boost just stored with release, ordered before the load of the other side's
+      // flag in wake_if_sleeping(): the publisher's half of the Dekker pair (see the design
+      // note above), by the other side's process barrier (detail::publish_index()) or by a
+      // seq_cst read-modify-write of the index. Pairs with FixedReader::sleep_for_data() /
       // FixedWriter::sleep_for_space(). The value read must still be ours.
-      if (own_index().fetch_add(0, std::memory_order_seq_cst) != own_)
+      if (detail::light_publish(theirs())) {
+        detail::compiler_barrier();
+        // relaxed: only we store this index; a different value is a peer's stray write.
+        if (own_index().load(std::memory_order_relaxed) != own_)
+          corrupt_ = true;
+      } else if (own_index().fetch_add(0, std::memory_order_seq_cst) != own_) {
         corrupt_ = true;
+      }
       // [sync:lane_data_wake] (producer) / [sync:lane_space_wake] (consumer): release, the
       // increment in wake_other() when it wakes the other side. Pairs with the ticket's acquire
       // in FixedReader::sleep_for_data() / FixedWriter::sleep_for_space().

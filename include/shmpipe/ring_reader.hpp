@@ -593,10 +593,10 @@ private:
   void publish_read() noexcept {
     // [sync:read_index] release: our reads of the released records happen before the producer
     // reuses their space. Pairs with the acquire in RingWriter::ensure_space().
-    // [sync:producer_sleep] seq_cst, with the seq_cst load of the producer's flag in
-    // wake_if_sleeping() below: pairs with
-    // RingWriter::sleep_for_space(), as [sync:consumer_sleep] does in the other direction.
-    ctl_->consumer_index.index.store(read_, std::memory_order_seq_cst);
+    // [sync:producer_sleep] the index store, ordered before the load of the producer's flag in
+    // wake_if_sleeping() below (publish_index()): pairs with RingWriter::sleep_for_space(), as
+    // [sync:consumer_sleep] does in the other direction.
+    detail::publish_index(ctl_->consumer_index.index, read_, ctl_->producer_owner);
     // relaxed, and after the index: read only by a process that takes over a role, which
     // treats it as a lower bound (a crash between the two stores leaves it behind, never ahead).
     ctl_->consumer_index.next_seq.store(expected_seq_, std::memory_order_relaxed);

@@ -268,12 +268,13 @@ public:
     staged_padding_ = 0;
     // [sync:write_index] release: the records written above are visible to a consumer that
     // acquires this index. Pairs with the acquire in RingReader::reload_write_index().
-    // [sync:consumer_sleep] seq_cst, with the seq_cst load of the consumer's flag in
-    // wake_if_sleeping() below: pairs with the seq_cst store
-    // of consumer sleeping and load of this index in RingReader::sleep_for_data(). Of the two
-    // store-then-load sequences at least one sees the other's store, so either the consumer
-    // sees this index and does not sleep, or we see its flag and wake it.
-    ctl_->producer_index.index.store(pending_, std::memory_order_seq_cst);
+    // [sync:consumer_sleep] the index store, ordered before the load of the consumer's flag in
+    // wake_if_sleeping() below (by the consumer's process barrier, or seq_cst): pairs with the
+    // store of consumer sleeping, barrier and load of this index in
+    // RingReader::sleep_for_data(). Of the two store-then-load sequences at least one sees the
+    // other's store, so either the consumer sees this index and does not sleep, or we see its
+    // flag and wake it.
+    detail::publish_index(ctl_->producer_index.index, pending_, ctl_->consumer_owner);
     published_ = pending_;
     // relaxed, and after the index: read only by a producer that takes over this role, which
     // treats it as a lower bound (recover_next_seq()).

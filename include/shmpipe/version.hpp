@@ -15,6 +15,6 @@ namespace shmpipe {
 /// Version of the byte layout in docs/LAYOUT.md. It is written into every segment header and
 /// checked on open: two processes built against different layouts refuse to talk, whatever
 /// their library versions are. Any change to detail/layout.hpp bumps it.
-inline constexpr std::uint32_t kLayoutVersion = 3;
+inline constexpr std::uint32_t kLayoutVersion = 4;
 
 } // namespace shmpipe

@@ -106,22 +106,34 @@ public:
       : mode_(policy.mode), spin_for_(clamp(policy.spin_for, Clock::duration::zero())),
         spin_and_yield_(spin_for_ + std::min(clamp(policy.yield_for, Clock::duration::zero()),
                                              Clock::duration::max() - spin_for_)),
-        liveness_interval_(clamp(policy.liveness_interval, kMinLivenessInterval)),
-        start_(Clock::now()), deadline_(limit.resolve(start_)), now_(start_),
-        last_liveness_(start_) {}
+        liveness_interval_(clamp(policy.liveness_interval, kMinLivenessInterval)), limit_(limit),
+        // A policy without spinning yields or sleeps at its first step: it does not even spin
+        // the 31 rounds between clock readings.
+        phase_(mode_ != WaitMode::busy_spin && spin_for_ == Clock::duration::zero() ? Phase::yield
+                                                                                    : Phase::spin) {
+  }
 
   /// The shortest liveness interval: a shorter one (0, negative) would turn every sleep into a
   /// spin.
   static constexpr Clock::duration kMinLivenessInterval = std::chrono::milliseconds(1);
 
   [[nodiscard]] Step next() noexcept {
-    // Reading the clock costs ~20 ns; while spinning, look at it only every 32 rounds.
+    // Reading the clock costs ~20-50 ns; while spinning, look at it only every 32 rounds. The
+    // wait's clock starts with the first reading, not at construction: a wait that ends
+    // within 32 rounds (most do, when messages come one by one) reads no clock at all, and a
+    // timeout starts a few microseconds late.
     ++rounds_;
     if (phase_ == Phase::spin && (rounds_ & 31u) != 0) {
       cpu_relax();
       return Step::retry;
     }
     now_ = Clock::now();
+    if (!started_) {
+      started_ = true;
+      start_ = now_;
+      deadline_ = limit_.resolve(now_);
+      last_liveness_ = now_;
+    }
     if (now_ >= deadline_)
       return Step::timeout;
     const auto waited = now_ - start_;
@@ -177,12 +189,14 @@ private:
   Clock::duration spin_for_;
   Clock::duration spin_and_yield_; // spin_for + yield_for, saturating
   Clock::duration liveness_interval_;
-  Clock::time_point start_;
-  Deadline deadline_;
-  Clock::time_point now_;
-  Clock::time_point last_liveness_;
+  WaitLimit limit_;
+  Clock::time_point start_{}; // these four are set by the first clock reading in next()
+  Deadline deadline_{};
+  Clock::time_point now_{};
+  Clock::time_point last_liveness_{};
+  bool started_ = false;
   std::uint32_t rounds_ = 0;
-  Phase phase_ = Phase::spin;
+  Phase phase_;
   bool slept_ = false; // the last step was a sleep: look at the peer before the next one
 };
 

@@ -83,7 +83,10 @@ struct alignas(kCacheLine) OwnerLine {
   SharedAtomic<std::uint32_t> armed;
   /// atomic; the other side's `armed` generation this side last sent a wake datagram for.
   SharedAtomic<std::uint32_t> notified;
-  std::uint32_t reserved0;                 ///< zero
+  /// atomic; 1 when this side's holder issues a process-wide barrier before it sleeps or
+  /// arms (detail/barrier.hpp), so the other side may publish with a release store; 0: the
+  /// other side publishes with a seq_cst store. Stored by each holder when it claims the role.
+  SharedAtomic<std::uint32_t> barrier_sleeper;
   SharedAtomic<std::uint64_t> wake_socket; ///< atomic; token naming this side's wake socket
   std::uint8_t reserved[24];
 };
@@ -123,6 +126,7 @@ static_assert(offsetof(OwnerLine, wake) == 12);
 static_assert(offsetof(OwnerLine, closed) == 16);
 static_assert(offsetof(OwnerLine, armed) == 20);
 static_assert(offsetof(OwnerLine, notified) == 24);
+static_assert(offsetof(OwnerLine, barrier_sleeper) == 28);
 static_assert(offsetof(OwnerLine, wake_socket) == 32);
 static_assert(offsetof(StatsLine, wraps) == 40);
 static_assert(offsetof(StatsLine, regrown_or_rejected) == 48);

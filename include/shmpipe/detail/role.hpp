@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include <shmpipe/detail/barrier.hpp>
 #include <shmpipe/detail/layout.hpp>
 #include <shmpipe/detail/process.hpp>
 #include <shmpipe/error.hpp>
@@ -29,8 +30,12 @@ inline std::uint64_t claim_role(OwnerLine &line, const char *role, const std::st
     // acq_rel: acquire sees what a previous holder wrote before it let go cleanly (a holder
     // that died released nothing: its state is read with the acquire loads of the indices);
     // release orders our claim before the state we write next.
-    if (line.owner.compare_exchange_strong(current, token, std::memory_order_acq_rel))
+    if (line.owner.compare_exchange_strong(current, token, std::memory_order_acq_rel)) {
+      // relaxed: the other side reads it with the flags it loads after every publish; a
+      // stale value is covered either way (detail/sleep.hpp, publish_index()).
+      line.barrier_sleeper.store(membarrier_registered() ? 1 : 0, std::memory_order_relaxed);
       return token;
+    }
   }
   throw Error(Errc::role_taken, segment,
               "ring " + std::to_string(ring) + ": the " + role + " role keeps changing hands");

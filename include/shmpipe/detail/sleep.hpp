@@ -4,8 +4,10 @@
 // "Sleeping"), shared by RingWriter, RingReader, FixedWriter and FixedReader.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
+#include <shmpipe/detail/barrier.hpp>
 #include <shmpipe/detail/death_alarm.hpp>
 #include <shmpipe/detail/futex.hpp>
 #include <shmpipe/detail/layout.hpp>
@@ -22,9 +24,12 @@ namespace shmpipe::detail {
 //   - the ticket: the sleeper reads the word (acquire) before it looks at the index one last
 //     time; a wake after that load changes the word, so futex_wait returns at once;
 //   - a Dekker pair: the sleeper stores its `sleeping` flag and then loads the index; the
-//     publisher stores (or read-modify-writes) the index and then loads the flag; all four are
-//     seq_cst, so at least one side sees the other's store: the sleeper sees the new index and
-//     does not sleep, or the publisher sees the flag and wakes it.
+//     publisher stores the index and then loads the flag, and at least one side must see the
+//     other's store: the sleeper sees the new index and does not sleep, or the publisher sees
+//     the flag and wakes it. The store-to-load order costs a full barrier; the sleeper always
+//     pays it, with a process-wide barrier (detail/barrier.hpp) between its flag store and its
+//     load, and the publisher pays nothing more than a release store when that barrier reaches
+//     it (publish_index()). Otherwise both ends are seq_cst, as before layout version 4.
 // The callers tag both ends of each pair with their own [sync:...] names; the accesses marked
 // "caller's pair" below are the halves that live here.
 
@@ -49,11 +54,16 @@ void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, S
   // ticket that already includes a wake comes with the index or flag that caused it.
   const std::uint32_t ticket = word.load(std::memory_order_acquire);
   // seq_cst, caller's pair (Dekker): the store before unchanged()'s seq_cst load; pairs with the
-  // publisher's seq_cst index store followed by the seq_cst load in wake_if_sleeping().
+  // publisher's index store (publish_index()) followed by the load in wake_if_sleeping(). The
+  // process barrier between them is what a publisher with a release store relies on; without
+  // it (this process could not register) such a publisher may still be one who read a stale
+  // `barrier_sleeper` of a previous holder, so the sleep is cut into 1 ms slices.
   mine.sleeping.store(1, std::memory_order_seq_cst);
+  const bool fenced = process_barrier();
   if (unchanged() && !holder_dead(theirs, peer)) {
     stats.sleeps.add_single_writer(1);
-    futex_wait(word, ticket, until);
+    const Deadline slice = Clock::now() + std::chrono::milliseconds(1);
+    futex_wait(word, ticket, fenced || until < slice ? until : slice);
   }
   // relaxed: a late clear only costs the other side one needless wake.
   mine.sleeping.store(0, std::memory_order_relaxed);
@@ -92,12 +102,36 @@ inline void wake_other(const OwnerLine &other, OwnerLine &mine, StatsLine &stats
   notify_if_armed(other, mine, stats);
 }
 
-/// After a publish (a seq_cst store or read-modify-write of this side's index): wakes the other
-/// side if its flag says it sleeps or its event loop armed a wake, and costs no system call
-/// when neither.
+/// Whether this side may publish with a release store: it is registered for the other side's
+/// process barrier, and the other side issues one before it sleeps or arms. relaxed: the flag
+/// shares the line of the flags loaded after every publish, and is stored once per holder; a
+/// stale 0 costs one seq_cst store, a stale 1 (a new holder that cannot issue the barrier) is
+/// covered by that holder's 1 ms sleep slices.
+[[nodiscard]] inline bool light_publish(const OwnerLine &other) noexcept {
+  return other.barrier_sleeper.load(std::memory_order_relaxed) != 0 && membarrier_registered();
+}
+
+/// Stores this side's new index, ordered before the loads of wake_if_sleeping() that follow it:
+/// the Dekker half of every publish (a write or read index). release at least: the records
+/// written, or read, before it come with it (the caller's [sync:write_index] or
+/// [sync:read_index]). Then either the other side's process barrier orders the store before
+/// the loads (light_publish()), or a seq_cst store does.
+inline void publish_index(SharedAtomic<std::uint64_t> &index, std::uint64_t value,
+                          const OwnerLine &other) noexcept {
+  if (light_publish(other)) {
+    index.store(value, std::memory_order_release);
+    compiler_barrier();
+  } else {
+    index.store(value, std::memory_order_seq_cst);
+  }
+}
+
+/// After a publish (publish_index(), or its equivalent for a lane): wakes the other side if
+/// its flag says it sleeps or its event loop armed a wake, and costs no system call when
+/// neither.
 inline void wake_if_sleeping(const OwnerLine &other, OwnerLine &mine, StatsLine &stats) noexcept {
   // seq_cst, caller's pair (Dekker): the load after the caller's index store; pairs with the
-  // flag store and index load in sleep_unless_changed().
+  // flag store, process barrier and index load in sleep_unless_changed().
   if (other.sleeping.load(std::memory_order_seq_cst) != 0) {
     mine.wake.fetch_add(1, std::memory_order_release); // as in wake_other()
     futex_wake(mine.wake);
@@ -123,8 +157,11 @@ inline void arm_ready(OwnerLine &mine, const OwnerLine &theirs, std::uint64_t to
     mine.wake_socket.store(token, std::memory_order_relaxed); // published by the store below
   const std::uint32_t next = armed + 1 == 0 ? 1 : armed + 1;
   // seq_cst, caller's pair (Dekker): pairs with the publisher's index store followed by the
-  // armed load in notify_if_armed().
+  // armed load in notify_if_armed(). The process barrier, as in sleep_unless_changed(), is
+  // what a publisher with a release store relies on. Without it (this process could not
+  // register) our `barrier_sleeper` is 0, and the publisher stores seq_cst.
   mine.armed.store(next, std::memory_order_seq_cst);
+  static_cast<void>(process_barrier());
 }
 
 /// Stops asking for wake datagrams (the ready descriptor goes away, or the role does).
