@@ -8,7 +8,9 @@
 // Scenarios (bench::scenario): throughput_single and throughput_batched (64 B, 1 KiB),
 // streaming (64 KiB, 1 MiB), rtt_spin, rtt_sleep + rtt_default (64 B, run as one group),
 // transfer (1 MiB, 10 MiB), idle_cpu. The peers of one scenario group are run interleaved:
-// repetition 1 of every peer, then repetition 2 in the reverse order, and so on.
+// repetition 1 of every peer, then repetition 2 in the reverse order, and so on (11
+// repetitions, --reps N to change, 1 with --quick). A throughput run is sized by an untimed
+// calibration run to last about 0.25 s (0.03 s with --quick).
 //
 // The placement canary. On a VM the host decides where the two vCPUs run, and a cache line
 // moves between them 3x faster in some minutes than in others; every figure moves with it. So
@@ -45,7 +47,7 @@ constexpr double kPlacementGap = 1.5;
 
 struct Options {
   bool quick = false;
-  int reps = 0; // 0: the default (7, or 1 with --quick)
+  int reps = 0; // 0: the default (11, or 1 with --quick)
   std::string json;
   std::string plots;
   std::string results;
@@ -187,7 +189,9 @@ struct Runner {
   double canary_seconds = 0;
   std::vector<double> canaries; // every canary measured, in order
 
-  [[nodiscard]] int reps() const { return opt.reps > 0 ? opt.reps : opt.quick ? 1 : 7; }
+  /// Repetitions per row (idle_cpu: 1). Many, because only the runs of one placement pair up,
+  /// and a placement may hold only some of them.
+  [[nodiscard]] int reps() const { return opt.reps > 0 ? opt.reps : opt.quick ? 1 : 11; }
 
   double canary() {
     const auto start = std::chrono::steady_clock::now();
