@@ -968,6 +968,20 @@ std::vector<std::string> write_plots(const std::string &dir, const std::vector<R
                                      const Placements &pl) {
   const std::string data = dir + "/data";
   std::filesystem::create_directories(data);
+  // A previous run's plots (other placements, the old names) must not outlive it: remove what
+  // this function writes, and nothing else.
+  auto is_ours = [](const std::filesystem::path &file, const char *ext) {
+    const std::string name = file.filename().string();
+    return file.extension() == ext &&
+           (name.rfind("throughput", 0) == 0 || name.rfind("rtt", 0) == 0);
+  };
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    if (entry.is_regular_file() && is_ours(entry.path(), ".png"))
+      std::filesystem::remove(entry.path());
+  for (const auto &entry : std::filesystem::directory_iterator(data))
+    if (entry.is_regular_file() &&
+        (is_ours(entry.path(), ".dat") || entry.path().filename() == "plots.gp"))
+      std::filesystem::remove(entry.path());
   std::vector<std::string> images;
   std::ofstream gp(data + "/plots.gp");
   gp << "set terminal pngcairo noenhanced size 900,560 font 'sans,10'\n";
