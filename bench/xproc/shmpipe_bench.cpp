@@ -1131,6 +1131,28 @@ int main(int argc, char **argv) {
       return 2;
     }
   }
+  {
+    std::set<std::string> peers, scenarios;
+    for (const bench::Peer &peer : bench::registry()) {
+      peers.insert(peer.name);
+      for (const auto &[name, how] : peer.scenarios)
+        scenarios.insert(name);
+    }
+    auto check = [](const std::set<std::string> &asked, const std::set<std::string> &known,
+                    const char *what) {
+      for (const std::string &name : asked)
+        if (known.count(name) == 0) {
+          std::string list;
+          for (const std::string &k : known)
+            list += (list.empty() ? "" : ", ") + k;
+          std::fprintf(stderr, "unknown %s '%s' (known: %s)\n", what, name.c_str(), list.c_str());
+          return false;
+        }
+      return true;
+    };
+    if (!check(opt.only, peers, "peer") || !check(opt.scenarios, scenarios, "scenario"))
+      return 2;
+  }
   ::signal(SIGPIPE, SIG_IGN); // a dead socket peer is an error return, not a dead harness
   const Machine machine = describe_machine();
   (void)bench::Tsc::get();
