@@ -101,7 +101,7 @@ struct Scenario {
 
 struct Peer {
   std::string name;
-  /// Why the peer cannot run here, or nothing. Checked once per scenario group.
+  /// Why the peer cannot run here, or nothing. Asked before each of its rows runs.
   std::function<std::optional<std::string>()> unavailable = [] { return std::nullopt; };
   std::map<std::string, Scenario> scenarios;
   bool physical_limit = false; ///< a limit to compare against, not a transport a user would pick
