@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <new>
 #include <optional>
 #include <stdexcept>
@@ -25,60 +26,84 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
 
 namespace bench {
 
 // ---------------------------------------------------------------------------------------------
-// What one run of a scenario yields, and what the harness reports.
+// What a run is asked to do, what it yields, and the scenarios a peer may implement.
 
-/// One run. Throughput runs fill `seconds` and `messages`; latency runs fill `latencies_ns`
-/// (one sample per round trip or transfer); idle runs fill `cpu_percent`.
+/// The scenarios, by the names the report uses.
+namespace scenario {
+/// One message per call on both sides (64 B, 1 KiB).
+inline constexpr const char *kSingle = "throughput_single";
+/// The peer's batch form: `Load::batch` messages per call where the peer has one (64 B, 1 KiB).
+inline constexpr const char *kBatched = "throughput_batched";
+/// Large messages (64 KiB, 1 MiB) with at most `Load::in_flight` of them written and not yet
+/// released, for every peer alike; each released as soon as it is read.
+inline constexpr const char *kStreaming = "streaming";
+/// 64 B round trips, both sides spinning.
+inline constexpr const char *kRttSpin = "rtt_spin";
+/// 64 B round trips, both sides blocking in the kernel.
+inline constexpr const char *kRttSleep = "rtt_sleep";
+/// 64 B round trips with shmpipe's default wait policy (spin, yield, then sleep).
+inline constexpr const char *kRttDefault = "rtt_default";
+/// One large message at a time, written, read and acknowledged.
+inline constexpr const char *kTransfer = "transfer";
+/// A consumer blocked on an empty channel.
+inline constexpr const char *kIdleCpu = "idle_cpu";
+} // namespace scenario
+
+/// Buffer bytes every peer gets in the 64 B and 1 KiB throughput scenarios (ring capacity,
+/// queue cells x cell size, pipe size, ...), so that none is faster for holding more.
+inline constexpr std::size_t kSmallRingBytes = 256 * 1024;
+
+/// What one run is asked to do. Fields a scenario does not use stay at their defaults.
+struct Load {
+  std::size_t size = 0;       ///< payload bytes per message
+  std::uint64_t count = 0;    ///< messages (throughput, streaming) or round trips / transfers
+  std::size_t ring_bytes = 0; ///< throughput: the buffer bytes the peer may use (see above)
+  std::size_t batch = 1;      ///< throughput_batched: messages per batch call
+  std::size_t in_flight = 0;  ///< streaming: messages written and not yet released, at most
+  double seconds = 0;         ///< idle_cpu: how long the consumer waits
+};
+
+/// One run. Throughput runs fill `seconds` and `messages` (measured by the consumer); latency
+/// runs fill `latencies_ns` (one sample per round trip or transfer); round trips also fill
+/// `cpu_ns_per_op`; idle runs fill `cpu_percent`.
 struct Sample {
   double seconds = 0;
   std::uint64_t messages = 0;
   std::vector<double> latencies_ns;
   double cpu_percent = -1;
+  /// CPU time (user + system, every thread) of both processes over the round-trip loop,
+  /// divided by its round trips (warm-up included in both).
+  double cpu_ns_per_op = -1;
+  /// shmpipe only: futex waits both processes entered, per round trip (warm-up included).
+  double sleeps_per_op = -1;
 };
 
-/// A row of the report (and of the JSON file). Fields that do not apply stay empty (null).
-struct Result {
-  std::string transport;
-  std::string scenario;
-  std::uint64_t size_bytes = 0;
-  std::optional<double> msgs_per_s, bytes_per_s, p50_ns, p99_ns, p999_ns, max_ns, cpu_percent;
-  int runs = 0;
-  std::optional<std::string> skipped;
+/// Runs one scenario once, between two processes (usually with run_pair below), and returns
+/// the measurement. Throws std::runtime_error when the peer fails (the harness reports the row
+/// as failed with that reason). Every byte of every message is written by one process and read
+/// by the other, and checked.
+using RunFn = std::function<Sample(const Load &)>;
+
+/// How a peer takes part in one scenario.
+struct Scenario {
+  RunFn run;                      ///< empty with `not_applicable` set
+  std::vector<std::size_t> sizes; ///< sizes it runs at; empty: every size of the scenario
+  std::string form;               ///< how it runs it (calls, buffer), shown in the report
+  std::string not_applicable;     ///< why the peer has no such form: the row says n/a
 };
-
-// ---------------------------------------------------------------------------------------------
-// The scenarios a peer may implement. Every function runs both processes itself (usually with
-// run_pair below) and returns the leader's measurement. They throw std::runtime_error when the
-// peer fails (the harness reports the row as skipped with that reason).
-
-/// Stream `count` messages of `size` bytes; the producer writes every byte of each message, the
-/// consumer reads every byte. Sample: seconds and messages, measured by the consumer.
-using ThroughputFn = std::function<Sample(std::size_t size, std::uint64_t count)>;
-/// `count` round trips of `size` bytes. Sample: latencies_ns, one per round trip.
-using RttFn = std::function<Sample(std::size_t size, std::uint64_t count)>;
-/// `count` times: one message of `size` bytes written (every byte) by one process and read
-/// (every byte) by the other, then acknowledged. Sample: latencies_ns from the start of the
-/// write to the end of the read.
-using TransferFn = std::function<Sample(std::size_t size, std::uint64_t count)>;
-/// A consumer blocked on an empty channel for `seconds`. Sample: its cpu_percent.
-using IdleFn = std::function<Sample(double seconds)>;
 
 struct Peer {
   std::string name;
-  /// Why the peer cannot run here, or nothing. Checked once before its scenarios run.
+  /// Why the peer cannot run here, or nothing. Asked before each of its rows runs.
   std::function<std::optional<std::string>()> unavailable = [] { return std::nullopt; };
-  ThroughputFn throughput;
-  std::vector<std::size_t> throughput_sizes; ///< empty: all sizes
-  RttFn rtt_spin;
-  RttFn rtt_blocking;
-  TransferFn transfer;
-  IdleFn idle_cpu;
+  std::map<std::string, Scenario> scenarios;
   bool physical_limit = false; ///< a limit to compare against, not a transport a user would pick
   int order = 100;             ///< report order (lower first)
 };
@@ -88,7 +113,7 @@ inline std::vector<Peer> &registry() {
   return peers;
 }
 
-/// `static bench::Register reg{Peer{...}};` in a peer's file adds it to the suite.
+/// `static bench::Register reg{peer};` in a peer's file adds it to the suite.
 struct Register {
   explicit Register(Peer peer) { registry().push_back(std::move(peer)); }
 };
@@ -139,6 +164,15 @@ inline double cpu_seconds() {
   ::getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
          static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+/// CPU time (user + system, every thread) of this process, in nanoseconds. Exact, unlike
+/// getrusage's tick-sampled split, and cheap enough to read around a loop.
+inline std::uint64_t process_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,12 +246,36 @@ private:
   std::size_t bytes_;
 };
 
+/// What a forked follower reports about itself to the leader: a page mapped before the first
+/// fork (run_pair maps it), so every follower writes into the leader's copy.
+struct FollowerReport {
+  /// CPU time the follower spent in its measured loop (report_follower_cpu).
+  std::atomic<std::uint64_t> cpu_ns{0};
+};
+
+inline FollowerReport &follower_report() {
+  static SharedScratch page(4096);
+  static FollowerReport *report = new (page.data()) FollowerReport{};
+  return *report;
+}
+
+/// Called by a follower after its loop: the CPU time it spent there.
+inline void report_follower_cpu(std::uint64_t ns) {
+  follower_report().cpu_ns.store(ns, std::memory_order_release);
+}
+
+/// The follower's report_follower_cpu() of the last run_pair, once that returned.
+inline std::uint64_t follower_cpu_ns() {
+  return follower_report().cpu_ns.load(std::memory_order_acquire);
+}
+
 /// Runs `follower` in a forked child pinned to CPU 1 and `leader` in this process pinned to
 /// CPU 0 (`pin` false: both unpinned, for blocking transports where the scheduler may do
 /// better). The follower's return value is its exit code (0 = fine). Throws if the follower
 /// fails or is still running 120 s after the leader finished; the follower is killed then.
 template <class Leader, class Follower>
 auto run_pair(Leader &&leader, Follower &&follower, bool pin = true) -> decltype(leader()) {
+  follower_report().cpu_ns.store(0, std::memory_order_relaxed); // maps the page before the fork
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid < 0)
@@ -273,6 +331,81 @@ inline void spin_until(const std::atomic<std::uint32_t> &flag, std::uint32_t val
     if (std::chrono::steady_clock::now() > deadline)
       throw std::runtime_error("the other process did not reach the barrier");
     _mm_pause();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The placement canary.
+
+/// One cache line bounced between two processes pinned as run_pair pins them (CPU 0 and 1):
+/// the leader stores 2k+1, the follower answers 2k+2, both spinning on the line. Returns the
+/// median of `round_trips` round trips (after 1000 untimed ones), each timed with the TSC as
+/// the round-trip scenarios time theirs. On this kind of VM the value shows where the host put
+/// the two vCPUs (the same core or not), which moves every figure 3-10x; the harness measures
+/// it around every run and compares runs only within one placement.
+inline double canary_round_trip_ns(std::uint64_t round_trips) {
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> value{0};
+  };
+  SharedScratch scratch(4096);
+  auto *line = new (scratch.data()) Line{};
+  constexpr std::uint64_t kWarmup = 1000;
+  const std::uint64_t total = kWarmup + round_trips;
+  const Tsc &tsc = Tsc::get(); // calibrated before the fork
+  // Either side gives up after 10 s without an answer (the clock is read every 4096 spins).
+  auto wait_for = [&](std::uint64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::uint32_t spins = 0;
+    while (line->value.load(std::memory_order_acquire) != want) {
+      _mm_pause();
+      if (++spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline)
+        return false;
+    }
+    return true;
+  };
+  std::vector<double> samples = run_pair(
+      [&] {
+        std::vector<double> out;
+        out.reserve(round_trips);
+        for (std::uint64_t k = 0; k < total; ++k) {
+          const std::uint64_t t0 = Tsc::ticks();
+          line->value.store(2 * k + 1, std::memory_order_release);
+          if (!wait_for(2 * k + 2))
+            throw std::runtime_error("canary: the other process did not answer");
+          const std::uint64_t t1 = Tsc::ticks();
+          if (k >= kWarmup)
+            out.push_back(tsc.ns(t1 - t0));
+        }
+        return out;
+      },
+      [&] {
+        for (std::uint64_t k = 0; k < total; ++k) {
+          if (!wait_for(2 * k + 1))
+            return 1;
+          line->value.store(2 * k + 2, std::memory_order_release);
+        }
+        return 0;
+      });
+  if (samples.empty())
+    throw std::runtime_error("canary: no round trips");
+  const auto mid = samples.begin() + static_cast<std::ptrdiff_t>(samples.size() / 2);
+  std::nth_element(samples.begin(), mid, samples.end());
+  return *mid;
+}
+
+/// Spins until fewer than `limit` messages are written and not yet released: `released` is
+/// the consumer's count of released messages, `next` the producer's next message. The
+/// streaming scenario's one rule for every peer. Throws after 10 s without progress.
+inline void wait_for_credit(const std::atomic<std::uint64_t> &released, std::uint64_t next,
+                            std::uint64_t limit) {
+  if (next - released.load(std::memory_order_acquire) < limit) [[likely]]
+    return;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::uint32_t spins = 0;
+  while (next - released.load(std::memory_order_acquire) >= limit) {
+    _mm_pause();
+    if (++spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error("the consumer released nothing for 10 s");
   }
 }
 

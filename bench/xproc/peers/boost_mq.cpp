@@ -13,7 +13,6 @@ namespace {
 namespace bip = boost::interprocess;
 
 constexpr char kPeer[] = "boost_message_queue";
-constexpr std::size_t kThroughputDepth = 1024; // as in baselines.md section 2
 constexpr std::size_t kRttDepth = 16;
 constexpr std::uint64_t kWarmup = 1000; // round trips before the timed ones
 
@@ -73,14 +72,17 @@ template <class Body> auto translating_errors(Body &&body) -> decltype(body()) {
   }
 }
 
-/// `count` messages of `size` bytes through one queue of depth 1024, blocking on both sides.
-/// The leader is the consumer: it receives each message into its buffer and touches every byte.
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
-  if (size == 0 || count == 0)
-    fail("throughput needs a size and a count");
+/// `count` messages of `size` bytes through one queue of ring_bytes / size messages, blocking
+/// on both sides. The leader is the consumer: it receives each message into its buffer and
+/// touches every byte.
+bench::Sample throughput(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
+  if (size == 0 || count == 0 || load.ring_bytes < size)
+    fail("throughput needs a size, a count and a ring of at least one message");
   return translating_errors([&] {
     QueueRemover remover{bench::unique_name("mq")};
-    bip::message_queue queue(bip::create_only, remover.name.c_str(), kThroughputDepth, size);
+    bip::message_queue queue(bip::create_only, remover.name.c_str(), load.ring_bytes / size, size);
     bench::SharedScratch scratch;
     auto *go = new (scratch.data()) std::atomic<std::uint32_t>{0};
     return bench::run_pair(
@@ -123,7 +125,9 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
 /// `count` round trips of `size` bytes over two queues of depth 16 (ping, pong), after kWarmup
 /// untimed ones. Each sample is one send + the blocking receive of the echo, timed by the
 /// leader; the payload is filled before and verified after the timed part.
-bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
+bench::Sample rtt_sleep(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   if (size == 0)
     fail("rtt needs a size");
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the follower starts waiting
@@ -133,12 +137,13 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
     bip::message_queue ping(bip::create_only, ping_remover.name.c_str(), kRttDepth, size);
     bip::message_queue pong(bip::create_only, pong_remover.name.c_str(), kRttDepth, size);
     const std::uint64_t rounds = kWarmup + count;
-    return bench::run_pair(
+    bench::Sample result = bench::run_pair(
         [&] {
           std::vector<std::byte> out(size), in(size);
           Deadline deadline;
           bench::Sample sample;
           sample.latencies_ns.reserve(count);
+          const std::uint64_t cpu0 = bench::process_cpu_ns();
           for (std::uint64_t i = 0; i < rounds; ++i) {
             bench::fill_payload(out.data(), size, i);
             const std::uint64_t t0 = bench::Tsc::ticks();
@@ -150,6 +155,7 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
             if (i >= kWarmup)
               sample.latencies_ns.push_back(tsc.ns(t1 - t0));
           }
+          sample.cpu_ns_per_op = static_cast<double>(bench::process_cpu_ns() - cpu0);
           return sample;
         },
         [&] {
@@ -158,27 +164,37 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
             bip::message_queue pong_out(bip::open_only, pong_remover.name.c_str());
             std::vector<std::byte> buffer(size);
             Deadline deadline;
+            const std::uint64_t cpu0 = bench::process_cpu_ns();
             for (std::uint64_t i = 0; i < rounds; ++i) {
               receive(ping_in, buffer.data(), size, deadline);
               send(pong_out, buffer.data(), size, deadline);
             }
+            bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
             return 0;
           });
         },
         /*pin=*/true);
+    result.cpu_ns_per_op = (result.cpu_ns_per_op + static_cast<double>(bench::follower_cpu_ns())) /
+                           static_cast<double>(rounds);
+    return result;
   });
 }
 
-// Built in a lambda: designated initializers would trip -Wmissing-field-initializers.
-static bench::Register reg{[] {
+bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kPeer;
-  peer.throughput = throughput;
-  // A message_queue of 1 MiB messages is not how anyone uses it.
-  peer.throughput_sizes = {64, 1024, 65536};
-  peer.rtt_blocking = rtt_blocking;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = throughput,
+      .sizes = {64, 1024},
+      .form = "one timed_send / timed_receive per message; 256 KiB of messages"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .not_applicable = "no batch call: message_queue sends and receives one message per call"};
+  peer.scenarios[bench::scenario::kRttSleep] = {
+      .run = rtt_sleep, .form = "timed_send / timed_receive (process-shared mutex + condvar)"};
   peer.order = 40;
   return peer;
-}()};
+}
+
+const bench::Register reg{make_peer()};
 
 } // namespace

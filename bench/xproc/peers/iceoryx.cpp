@@ -20,8 +20,12 @@
 // publisher subscriberTooSlowPolicy = WAIT_FOR_CONSUMER, subscriber queueFullPolicy =
 // BLOCK_PRODUCER. Both sides busy-poll (no WaitSet), so compare with spinning transports.
 // Timing starts only after the subscription is established (publisher: hasSubscribers(),
-// subscriber: SubscribeState::SUBSCRIBED). Every wait is bounded: a side that sees no progress
-// for 10 s throws, and the leader kills both children if either fails.
+// subscriber: SubscribeState::SUBSCRIBED). Streaming (64 KiB, 1 MiB): the publisher loans
+// message i only once the subscriber has released message i - in_flight, the rule every
+// streaming peer follows. iceoryx has no batch call (one loan/publish and one take/release per
+// chunk), so it has no throughput_batched row. CPU per round trip counts the two workers, not
+// RouDi (which takes no part in the data path once the ports are connected). Every wait is bounded:
+// a side that sees no progress for 10 s throws, and the leader kills both children if either fails.
 
 #include "harness.hpp"
 
@@ -260,6 +264,8 @@ private:
 struct Control {
   std::atomic<std::uint32_t> warmed{0};   ///< the subscriber has consumed the warm-up messages
   std::atomic<std::uint32_t> finished{0}; ///< the measuring side is done; the other may leave
+  std::atomic<std::uint64_t> released{0}; ///< timed messages the subscriber has released
+  std::array<std::uint64_t, 2> cpu_ns{};  ///< CPU time of each worker in its measured loop
   double seconds = 0;
   std::uint64_t sum = 0;                        ///< over the timed messages
   std::uint64_t warmup_sum = 0;                 ///< over the untimed ones before them
@@ -515,7 +521,9 @@ std::string instance_name(std::size_t size) {
 // ---------------------------------------------------------------------------------------------
 // Scenarios.
 
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
+/// `count` messages, one loan/publish and one take/release each; with `in_flight` non-zero, at
+/// most that many loaned and not yet released by the subscriber.
+bench::Sample throughput(std::size_t size, std::uint64_t count, std::size_t in_flight) {
   if (count == 0)
     return {};
   const std::string instance = instance_name(size);
@@ -541,10 +549,12 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         const auto start = std::chrono::steady_clock::now();
         std::uint64_t sum = bench::touch_payload(payload, size);
         sub.release(payload);
+        control->released.store(1, std::memory_order_release);
         for (std::uint64_t i = 1; i < count; ++i) {
           payload = take(sub, size, stall);
           sum += bench::touch_payload(payload, size);
           sub.release(payload);
+          control->released.store(i + 1, std::memory_order_release);
         }
         control->seconds = bench::seconds_since(start);
         control->sum = sum;
@@ -563,6 +573,8 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         }
         bench::spin_until(control->warmed, 1, kStallLimit);
         for (std::uint64_t i = 0; i < count; ++i) {
+          if (in_flight != 0)
+            bench::wait_for_credit(control->released, i, in_flight);
           std::byte *payload = loan(pub, size, stall);
           bench::fill_payload(payload, size, i);
           pub.publish(payload);
@@ -582,7 +594,9 @@ void check_message(const std::byte *payload, std::size_t size, std::uint64_t seq
     fail("round-trip payload corrupted");
 }
 
-bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
+bench::Sample rtt_spin(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   const std::string instance = instance_name(size);
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the forks
   bench::SharedScratch scratch(kTicksOffset + count * sizeof(std::uint64_t));
@@ -598,6 +612,7 @@ bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
         wait_subscribers(ping);
         wait_subscribed(pong);
         Stall stall;
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < total; ++i) {
           const std::uint64_t t0 = bench::Tsc::ticks();
           std::byte *out = loan(ping, size, stall);
@@ -610,6 +625,7 @@ bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
           if (i >= kWarmup)
             ticks[i - kWarmup] = t1 - t0;
         }
+        control->cpu_ns[0] = bench::process_cpu_ns() - cpu0;
         control->finished.store(1, std::memory_order_release);
       },
       "ponger",
@@ -619,6 +635,7 @@ bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
         wait_subscribed(ping);
         wait_subscribers(pong);
         Stall stall;
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < total; ++i) {
           const std::byte *in = take(ping, size, stall);
           check_message(in, size, i);
@@ -627,12 +644,16 @@ bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
           bench::fill_payload(out, size, i);
           pong.publish(out);
         }
+        control->cpu_ns[1] = bench::process_cpu_ns() - cpu0;
         wait_finished(*control);
       });
   bench::Sample sample;
   sample.latencies_ns.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i)
     sample.latencies_ns.push_back(tsc.ns(ticks[i]));
+  // Both workers have exited (run_workers reaped them): their stores are visible.
+  sample.cpu_ns_per_op =
+      static_cast<double>(control->cpu_ns[0] + control->cpu_ns[1]) / static_cast<double>(total);
   return sample;
 }
 
@@ -649,9 +670,20 @@ bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kName;
   peer.unavailable = unavailable;
-  peer.throughput = throughput;
-  peer.throughput_sizes = {64, 1024, 65536, 1048576};
-  peer.rtt_spin = rtt_spin;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = [](const bench::Load &load) { return throughput(load.size, load.count, 0); },
+      .form = "loan/publish, take/release per chunk; queue of 256 chunks (its maximum)"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .not_applicable = "no batch call in iceoryx 2.0: one loan/publish and one take/release "
+                        "per chunk"};
+  peer.scenarios[bench::scenario::kStreaming] = {
+      .run =
+          [](const bench::Load &load) {
+            return throughput(load.size, load.count, std::max<std::size_t>(load.in_flight, 1));
+          },
+      .form = "loan/publish, take/release per chunk; busy polling"};
+  peer.scenarios[bench::scenario::kRttSpin] = {.run = rtt_spin,
+                                               .form = "loan/publish, take/release; busy polling"};
   peer.order = 20;
   return peer;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
-// The physical limits every transport is measured against: one cache line bouncing between
-// two processes, one core's memcpy, and a bare shared-memory handoff with nothing around it.
+// The physical limits every transport is measured against: one core's memcpy, and a bare
+// shared-memory handoff with nothing around it. (One cache line bouncing between two
+// processes is the placement canary, bench::canary_round_trip_ns, measured around every run.)
 #include <vector>
 
 #include "harness.hpp"
@@ -13,51 +14,11 @@ struct alignas(64) Line {
   char pad[56];
 };
 
-struct PingPong {
-  Line ping;
-  Line ready;
-};
-
-/// The parent stores 2k+1, the child answers 2k+2, both spinning on one cache line.
-bench::Sample atomic_pingpong(std::size_t /*size*/, std::uint64_t count) {
-  bench::SharedScratch scratch;
-  auto *shared = new (scratch.data()) PingPong{};
-  constexpr std::uint64_t kWarmup = 2000;
-  const std::uint64_t total = kWarmup + count;
-  return bench::run_pair(
-      [&] {
-        bench::Tsc &tsc = bench::Tsc::get();
-        bench::Sample sample;
-        sample.latencies_ns.reserve(count);
-        for (std::uint64_t k = 0; k < total; ++k) {
-          const std::uint64_t t0 = bench::Tsc::ticks();
-          shared->ping.value.store(2 * k + 1, std::memory_order_release);
-          while (shared->ping.value.load(std::memory_order_acquire) != 2 * k + 2)
-            _mm_pause();
-          const std::uint64_t t1 = bench::Tsc::ticks();
-          if (k >= kWarmup)
-            sample.latencies_ns.push_back(tsc.ns(t1 - t0));
-        }
-        return sample;
-      },
-      [&] {
-        for (std::uint64_t k = 0; k < total; ++k) {
-          const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-          std::uint32_t spins = 0;
-          while (shared->ping.value.load(std::memory_order_acquire) != 2 * k + 1) {
-            _mm_pause();
-            if (++spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline)
-              return 1;
-          }
-          shared->ping.value.store(2 * k + 2, std::memory_order_release);
-        }
-        return 0;
-      });
-}
-
 /// One core copying `size` bytes from one pre-faulted buffer to another, over and over: the
 /// bytes/s no copying transport can beat (and a zero-copy one need not pay).
-bench::Sample memcpy_limit(std::size_t size, std::uint64_t count) {
+bench::Sample memcpy_limit(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   // One allocation, destination 2112 bytes past the end of the source: two separate
   // allocations can land a multiple of 4 KiB apart, and that aliasing alone slowed 64 KiB
   // copies tenfold here.
@@ -82,7 +43,9 @@ bench::Sample memcpy_limit(std::size_t size, std::uint64_t count) {
 
 /// Bare handoff through shared memory: `slots` pre-faulted buffers and two counters. The
 /// producer fills a slot, publishes its sequence number; the consumer spins on it, reads every
-/// byte, and gives the slot back. No framing, no checks: what zero-copy can reach.
+/// byte, and gives the slot back. No framing, no checks: what zero-copy can reach. Streaming:
+/// the producer starts message i once message i - slots is released, so at most `slots` are
+/// written (or being written) and unreleased, the rule every streaming peer follows.
 struct Handoff {
   Line published; // slots filled so far
   Line consumed;  // slots read so far
@@ -90,8 +53,10 @@ struct Handoff {
 };
 
 bench::Sample handoff(std::size_t size, std::uint64_t count, std::uint64_t slots, bool latency) {
-  // Latency runs: the first messages (page faults in the forked writer) are not timed.
-  const std::uint64_t warmup = latency ? 3 : 0;
+  // The first messages (page faults in the forked writer) are not timed: 3 transfers, or
+  // twice around the slots when streaming (the clock then starts with the pipeline already
+  // running, at most slots - 1 messages ahead: a few in a run of thousands).
+  const std::uint64_t warmup = latency ? 3 : 2 * slots;
   count += warmup;
   bench::SharedScratch control;
   auto *shared = new (control.data()) Handoff{};
@@ -105,9 +70,16 @@ bench::Sample handoff(std::size_t size, std::uint64_t count, std::uint64_t slots
         std::uint64_t sum = 0;
         auto start = std::chrono::steady_clock::now();
         for (std::uint64_t i = 0; i < count; ++i) {
-          while (shared->published.value.load(std::memory_order_acquire) <= i)
-            _mm_pause();
-          if (i == 0)
+          if (shared->published.value.load(std::memory_order_acquire) <= i) {
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            std::uint32_t spins = 0;
+            while (shared->published.value.load(std::memory_order_acquire) <= i) {
+              _mm_pause();
+              if (++spins % 4096 == 0 && std::chrono::steady_clock::now() > deadline)
+                throw std::runtime_error("raw handoff: the producer published nothing for 10 s");
+            }
+          }
+          if (i == warmup)
             start = std::chrono::steady_clock::now();
           const std::uint64_t got = bench::touch_payload(base + (i % slots) * size, size);
           if (latency) {
@@ -145,28 +117,36 @@ bench::Sample handoff(std::size_t size, std::uint64_t count, std::uint64_t slots
       });
 }
 
-bench::Register pingpong_peer{bench::Peer{
-    .name = "atomic_pingpong",
-    .rtt_spin = atomic_pingpong,
-    .physical_limit = true,
-    .order = 90,
-}};
+bench::Peer make_memcpy_peer() {
+  bench::Peer peer;
+  peer.name = "memcpy_1core";
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = memcpy_limit, .form = "one memcpy per message, one process, hot buffers"};
+  peer.scenarios[bench::scenario::kStreaming] = {
+      .run = memcpy_limit, .form = "one memcpy per message, one process, hot buffers"};
+  peer.physical_limit = true;
+  peer.order = 91;
+  return peer;
+}
 
-bench::Register memcpy_peer{bench::Peer{
-    .name = "memcpy_1core",
-    .throughput = memcpy_limit,
-    .physical_limit = true,
-    .order = 91,
-}};
+bench::Peer make_handoff_peer() {
+  bench::Peer peer;
+  peer.name = "raw_shm_handoff";
+  peer.scenarios[bench::scenario::kStreaming] = {
+      .run =
+          [](const bench::Load &load) {
+            return handoff(load.size, load.count, std::max<std::size_t>(load.in_flight, 1), false);
+          },
+      .form = "slots = messages in flight; fill, publish a counter; read, release a counter"};
+  peer.scenarios[bench::scenario::kTransfer] = {
+      .run = [](const bench::Load &load) { return handoff(load.size, load.count, 1, true); },
+      .form = "one slot, acknowledged"};
+  peer.physical_limit = true;
+  peer.order = 92;
+  return peer;
+}
 
-bench::Register handoff_peer{bench::Peer{
-    .name = "raw_shm_handoff",
-    .throughput = [](std::size_t size,
-                     std::uint64_t count) { return handoff(size, count, 4, false); },
-    .throughput_sizes = {65536, 1048576},
-    .transfer = [](std::size_t size, std::uint64_t count) { return handoff(size, count, 1, true); },
-    .physical_limit = true,
-    .order = 92,
-}};
+const bench::Register memcpy_peer{make_memcpy_peer()};
+const bench::Register handoff_peer{make_handoff_peer()};
 
 } // namespace

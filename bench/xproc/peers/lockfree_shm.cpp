@@ -6,6 +6,8 @@
 
 #include <boost/lockfree/spsc_queue.hpp>
 
+#include <vector>
+
 namespace {
 
 constexpr char kPeer[] = "boost_lockfree_spsc_shm";
@@ -73,17 +75,44 @@ template <class Attempt> void spin(Attempt &&attempt, const char *what) {
   }
 }
 
-/// `count` messages through one queue; one push (copy in) and one pop (copy out) per message.
-/// The leader is the consumer: it pops into a local message and touches every byte.
-template <std::size_t Size, std::size_t Capacity>
-bench::Sample run_throughput(std::uint64_t count) {
-  SharedQueues<Queue<Size, Capacity>, 1> shared;
+/// The queue of the throughput scenarios: bench::kSmallRingBytes of cells.
+template <std::size_t Size>
+using StreamQueue = Queue<Size, bench::kSmallRingBytes / sizeof(Msg<Size>)>;
+
+/// Runs `consume` (the leader) against `produce` (the follower) on one queue in shared memory;
+/// the producer starts once the consumer is waiting, so the queue is not pre-filled before the
+/// clock could run.
+template <std::size_t Size, class Consume, class Produce>
+bench::Sample stream(Consume &&consume, Produce &&produce) {
+  SharedQueues<StreamQueue<Size>, 1> shared;
   auto &queue = shared.queue(0);
   return bench::run_pair(
       [&] {
-        Msg<Size> msg;
-        // The producer waits for this, so the queue is not pre-filled before the clock runs.
         shared.go().store(1, std::memory_order_release);
+        return consume(queue);
+      },
+      [&] {
+        bench::spin_until(shared.go(), 1);
+        produce(queue);
+        return 0;
+      },
+      /*pin=*/true);
+}
+
+bench::Sample finish(double seconds, std::uint64_t count, std::uint64_t sum, std::size_t size) {
+  bench::check_sum(sum, bench::expected_stream(size, count), kPeer);
+  bench::Sample sample;
+  sample.seconds = seconds;
+  sample.messages = count;
+  return sample;
+}
+
+/// One push (copy in) and one pop (copy out) per message. The leader is the consumer: it pops
+/// into a local message and touches every byte.
+template <std::size_t Size> bench::Sample run_single(std::uint64_t count) {
+  return stream<Size>(
+      [&](StreamQueue<Size> &queue) {
+        Msg<Size> msg;
         spin([&] { return queue.pop(msg); }, "pop");
         const auto start = std::chrono::steady_clock::now();
         std::uint64_t sum = bench::touch_payload(msg.bytes, Size);
@@ -91,22 +120,50 @@ bench::Sample run_throughput(std::uint64_t count) {
           spin([&] { return queue.pop(msg); }, "pop");
           sum += bench::touch_payload(msg.bytes, Size);
         }
-        bench::Sample sample;
-        sample.seconds = bench::seconds_since(start);
-        sample.messages = count;
-        bench::check_sum(sum, bench::expected_stream(Size, count), kPeer);
-        return sample;
+        return finish(bench::seconds_since(start), count, sum, Size);
       },
-      [&] {
+      [&](StreamQueue<Size> &queue) {
         Msg<Size> msg;
-        bench::spin_until(shared.go(), 1);
         for (std::uint64_t seq = 0; seq < count; ++seq) {
           bench::fill_payload(msg.bytes, Size, seq);
           spin([&] { return queue.push(msg); }, "push");
         }
-        return 0;
+      });
+}
+
+/// The bulk form: the producer fills `batch` messages in a local array and pushes them with
+/// push(array, n) (looping while the queue takes only part); the consumer takes everything
+/// there with consume_all(), touching every byte in the queue's cells.
+template <std::size_t Size> bench::Sample run_batched(std::uint64_t count, std::size_t batch) {
+  return stream<Size>(
+      [&](StreamQueue<Size> &queue) {
+        std::uint64_t sum = 0;
+        std::uint64_t got = 0;
+        auto touch = [&](const Msg<Size> &msg) { sum += bench::touch_payload(msg.bytes, Size); };
+        spin([&] { return (got = queue.consume_all(touch)) != 0; }, "consume_all");
+        const auto start = std::chrono::steady_clock::now();
+        while (got < count) {
+          std::size_t n = 0;
+          spin([&] { return (n = queue.consume_all(touch)) != 0; }, "consume_all");
+          got += n;
+        }
+        return finish(bench::seconds_since(start), count, sum, Size);
       },
-      /*pin=*/true);
+      [&](StreamQueue<Size> &queue) {
+        std::vector<Msg<Size>> msgs(batch);
+        for (std::uint64_t seq = 0; seq < count;) {
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - seq));
+          for (std::size_t i = 0; i < n; ++i)
+            bench::fill_payload(msgs[i].bytes, Size, seq + i);
+          for (std::size_t pushed = 0; pushed < n;) {
+            std::size_t now = 0;
+            spin([&] { return (now = queue.push(msgs.data() + pushed, n - pushed)) != 0; }, "push");
+            pushed += now;
+          }
+          seq += n;
+        }
+      });
 }
 
 /// `count` round trips over two queues of capacity 64 (ping, pong), after kWarmup untimed ones.
@@ -118,11 +175,12 @@ template <std::size_t Size> bench::Sample run_rtt(std::uint64_t count) {
   auto &ping = shared.queue(0);
   auto &pong = shared.queue(1);
   const std::uint64_t rounds = kWarmup + count;
-  return bench::run_pair(
+  bench::Sample result = bench::run_pair(
       [&] {
         Msg<Size> out, in;
         bench::Sample sample;
         sample.latencies_ns.reserve(count);
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           bench::fill_payload(out.bytes, Size, i);
           const std::uint64_t t0 = bench::Tsc::ticks();
@@ -134,53 +192,83 @@ template <std::size_t Size> bench::Sample run_rtt(std::uint64_t count) {
           if (i >= kWarmup)
             sample.latencies_ns.push_back(tsc.ns(t1 - t0));
         }
+        sample.cpu_ns_per_op = static_cast<double>(bench::process_cpu_ns() - cpu0);
         return sample;
       },
       [&] {
         Msg<Size> msg;
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           spin([&] { return ping.pop(msg); }, "pop");
           spin([&] { return pong.push(msg); }, "push");
         }
+        bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
         return 0;
       },
       /*pin=*/true);
+  result.cpu_ns_per_op = (result.cpu_ns_per_op + static_cast<double>(bench::follower_cpu_ns())) /
+                         static_cast<double>(rounds);
+  return result;
+}
+
+void check_ring(const bench::Load &load) {
+  if (load.ring_bytes != bench::kSmallRingBytes)
+    fail("the queues are built for bench::kSmallRingBytes of cells (compile-time capacity)");
 }
 
 // The message size is a template parameter, so only the sizes instantiated here run.
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
-  if (count == 0)
-    fail("throughput needs a count");
-  switch (size) {
+bench::Sample throughput_single(const bench::Load &load) {
+  check_ring(load);
+  switch (load.size) {
   case 64:
-    return run_throughput<64, 4096>(count);
+    return run_single<64>(load.count);
   case 1024:
-    return run_throughput<1024, 256>(count);
+    return run_single<1024>(load.count);
   default:
     fail("only 64 B and 1 KiB messages are built in (the message size is compile-time)");
   }
 }
 
-bench::Sample rtt_spin(std::size_t size, std::uint64_t count) {
-  switch (size) {
+bench::Sample throughput_batched(const bench::Load &load) {
+  check_ring(load);
+  switch (load.size) {
   case 64:
-    return run_rtt<64>(count);
+    return run_batched<64>(load.count, load.batch);
   case 1024:
-    return run_rtt<1024>(count);
+    return run_batched<1024>(load.count, load.batch);
   default:
     fail("only 64 B and 1 KiB messages are built in (the message size is compile-time)");
   }
 }
 
-// Built in a lambda: designated initializers would trip -Wmissing-field-initializers.
-static bench::Register reg{[] {
+bench::Sample rtt_spin(const bench::Load &load) {
+  switch (load.size) {
+  case 64:
+    return run_rtt<64>(load.count);
+  case 1024:
+    return run_rtt<1024>(load.count);
+  default:
+    fail("only 64 B and 1 KiB messages are built in (the message size is compile-time)");
+  }
+}
+
+bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kPeer;
-  peer.throughput = throughput;
-  peer.throughput_sizes = {64, 1024};
-  peer.rtt_spin = rtt_spin;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = throughput_single,
+      .sizes = {64, 1024},
+      .form = "push(one) / pop(one), copies in and out; 256 KiB of 64 B-aligned cells"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .run = throughput_batched,
+      .sizes = {64, 1024},
+      .form = "push(array, 32); consume_all() in place; 256 KiB of 64 B-aligned cells"};
+  peer.scenarios[bench::scenario::kRttSpin] = {
+      .run = rtt_spin, .sizes = {64, 1024}, .form = "push / pop, both sides spinning"};
   peer.order = 30;
   return peer;
-}()};
+}
+
+const bench::Register reg{make_peer()};
 
 } // namespace

@@ -5,37 +5,29 @@
 
 namespace {
 
-[[maybe_unused]] bench::Sample never(std::size_t, std::uint64_t) {
-  throw std::runtime_error("not built");
+/// A peer that reports `why` in every scenario it would have run.
+[[maybe_unused]] bench::Peer missing(std::string name, std::string why,
+                                     std::initializer_list<const char *> scenarios, int order) {
+  bench::Peer peer;
+  peer.name = std::move(name);
+  peer.unavailable = [why] { return std::optional<std::string>(why); };
+  for (const char *scenario : scenarios)
+    peer.scenarios[scenario] = {
+        .run = [](const bench::Load &) -> bench::Sample { throw std::runtime_error("not built"); }};
+  peer.order = order;
+  return peer;
 }
 
 #ifdef SHMPIPE_BENCH_NO_ZMQ
-bench::Register zmq_missing{bench::Peer{
-    .name = "zeromq_ipc",
-    .unavailable =
-        [] {
-          return std::optional<std::string>("libzmq not found at build time "
-                                            "(apt-get install libzmq3-dev)");
-        },
-    .throughput = never,
-    .rtt_blocking = never,
-    .order = 60,
-}};
+const bench::Register zmq_missing{
+    missing("zeromq_ipc", "libzmq not found at build time (apt-get install libzmq3-dev)",
+            {bench::scenario::kSingle, bench::scenario::kRttSleep}, 60)};
 #endif
 
 #ifdef SHMPIPE_BENCH_NO_ICEORYX
-bench::Register iceoryx_missing{bench::Peer{
-    .name = "iceoryx",
-    .unavailable =
-        [] {
-          return std::optional<std::string>("iceoryx_posh not found at build time "
-                                            "(apt-get install libiceoryx-posh-dev "
-                                            "iceoryx)");
-        },
-    .throughput = never,
-    .rtt_spin = never,
-    .order = 20,
-}};
+const bench::Register iceoryx_missing{missing(
+    "iceoryx", "iceoryx_posh not found at build time (apt-get install libiceoryx-posh-dev iceoryx)",
+    {bench::scenario::kSingle, bench::scenario::kStreaming, bench::scenario::kRttSpin}, 20)};
 #endif
 
 } // namespace

@@ -197,12 +197,15 @@ std::uint64_t consume_line(std::string_view text, std::uint64_t want_seq,
 /// pipe has no SO_RCVTIMEO). The write end stays blocking, as in the legacy path. After the
 /// fork each process must close the end it does not use, or EOF would never come.
 struct Pipe {
-  Pipe() {
+  /// `bytes`: the pipe's buffer (F_SETPIPE_SZ), 0 for the kernel's default (64 KiB).
+  explicit Pipe(std::size_t bytes = 0) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
       fail_errno("pipe");
     read_end.reset(fds[0]);
     write_end.reset(fds[1]);
+    if (bytes != 0 && ::fcntl(write_end.get(), F_SETPIPE_SZ, static_cast<int>(bytes)) < 0)
+      fail_errno("fcntl(F_SETPIPE_SZ)");
     const int flags = ::fcntl(read_end.get(), F_GETFL);
     if (flags < 0 || ::fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0)
       fail_errno("fcntl");
@@ -344,15 +347,17 @@ private:
 // ---------------------------------------------------------------------------------------------
 // Scenarios.
 
-/// `count` messages of `size` bytes as NDJSON lines. The follower fills each payload, formats
-/// and base64-encodes its line and writes it through the FILE*; the leader reads 64 KiB chunks,
-/// splits lines, parses, decodes and touches every decoded byte. Timed from the first bytes
-/// read to the last message consumed.
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
-  if (size == 0 || count == 0)
-    fail("throughput needs a size and a count");
+/// `count` messages of `size` bytes as NDJSON lines through a pipe of `ring_bytes`. The
+/// follower fills each payload, formats and base64-encodes its line into the FILE*'s buffer
+/// and flushes it (one write()) every `batch` lines; the leader reads up to 64 KiB per read()
+/// (a pipe has no message boundaries), splits lines, parses, decodes and touches every decoded
+/// byte. Timed from the first bytes read to the last message consumed.
+bench::Sample throughput(std::size_t size, std::uint64_t count, std::size_t ring_bytes,
+                         std::size_t batch) {
+  if (size == 0 || count == 0 || batch == 0)
+    fail("throughput needs a size, a count and a batch");
   SigpipeIgnored no_sigpipe;
-  Pipe pipe;
+  Pipe pipe(ring_bytes);
   bench::SharedScratch scratch;
   auto *go = new (scratch.data()) std::atomic<std::uint32_t>{0};
   return bench::run_pair(
@@ -380,6 +385,8 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         for (std::uint64_t seq = 0; seq < count; ++seq) {
           bench::fill_payload(payload.data(), size, seq);
           writer.put(seq, payload.data(), size);
+          if (seq % batch == batch - 1)
+            writer.flush();
         }
         writer.close();
         return 0;
@@ -391,14 +398,16 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
 /// format + write + flush of its line, the follower's read, parse, decode, re-encode and write
 /// of the echo, and the leader's read, parse, decode and touch of it. The payload is filled
 /// before and verified after the timed part.
-bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
+bench::Sample rtt_sleep(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   if (size == 0)
     fail("rtt needs a size");
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the follower starts waiting
   SigpipeIgnored no_sigpipe;
   Pipe ping, pong;
   const std::uint64_t rounds = kWarmup + count;
-  return bench::run_pair(
+  bench::Sample result = bench::run_pair(
       [&] {
         ping.read_end.reset();
         pong.write_end.reset();
@@ -407,6 +416,7 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
         std::vector<std::byte> out(size), in(size);
         bench::Sample sample;
         sample.latencies_ns.reserve(count);
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           bench::fill_payload(out.data(), size, i);
           const std::uint64_t t0 = bench::Tsc::ticks();
@@ -419,6 +429,7 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
           if (i >= kWarmup)
             sample.latencies_ns.push_back(tsc.ns(t1 - t0));
         }
+        sample.cpu_ns_per_op = static_cast<double>(bench::process_cpu_ns() - cpu0);
         return sample;
       },
       [&] {
@@ -427,6 +438,7 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
         LineReader reader(std::move(ping.read_end));
         LineWriter writer(std::move(pong.write_end), size);
         std::vector<std::byte> payload(size);
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           const Line line = parse_line(reader.next());
           if (line.seq != i)
@@ -436,20 +448,39 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
           writer.put(line.seq, payload.data(), size);
           writer.flush();
         }
+        bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
         return 0;
       },
       kPin);
+  result.cpu_ns_per_op = (result.cpu_ns_per_op + static_cast<double>(bench::follower_cpu_ns())) /
+                         static_cast<double>(rounds);
+  return result;
 }
 
-// Built in a lambda: designated initializers would trip -Wmissing-field-initializers.
-static bench::Register reg{[] {
+bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kPeer;
-  peer.throughput = throughput;
-  peer.throughput_sizes = {64, 1024, 65536};
-  peer.rtt_blocking = rtt_blocking;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run =
+          [](const bench::Load &load) {
+            return throughput(load.size, load.count, load.ring_bytes, 1);
+          },
+      .sizes = {64, 1024},
+      .form = "one write() per line; read() of up to 64 KiB (a pipe has no message boundaries); "
+              "256 KiB pipe"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .run =
+          [](const bench::Load &load) {
+            return throughput(load.size, load.count, load.ring_bytes, load.batch);
+          },
+      .sizes = {64, 1024},
+      .form = "one write() per 32 lines; read() of up to 64 KiB; 256 KiB pipe"};
+  peer.scenarios[bench::scenario::kRttSleep] = {
+      .run = rtt_sleep, .form = "one line each way, write() + poll()/read(); base64 both ways"};
   peer.order = 70;
   return peer;
-}()};
+}
+
+const bench::Register reg{make_peer()};
 
 } // namespace

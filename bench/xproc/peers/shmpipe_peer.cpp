@@ -12,48 +12,115 @@ namespace {
 using namespace std::chrono_literals;
 using shmpipe::WaitMode;
 
-/// Ring capacity for a message size: room for many small records, or a few large ones in
-/// flight (so the producer writes one while the consumer reads another).
-std::uint64_t capacity_for(std::size_t size) {
-  std::uint64_t capacity = std::uint64_t{1} << 20;
-  while (capacity < 4 * shmpipe::detail::record_size(size))
-    capacity <<= 1;
-  return capacity;
+/// A ring of at least `bytes`: ring capacities are powers of two.
+std::uint64_t ring_capacity(std::uint64_t bytes) {
+  return std::bit_ceil(std::max<std::uint64_t>(bytes, 4096));
 }
 
-shmpipe::WaitPolicy policy(WaitMode mode, bool futex_only = false) {
-  shmpipe::WaitPolicy p{.mode = mode};
-  if (futex_only) {
-    p.spin_for = std::chrono::nanoseconds(0);
-    p.yield_for = std::chrono::nanoseconds(0);
-  }
-  return p;
+/// An upper bound on the ring bytes one record of `size` takes (header, alignment), without
+/// relying on the wire format, which may change.
+std::uint64_t record_bound(std::size_t size) { return size + 64; }
+
+shmpipe::WaitPolicy policy(WaitMode mode) { return shmpipe::WaitPolicy{.mode = mode}; }
+
+/// Blocking that goes to sleep at once: no spin window, no yield window. The Backoff in
+/// wait.hpp still polls 31 times (a pause each) before its first clock read, and only then
+/// sleeps on the futex; sleeps_per_op in the report shows how often both sides really slept.
+shmpipe::WaitPolicy sleep_at_once() {
+  return shmpipe::WaitPolicy{.mode = WaitMode::blocking,
+                             .spin_for = std::chrono::nanoseconds(0),
+                             .yield_for = std::chrono::nanoseconds(0)};
 }
 
 struct Shared {
   std::atomic<std::uint32_t> ready;
   std::atomic<std::uint64_t> start_tick;
   double cpu_percent;
+  std::atomic<std::uint64_t> released; // streaming: records the consumer has released
 };
 
-/// Small records are published 32 at a time (one index store per batch); large ones one by one.
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
+[[noreturn]] void fail_status(const char *what, shmpipe::Status status) {
+  throw std::runtime_error(std::string("shmpipe ") + what + ": " +
+                           std::string(shmpipe::to_string(status)));
+}
+
+/// The three throughput forms share their set-up: one ring of `capacity` bytes, the consumer
+/// here (it attaches, then lets the producer start, so nothing is written before the clock
+/// could run), the producer in the follower.
+template <class Consume, class Produce>
+bench::Sample stream(std::uint64_t capacity, Consume &&consume, Produce &&produce) {
   const std::string name = bench::unique_name("shmpipe");
   shmpipe::ScopedRemove guard(name);
-  shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = capacity_for(size)});
-  const std::uint64_t batch = size <= 1024 ? 32 : 1;
-  const auto spin = policy(WaitMode::busy_spin);
+  shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = capacity});
+  bench::SharedScratch scratch;
+  auto *shared = new (scratch.data()) Shared{};
   return bench::run_pair(
       [&] {
         shmpipe::RingReader reader(segment);
+        shared->ready.store(1, std::memory_order_release);
+        return consume(reader, *shared);
+      },
+      [&] {
+        shmpipe::RingWriter writer(segment);
+        bench::spin_until(shared->ready, 1);
+        const int code = produce(writer, *shared);
+        writer.close();
+        return code;
+      });
+}
+
+/// One record per call on both sides: reserve + commit, peek + release.
+bench::Sample throughput_single(const bench::Load &load) {
+  const auto spin = policy(WaitMode::busy_spin);
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
+  return stream(
+      ring_capacity(load.ring_bytes),
+      [&](shmpipe::RingReader &reader, Shared &) {
+        std::uint64_t sum = 0;
+        auto start = std::chrono::steady_clock::now();
+        for (std::uint64_t got = 0; got < count; ++got) {
+          shmpipe::ReadSlot rec = reader.peek(10s, spin);
+          if (!rec)
+            fail_status("peek", rec.status());
+          if (got == 0)
+            start = std::chrono::steady_clock::now();
+          sum += bench::touch_payload(rec.bytes().data(), rec.bytes().size());
+          reader.release(std::move(rec));
+        }
+        const double seconds = bench::seconds_since(start);
+        bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
+        return bench::Sample{.seconds = seconds, .messages = count};
+      },
+      [&](shmpipe::RingWriter &writer, Shared &) {
+        for (std::uint64_t seq = 0; seq < count; ++seq) {
+          shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
+          if (!slot)
+            return 1;
+          bench::fill_payload(slot.bytes().data(), size, seq);
+          writer.commit(std::move(slot));
+        }
+        return 0;
+      });
+}
+
+/// `load.batch` records staged, then one publish(); the consumer takes everything published
+/// with peek_batch() and releases it with one release(batch), as consume_all() does.
+bench::Sample throughput_batched(const bench::Load &load) {
+  const auto spin = policy(WaitMode::busy_spin);
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
+  const std::uint64_t batch = std::max<std::size_t>(load.batch, 1);
+  return stream(
+      ring_capacity(load.ring_bytes),
+      [&](shmpipe::RingReader &reader, Shared &) {
         std::uint64_t sum = 0;
         std::uint64_t got = 0;
         auto start = std::chrono::steady_clock::now();
         while (got < count) {
           shmpipe::ReadBatch records = reader.peek_batch(10s, spin);
           if (records.status() != shmpipe::Status::ok)
-            throw std::runtime_error(std::string("shmpipe: ") +
-                                     std::string(shmpipe::to_string(records.status())));
+            fail_status("peek_batch", records.status());
           if (got == 0)
             start = std::chrono::steady_clock::now();
           while (shmpipe::ReadSlot rec = records.next()) {
@@ -66,47 +133,113 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
         return bench::Sample{.seconds = seconds, .messages = count};
       },
-      [&] {
-        shmpipe::RingWriter writer(segment);
+      [&](shmpipe::RingWriter &writer, Shared &) {
         for (std::uint64_t seq = 0; seq < count; ++seq) {
           shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
           if (!slot)
             return 1;
           bench::fill_payload(slot.bytes().data(), size, seq);
+          writer.stage(std::move(slot));
           if (seq % batch == batch - 1)
-            writer.commit(std::move(slot));
-          else
-            writer.stage(std::move(slot));
+            writer.publish();
         }
-        writer.close();
+        writer.publish();
         return 0;
       });
 }
 
-/// Ping on ring 0, pong on ring 1 of one segment.
-bench::Sample round_trips(std::size_t size, std::uint64_t count, shmpipe::WaitPolicy wait) {
+/// Large records, one per call, each released as soon as it is read; the producer starts a
+/// record only while fewer than `load.in_flight` are unreleased (the ring could hold more).
+/// Untimed first: twice around the fresh ring, so that its pages are faulted in in both
+/// processes, as iceoryx's chunks are by its warm-up and the raw handoff's slots by memset.
+bench::Sample streaming(const bench::Load &load) {
+  const auto spin = policy(WaitMode::busy_spin);
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
+  const std::uint64_t in_flight = std::max<std::size_t>(load.in_flight, 1);
+  const std::uint64_t capacity = ring_capacity((in_flight + 1) * record_bound(size));
+  const std::uint64_t warmup = 2 * capacity / record_bound(size) + 1;
+  auto read = [&](shmpipe::RingReader &reader) {
+    shmpipe::ReadSlot rec = reader.peek(10s, spin);
+    if (!rec)
+      fail_status("peek", rec.status());
+    const std::uint64_t sum = bench::touch_payload(rec.bytes().data(), rec.bytes().size());
+    reader.release(std::move(rec));
+    return sum;
+  };
+  auto write = [&](shmpipe::RingWriter &writer, std::uint64_t seq) {
+    shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
+    if (!slot)
+      return false;
+    bench::fill_payload(slot.bytes().data(), size, seq);
+    writer.commit(std::move(slot));
+    return true;
+  };
+  return stream(
+      capacity,
+      [&](shmpipe::RingReader &reader, Shared &shared) {
+        std::uint64_t warm_sum = 0;
+        for (std::uint64_t i = 0; i < warmup; ++i)
+          warm_sum += read(reader);
+        bench::check_sum(warm_sum, bench::expected_stream(size, warmup), "shmpipe warm-up");
+        // The ring is empty now and the producer waits for this.
+        shared.ready.store(2, std::memory_order_release);
+        std::uint64_t sum = read(reader);
+        const auto start = std::chrono::steady_clock::now();
+        shared.released.store(1, std::memory_order_release);
+        for (std::uint64_t got = 1; got < count; ++got) {
+          sum += read(reader);
+          shared.released.store(got + 1, std::memory_order_release);
+        }
+        const double seconds = bench::seconds_since(start);
+        bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
+        return bench::Sample{.seconds = seconds, .messages = count};
+      },
+      [&](shmpipe::RingWriter &writer, Shared &shared) {
+        for (std::uint64_t i = 0; i < warmup; ++i)
+          if (!write(writer, i))
+            return 1;
+        bench::spin_until(shared.ready, 2);
+        for (std::uint64_t seq = 0; seq < count; ++seq) {
+          bench::wait_for_credit(shared.released, seq, in_flight);
+          if (!write(writer, seq))
+            return 1;
+        }
+        return 0;
+      });
+}
+
+/// Ping on ring 0, pong on ring 1 of one segment, both sides waiting as `wait` says.
+bench::Sample round_trips(const bench::Load &load, shmpipe::WaitPolicy wait) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   const std::string name = bench::unique_name("shmpipe-rtt");
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = 1 << 16, .rings = 2});
   constexpr std::uint64_t kWarmup = 2000;
-  return bench::run_pair(
+  const std::uint64_t rounds = kWarmup + count;
+  struct Measured {
+    bench::Sample sample;
+    std::uint64_t cpu_ns;
+  };
+  Measured measured = bench::run_pair(
       [&] {
         shmpipe::RingWriter ping(segment, 0);
         shmpipe::RingReader pong(segment, 1);
         bench::Tsc &tsc = bench::Tsc::get();
         bench::Sample sample;
         sample.latencies_ns.reserve(count);
-        for (std::uint64_t i = 0; i < kWarmup + count; ++i) {
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
+        for (std::uint64_t i = 0; i < rounds; ++i) {
           const std::uint64_t t0 = bench::Tsc::ticks();
           shmpipe::WriteSlot slot = ping.reserve(size, 10s, wait);
           if (!slot)
-            throw std::runtime_error("shmpipe rtt: reserve failed");
+            fail_status("rtt reserve", slot.status());
           bench::fill_payload(slot.bytes().data(), size, i);
           ping.commit(std::move(slot));
           shmpipe::ReadSlot rec = pong.peek(10s, wait);
           if (!rec)
-            throw std::runtime_error(std::string("shmpipe rtt: ") +
-                                     std::string(shmpipe::to_string(rec.status())));
+            fail_status("rtt peek", rec.status());
           bench::check_sum(bench::touch_payload(rec.bytes().data(), rec.bytes().size()),
                            bench::expected_touch(size, i), "shmpipe rtt");
           pong.release(std::move(rec));
@@ -114,12 +247,20 @@ bench::Sample round_trips(std::size_t size, std::uint64_t count, shmpipe::WaitPo
           if (i >= kWarmup)
             sample.latencies_ns.push_back(tsc.ns(t1 - t0));
         }
-        return sample;
+        const std::uint64_t cpu = bench::process_cpu_ns() - cpu0;
+        // Both sides of both rings: the follower's last wait ended before its last commit.
+        const shmpipe::RingStats a = ping.stats();
+        const shmpipe::RingStats b = pong.stats();
+        const std::uint64_t sleeps =
+            a.producer.sleeps + a.consumer.sleeps + b.producer.sleeps + b.consumer.sleeps;
+        sample.sleeps_per_op = static_cast<double>(sleeps) / static_cast<double>(rounds);
+        return Measured{std::move(sample), cpu};
       },
       [&] {
         shmpipe::RingReader ping(segment, 0);
         shmpipe::RingWriter pong(segment, 1);
-        for (std::uint64_t i = 0; i < kWarmup + count; ++i) {
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
+        for (std::uint64_t i = 0; i < rounds; ++i) {
           shmpipe::ReadSlot rec = ping.peek(10s, wait);
           if (!rec)
             return 1;
@@ -130,18 +271,24 @@ bench::Sample round_trips(std::size_t size, std::uint64_t count, shmpipe::WaitPo
           ping.release(std::move(rec));
           pong.commit(std::move(slot));
         }
+        bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
         return 0;
       });
+  measured.sample.cpu_ns_per_op =
+      static_cast<double>(measured.cpu_ns + bench::follower_cpu_ns()) / static_cast<double>(rounds);
+  return std::move(measured.sample);
 }
 
 /// One message of `size` bytes at a time: written in place, read in place, acknowledged. The
 /// ring is the smallest that holds the message, so every message reuses the same memory, as
 /// the raw handoff does; the first messages (page faults in the forked writer) are not timed.
-bench::Sample transfer(std::size_t size, std::uint64_t count) {
+bench::Sample transfer(const bench::Load &load) {
+  const std::size_t size = load.size;
+  std::uint64_t count = load.count;
   const std::string name = bench::unique_name("shmpipe-xfer");
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(
-      name, {.ring_capacity = std::bit_ceil(shmpipe::detail::record_size(size)), .rings = 2});
+      name, {.ring_capacity = ring_capacity(record_bound(size)), .rings = 2});
   constexpr std::uint64_t kWarmup = 3;
   count += kWarmup;
   bench::SharedScratch scratch;
@@ -189,7 +336,8 @@ bench::Sample transfer(std::size_t size, std::uint64_t count) {
 }
 
 /// A consumer in the default blocking policy on a ring where nothing arrives.
-bench::Sample idle(double seconds) {
+bench::Sample idle(const bench::Load &load) {
+  const double seconds = load.seconds;
   const std::string name = bench::unique_name("shmpipe-idle");
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = 1 << 16});
@@ -218,32 +366,30 @@ bench::Sample idle(double seconds) {
       /*pin=*/false);
 }
 
-bench::Register shmpipe_peer{bench::Peer{
-    .name = "shmpipe",
-    .throughput = throughput,
-    .rtt_spin =
-        [](std::size_t size, std::uint64_t count) {
-          return round_trips(size, count, policy(WaitMode::busy_spin));
-        },
-    .rtt_blocking =
-        [](std::size_t size, std::uint64_t count) {
-          return round_trips(size, count, policy(WaitMode::blocking));
-        },
-    .transfer = transfer,
-    .idle_cpu = idle,
-    .order = 0,
-}};
+bench::Peer make_peer() {
+  bench::Peer peer;
+  peer.name = "shmpipe";
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = throughput_single, .form = "reserve+commit per record; peek+release per record"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .run = throughput_batched, .form = "stage x32 + publish(); peek_batch() + release(batch)"};
+  peer.scenarios[bench::scenario::kStreaming] = {.run = streaming,
+                                                 .form = "reserve+commit; peek+release per record"};
+  peer.scenarios[bench::scenario::kRttSpin] = {
+      .run = [](const bench::Load &load) { return round_trips(load, policy(WaitMode::busy_spin)); },
+      .form = "busy_spin on both sides"};
+  peer.scenarios[bench::scenario::kRttSleep] = {
+      .run = [](const bench::Load &load) { return round_trips(load, sleep_at_once()); },
+      .form = "blocking, spin_for 0, yield_for 0 (31 polls, then the futex)"};
+  peer.scenarios[bench::scenario::kRttDefault] = {
+      .run = [](const bench::Load &load) { return round_trips(load, shmpipe::WaitPolicy{}); },
+      .form = "default WaitPolicy: spin 50 us, yield 200 us, then the futex"};
+  peer.scenarios[bench::scenario::kTransfer] = {.run = transfer, .form = "one record in flight"};
+  peer.scenarios[bench::scenario::kIdleCpu] = {.run = idle, .form = "default WaitPolicy"};
+  peer.order = 0;
+  return peer;
+}
 
-// The blocking policy without its spin and yield windows: close to what a pure futex handoff
-// costs here (the wait loop still polls 32 times, a microsecond or two, before it first reads
-// the clock, which is why a fraction of its round trips are as fast as spinning ones).
-bench::Register shmpipe_futex_peer{bench::Peer{
-    .name = "shmpipe_futex_only",
-    .rtt_blocking =
-        [](std::size_t size, std::uint64_t count) {
-          return round_trips(size, count, policy(WaitMode::blocking, /*futex_only=*/true));
-        },
-    .order = 1,
-}};
+const bench::Register reg{make_peer()};
 
 } // namespace

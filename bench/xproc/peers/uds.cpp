@@ -187,31 +187,45 @@ bench::Sample run_connected(Leader &&leader, Follower &&follower) {
       kPin);
 }
 
-/// `count` messages of `size` bytes, one write() each (looping over partial writes). The leader
-/// is the consumer: it reads 64 KiB at a time and touches every byte where it landed.
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
-  if (size == 0 || count == 0)
-    fail("throughput needs a size and a count");
+/// The two throughput forms: the follower writes `count` messages of `size` bytes, `batch`
+/// of them per send() (one buffer, every byte filled); the leader reads, one recv() of exactly
+/// `size` bytes per message when `batch` is 1, else up to 64 KiB per recv(), touching every
+/// byte where it landed. The kernel's default socket buffer (net.core.wmem_default) is the
+/// "ring" here.
+bench::Sample stream(std::size_t size, std::uint64_t count, std::size_t batch) {
+  if (size == 0 || count == 0 || batch == 0)
+    fail("throughput needs a size, a count and a batch");
   bench::SharedScratch scratch;
   auto *go = new (scratch.data()) std::atomic<std::uint32_t>{0};
   return run_connected(
       [&](int fd) {
-        std::vector<std::byte> chunk(kChunk);
-        StreamToucher toucher(size);
         const std::uint64_t total = size * count;
         // The producer waits for this, so the socket buffer is not pre-filled before the clock
         // runs.
         go->store(1, std::memory_order_release);
-        std::size_t got = read_some(fd, chunk.data(), std::min<std::uint64_t>(kChunk, total));
-        const auto start = std::chrono::steady_clock::now();
-        std::uint64_t received = 0;
         std::uint64_t sum = 0;
-        for (;;) {
-          sum += toucher.add(chunk.data(), got);
-          received += got;
-          if (received == total)
-            break;
-          got = read_some(fd, chunk.data(), std::min<std::uint64_t>(kChunk, total - received));
+        auto start = std::chrono::steady_clock::now();
+        if (batch == 1) {
+          std::vector<std::byte> message(size);
+          for (std::uint64_t seq = 0; seq < count; ++seq) {
+            read_exact(fd, message.data(), size);
+            if (seq == 0)
+              start = std::chrono::steady_clock::now();
+            sum += bench::touch_payload(message.data(), size);
+          }
+        } else {
+          std::vector<std::byte> chunk(kChunk);
+          StreamToucher toucher(size);
+          std::size_t got = read_some(fd, chunk.data(), std::min<std::uint64_t>(kChunk, total));
+          start = std::chrono::steady_clock::now();
+          std::uint64_t received = 0;
+          for (;;) {
+            sum += toucher.add(chunk.data(), got);
+            received += got;
+            if (received == total)
+              break;
+            got = read_some(fd, chunk.data(), std::min<std::uint64_t>(kChunk, total - received));
+          }
         }
         bench::Sample sample;
         sample.seconds = bench::seconds_since(start);
@@ -220,11 +234,15 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         return sample;
       },
       [&](int fd) {
-        std::vector<std::byte> message(size);
+        std::vector<std::byte> buffer(size * batch);
         bench::spin_until(*go, 1);
-        for (std::uint64_t seq = 0; seq < count; ++seq) {
-          bench::fill_payload(message.data(), size, seq);
-          write_all(fd, message.data(), size);
+        for (std::uint64_t seq = 0; seq < count;) {
+          const std::size_t n =
+              static_cast<std::size_t>(std::min<std::uint64_t>(batch, count - seq));
+          for (std::size_t i = 0; i < n; ++i)
+            bench::fill_payload(buffer.data() + i * size, size, seq + i);
+          write_all(fd, buffer.data(), n * size);
+          seq += n;
         }
         return 0;
       });
@@ -233,16 +251,19 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
 /// `count` round trips of `size` bytes, after kWarmup untimed ones: the leader writes, the
 /// follower reads exactly `size` bytes and writes them back, the leader reads exactly `size`
 /// bytes. The payload is filled before and verified after the timed part.
-bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
+bench::Sample rtt_sleep(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   if (size == 0)
     fail("rtt needs a size");
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the follower starts waiting
   const std::uint64_t rounds = kWarmup + count;
-  return run_connected(
+  bench::Sample result = run_connected(
       [&](int fd) {
         std::vector<std::byte> out(size), in(size);
         bench::Sample sample;
         sample.latencies_ns.reserve(count);
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           bench::fill_payload(out.data(), size, i);
           const std::uint64_t t0 = bench::Tsc::ticks();
@@ -254,16 +275,22 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
           if (i >= kWarmup)
             sample.latencies_ns.push_back(tsc.ns(t1 - t0));
         }
+        sample.cpu_ns_per_op = static_cast<double>(bench::process_cpu_ns() - cpu0);
         return sample;
       },
       [&](int fd) {
         std::vector<std::byte> buffer(size);
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < rounds; ++i) {
           read_exact(fd, buffer.data(), size);
           write_all(fd, buffer.data(), size);
         }
+        bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
         return 0;
       });
+  result.cpu_ns_per_op = (result.cpu_ns_per_op + static_cast<double>(bench::follower_cpu_ns())) /
+                         static_cast<double>(rounds);
+  return result;
 }
 
 /// `count` transfers of one `size`-byte message, after kTransferWarmup untimed ones. The
@@ -271,7 +298,9 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
 /// private buffer and write()s it all; the leader reads it into its message buffer, touching
 /// each piece as it arrives, takes the end tick, and acks with one byte (one message in
 /// flight). A sample is end minus start; the TSC is synchronized across cores.
-bench::Sample transfer(std::size_t size, std::uint64_t count) {
+bench::Sample transfer(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   if (size == 0)
     fail("transfer needs a size");
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the follower starts waiting
@@ -319,16 +348,23 @@ bench::Sample transfer(std::size_t size, std::uint64_t count) {
       });
 }
 
-// Built in a lambda: designated initializers would trip -Wmissing-field-initializers.
-static bench::Register reg{[] {
+bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kPeer;
-  peer.throughput = throughput;
-  peer.throughput_sizes = {64, 1024, 65536, 1048576};
-  peer.rtt_blocking = rtt_blocking;
-  peer.transfer = transfer;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = [](const bench::Load &load) { return stream(load.size, load.count, 1); },
+      .sizes = {64, 1024},
+      .form = "one send() per message; one recv() of exactly one message; default socket buffer"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .run = [](const bench::Load &load) { return stream(load.size, load.count, load.batch); },
+      .sizes = {64, 1024},
+      .form = "one send() per 32 messages; recv() of up to 64 KiB; default socket buffer"};
+  peer.scenarios[bench::scenario::kRttSleep] = {.run = rtt_sleep, .form = "blocking send / recv"};
+  peer.scenarios[bench::scenario::kTransfer] = {.run = transfer, .form = "one message in flight"};
   peer.order = 50;
   return peer;
-}()};
+}
+
+const bench::Register reg{make_peer()};
 
 } // namespace

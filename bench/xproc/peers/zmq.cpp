@@ -4,10 +4,14 @@
 // ZeroMQ's I/O thread on each side. Each process creates its own context after the fork (one
 // I/O thread), both sides pinned: baselines.md §6 found pinning better for ZeroMQ.
 //
-// throughput:   PUSH -> PULL, one zmq_send per message from a buffer the producer fills; the
-//               consumer receives with zmq_msg_recv and touches every byte in place. PUSH blocks
-//               when its high-water mark is reached, so the stream is lossless.
-// rtt_blocking: PAIR <-> PAIR ping-pong, both sides blocking in zmq_recv.
+// throughput_single: PUSH -> PULL, one zmq_send per message from a buffer the producer fills;
+//                    the consumer receives with zmq_msg_recv and touches every byte in place.
+//                    PUSH blocks when its high-water mark is reached, so the stream is
+//                    lossless. The high-water marks of both sockets together hold
+//                    bench::kSmallRingBytes of messages (the kernel's socket buffers come on
+//                    top, as they do for the Unix socket).
+// rtt_sleep:         PAIR <-> PAIR ping-pong, both sides blocking in zmq_recv. CPU per round
+//                    trip counts every thread of each process, ZeroMQ's I/O thread included.
 //
 // Every send and receive has a 10 s timeout, so a dead peer becomes an error, not a hang.
 
@@ -82,6 +86,8 @@ public:
     if (zmq_connect(sock_, endpoint.c_str()) != 0)
       fail(("zmq_connect " + endpoint).c_str());
   }
+  /// Messages queued in this socket before it blocks (PUSH) or stops reading (PULL).
+  void set_hwm(int option, int messages) { set(option, messages); }
   void send(const void *data, std::size_t size) {
     if (zmq_send(sock_, data, size, 0) != static_cast<int>(size))
       fail("zmq_send");
@@ -149,9 +155,12 @@ struct IpcEndpoint {
   std::string uri;
 };
 
-bench::Sample throughput(std::size_t size, std::uint64_t count) {
-  if (count == 0)
-    return {};
+bench::Sample throughput(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
+  if (count == 0 || size == 0 || load.ring_bytes < 2 * size)
+    fail("throughput needs a count, a size and a ring of at least two messages");
+  const int hwm = static_cast<int>(load.ring_bytes / size / 2);
   const IpcEndpoint ipc;
   const std::string &endpoint = ipc.uri;
   bench::SharedScratch scratch;
@@ -164,6 +173,7 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
       [&] { // consumer: PULL
         const Context ctx;
         Socket pull(ctx, ZMQ_PULL);
+        pull.set_hwm(ZMQ_RCVHWM, hwm);
         pull.bind(endpoint);
         barriers->bound.store(1, std::memory_order_release);
         Message msg;
@@ -183,6 +193,7 @@ bench::Sample throughput(std::size_t size, std::uint64_t count) {
         bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
         const Context ctx;
         Socket push(ctx, ZMQ_PUSH);
+        push.set_hwm(ZMQ_SNDHWM, hwm);
         push.connect(endpoint);
         std::vector<std::byte> buf(size);
         for (std::uint64_t i = 0; i < count; ++i) {
@@ -206,14 +217,20 @@ void check_message(const std::byte *data, std::size_t size, std::uint64_t seq) {
     throw std::runtime_error(std::string(kName) + ": round-trip payload corrupted");
 }
 
-bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
+bench::Sample rtt_sleep(const bench::Load &load) {
+  const std::size_t size = load.size;
+  const std::uint64_t count = load.count;
   const IpcEndpoint ipc;
   const std::string &endpoint = ipc.uri;
   const bench::Tsc &tsc = bench::Tsc::get(); // calibrate before the fork
   bench::SharedScratch scratch;
   auto *barriers = new (scratch.data()) Barriers{};
   const std::uint64_t total = kWarmup + count;
-  const std::vector<std::uint64_t> ticks = bench::run_pair(
+  struct Measured {
+    std::vector<std::uint64_t> ticks;
+    std::uint64_t cpu_ns;
+  };
+  const Measured measured = bench::run_pair(
       [&] { // pinger
         std::vector<std::uint64_t> out;
         out.reserve(count);
@@ -223,6 +240,7 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
         barriers->bound.store(1, std::memory_order_release);
         std::vector<std::byte> buf(size);
         Message msg;
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < total; ++i) {
           const std::uint64_t t0 = bench::Tsc::ticks();
           bench::fill_payload(buf.data(), size, i);
@@ -233,8 +251,9 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
           if (i >= kWarmup)
             out.push_back(t1 - t0);
         }
+        const std::uint64_t cpu = bench::process_cpu_ns() - cpu0;
         barriers->done.store(1, std::memory_order_release);
-        return out;
+        return Measured{std::move(out), cpu};
       },
       [&] { // ponger
         bench::spin_until(barriers->bound, 1, std::chrono::seconds(10));
@@ -243,29 +262,39 @@ bench::Sample rtt_blocking(std::size_t size, std::uint64_t count) {
         pair.connect(endpoint);
         std::vector<std::byte> buf(size);
         Message msg;
+        const std::uint64_t cpu0 = bench::process_cpu_ns();
         for (std::uint64_t i = 0; i < total; ++i) {
           msg.recv(pair, size);
           check_message(msg.data(), size, i);
           bench::fill_payload(buf.data(), size, i);
           pair.send(buf.data(), size);
         }
+        bench::report_follower_cpu(bench::process_cpu_ns() - cpu0);
         sleep_until(barriers->done, std::chrono::seconds(60));
         return 0;
       },
       /*pin=*/true);
   bench::Sample sample;
-  sample.latencies_ns.reserve(ticks.size());
-  for (const std::uint64_t t : ticks)
+  sample.latencies_ns.reserve(measured.ticks.size());
+  for (const std::uint64_t t : measured.ticks)
     sample.latencies_ns.push_back(tsc.ns(t));
+  sample.cpu_ns_per_op =
+      static_cast<double>(measured.cpu_ns + bench::follower_cpu_ns()) / static_cast<double>(total);
   return sample;
 }
 
 bench::Peer make_peer() {
   bench::Peer peer;
   peer.name = kName;
-  peer.throughput = throughput;
-  peer.throughput_sizes = {64, 1024, 65536, 1048576};
-  peer.rtt_blocking = rtt_blocking;
+  peer.scenarios[bench::scenario::kSingle] = {
+      .run = throughput,
+      .sizes = {64, 1024},
+      .form = "PUSH/PULL, one zmq_send / zmq_msg_recv per message; HWMs hold 256 KiB"};
+  peer.scenarios[bench::scenario::kBatched] = {
+      .not_applicable = "no batch call: one zmq_send per message (libzmq batches internally "
+                        "on every send, which the single row already measures)"};
+  peer.scenarios[bench::scenario::kRttSleep] = {.run = rtt_sleep,
+                                                .form = "PAIR/PAIR, blocking zmq_recv"};
   peer.order = 60;
   return peer;
 }
