@@ -23,9 +23,9 @@ std::uint64_t record_bound(std::size_t size) { return size + 64; }
 
 shmpipe::WaitPolicy policy(WaitMode mode) { return shmpipe::WaitPolicy{.mode = mode}; }
 
-/// Blocking that goes to sleep at once: no spin window, no yield window. The Backoff in
-/// wait.hpp still polls 31 times (a pause each) before its first clock read, and only then
-/// sleeps on the futex; sleeps_per_op in the report shows how often both sides really slept.
+/// Blocking that goes to sleep at once: no spin window, no yield window (the Backoff in
+/// wait.hpp then goes to the futex at its first step, after one look at the ring);
+/// sleeps_per_op in the report shows how often both sides really slept.
 shmpipe::WaitPolicy sleep_at_once() {
   return shmpipe::WaitPolicy{.mode = WaitMode::blocking,
                              .spin_for = std::chrono::nanoseconds(0),
@@ -380,7 +380,7 @@ bench::Peer make_peer() {
       .form = "busy_spin on both sides"};
   peer.scenarios[bench::scenario::kRttSleep] = {
       .run = [](const bench::Load &load) { return round_trips(load, sleep_at_once()); },
-      .form = "blocking, spin_for 0, yield_for 0 (31 polls, then the futex)"};
+      .form = "blocking, spin_for 0, yield_for 0 (straight to the futex)"};
   peer.scenarios[bench::scenario::kRttDefault] = {
       .run = [](const bench::Load &load) { return round_trips(load, shmpipe::WaitPolicy{}); },
       .form = "default WaitPolicy: spin 50 us, yield 200 us, then the futex"};
