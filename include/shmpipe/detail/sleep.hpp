@@ -42,16 +42,9 @@ template <class Unchanged>
 void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, StatsLine &stats,
                           Deadline until, Unchanged &&unchanged) noexcept {
   SharedAtomic<std::uint32_t> &word = theirs.wake;
-  // The same judgement as the caller's liveness checks (holder_dead()): a holder the watch
-  // takes for alive is the one whose pidfd is armed below, and one it takes for dead ends the
-  // wait instead of arming an alarm that would fire every millisecond.
-  if (holder_dead(theirs, peer))
-    return;
-  // Armed before the last look at the pidfd below (see death_alarm.hpp, "Lost wakes").
-  DeathAlarm &alarm = DeathAlarm::instance();
-  const DeathAlarm::Handle armed = alarm.arm(peer.fd(), word);
   // acquire, caller's pair (the ticket): pairs with the release increment in wake_other(); a
-  // ticket that already includes a wake comes with the index or flag that caused it.
+  // ticket that already includes a wake comes with the index or flag that caused it. Read
+  // first: a wake at any later point changes the word, and futex_wait then returns at once.
   const std::uint32_t ticket = word.load(std::memory_order_acquire);
   // seq_cst, caller's pair (Dekker): the store before unchanged()'s seq_cst load; pairs with the
   // publisher's index store (publish_index()) followed by the load in wake_if_sleeping(). The
@@ -60,14 +53,26 @@ void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, S
   // `barrier_sleeper` of a previous holder, so the sleep is cut into 1 ms slices.
   mine.sleeping.store(1, std::memory_order_seq_cst);
   const bool fenced = process_barrier();
-  if (unchanged() && !holder_dead(theirs, peer)) {
-    stats.sleeps.add_single_writer(1);
-    const Deadline slice = Clock::now() + std::chrono::milliseconds(1);
-    futex_wait(word, ticket, fenced || until < slice ? until : slice);
+  // The cheap look first: a peer that answered meanwhile (often, in a request/response loop)
+  // costs no pidfd poll and no alarm.
+  if (unchanged()) {
+    // The same judgement as the caller's liveness checks (holder_dead()): a holder the watch
+    // takes for alive is the one whose pidfd is armed below, and one it takes for dead ends
+    // the wait instead of arming an alarm that would fire every millisecond.
+    if (!holder_dead(theirs, peer)) {
+      // Armed before the last look at the pidfd (see death_alarm.hpp, "Lost wakes").
+      DeathAlarm &alarm = DeathAlarm::instance();
+      const DeathAlarm::Handle armed = alarm.arm(peer.fd(), word);
+      if (!holder_dead(theirs, peer)) {
+        stats.sleeps.add_single_writer(1);
+        const Deadline slice = Clock::now() + std::chrono::milliseconds(1);
+        futex_wait(word, ticket, fenced || until < slice ? until : slice);
+      }
+      alarm.disarm(armed);
+    }
   }
   // relaxed: a late clear only costs the other side one needless wake.
   mine.sleeping.store(0, std::memory_order_relaxed);
-  alarm.disarm(armed);
 }
 
 /// Sends the other side's event loop its wake datagram if it armed a generation this side has
