@@ -290,20 +290,30 @@ constexpr std::size_t kTicksOffset = 4096;
 static_assert(sizeof(Control) <= kTicksOffset);
 
 /// A forked worker: pinned, its own iceoryx runtime, then `body`. Killed (SIGKILL) and reaped
-/// by the destructor unless it already exited.
+/// by the destructor unless it already exited. Its runtime is named
+/// shmpipe-bench-<harness pid>-<role>-<worker pid>, and owns /tmp/<name> (its socket) and
+/// /tmp/<name>.lock, which the runtime removes when it ends normally; a killed worker's are
+/// removed here, or by the signal handler (bench::interrupt).
 class Worker {
 public:
   Worker(int cpu, const char *role, std::array<char, 256> &error, const std::function<void()> &body)
       : role_(role) {
+    const std::string prefix = "shmpipe-bench-" + std::to_string(::getpid()) + "-" + role + "-";
+    // Held back until the worker's files are registered under its pid.
+    const bench::interrupt::Blocked blocked;
     pid_ = bench::interrupt::fork_child();
-    if (pid_ == 0) {
+    if (pid_ != 0) {
+      const std::string socket = "/tmp/" + prefix + std::to_string(pid_);
+      files_ = {socket, socket + ".lock"};
+      for (const std::string &file : files_)
+        on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(file));
+    } else {
       int code = 1;
       try {
         bench::pin_to_cpu(cpu);
         iox::log::LogManager::GetLogManager().SetDefaultLogLevel(
             iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
-        const std::string name =
-            "shmpipe-bench-" + std::string(role) + "-" + std::to_string(::getpid());
+        const std::string name = prefix + std::to_string(::getpid());
         iox::runtime::PoshRuntime *runtime = &iox::runtime::PoshRuntime::initRuntime(
             iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name));
         try {
@@ -326,7 +336,11 @@ public:
       ::_exit(code);
     }
   }
-  ~Worker() { kill(); }
+  ~Worker() {
+    kill();
+    for (const std::string &file : files_)
+      ::unlink(file.c_str());
+  }
   Worker(const Worker &) = delete;
   Worker &operator=(const Worker &) = delete;
 
@@ -353,6 +367,8 @@ private:
   const char *role_;
   pid_t pid_ = -1;
   int status_ = 0;
+  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<bench::interrupt::Unlink>> on_signal_;
 };
 
 std::string describe(int status) {
