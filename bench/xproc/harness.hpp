@@ -5,7 +5,9 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -24,6 +26,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -176,6 +179,280 @@ inline std::uint64_t process_cpu_ns() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// SIGINT, SIGTERM and SIGHUP: nothing left behind.
+//
+// The signal may come while the leader waits inside a peer's loop (a spin bounded at 10 s or
+// more, a blocking read), where no flag would be checked in time. So the handler does the
+// cleanup itself, with async-signal-safe calls only (kill, waitpid, clock_gettime, nanosleep,
+// unlink, _exit): it kills and reaps the registered children, stops a registered iox-roudi
+// gently (SIGTERM, then SIGKILL after a bound), unlinks the registered paths (shared memory,
+// sockets, temporary files, outputs not yet renamed into place) newest first, and exits with
+// 128 + the signal. The registry is a fixed table of atomics, which the handler may read at
+// any instant; the main flow registers a child between fork and unblocking the signals, and
+// forgets it in the same blocked section that reaps it, so the handler never signals a pid
+// that was reaped and may have been reused.
+namespace interrupt {
+
+inline constexpr std::size_t kChildren = 32;
+inline constexpr std::size_t kPaths = 512; ///< plots stage one file per row and placement
+inline constexpr std::size_t kPathBytes = 256;
+/// How long a gentle child (iox-roudi) gets after SIGTERM before SIGKILL.
+inline constexpr int kGentleSeconds = 5;
+
+struct ChildSlot {
+  std::atomic<pid_t> pid{0};
+  std::atomic<bool> gentle{false};
+};
+
+struct PathSlot {
+  static constexpr int kFree = 0, kFilling = 1, kArmed = 2;
+  std::atomic<int> state{kFree};
+  /// Removed only if this child did not exit cleanly (0: always). For the files an iox-roudi
+  /// removes itself when it shuts down cleanly.
+  std::atomic<pid_t> unless_clean_exit{0};
+  std::array<char, kPathBytes> path{};
+};
+
+struct Registry {
+  std::atomic<pid_t> leader{0}; ///< the process whose handler cleans up; 0 before install()
+  std::array<ChildSlot, kChildren> children{};
+  std::array<PathSlot, kPaths> paths{};
+  std::atomic<std::uint64_t> path_serial{0};
+  std::array<std::atomic<std::uint64_t>, kPaths> path_order{}; ///< newest is removed first
+};
+
+inline constinit Registry registry_{};
+
+/// The signals this harness cleans up after.
+inline sigset_t signals() noexcept {
+  sigset_t set;
+  ::sigemptyset(&set);
+  ::sigaddset(&set, SIGINT);
+  ::sigaddset(&set, SIGTERM);
+  ::sigaddset(&set, SIGHUP);
+  return set;
+}
+
+/// Holds SIGINT, SIGTERM and SIGHUP back for a scope (they are delivered when it ends).
+class Blocked {
+public:
+  Blocked() noexcept {
+    const sigset_t set = signals();
+    ::sigprocmask(SIG_BLOCK, &set, &saved_);
+  }
+  ~Blocked() { ::sigprocmask(SIG_SETMASK, &saved_, nullptr); }
+  Blocked(const Blocked &) = delete;
+  Blocked &operator=(const Blocked &) = delete;
+
+private:
+  sigset_t saved_{};
+};
+
+inline void sleep_ms(long ms) noexcept {
+  timespec ts{.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1'000'000};
+  ::nanosleep(&ts, nullptr);
+}
+
+inline long monotonic_ms() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+/// True when `pid` (a gentle child, stopped here) exited with status 0.
+inline bool stop_gently(pid_t pid) noexcept {
+  ::kill(pid, SIGTERM);
+  const long deadline = monotonic_ms() + kGentleSeconds * 1000L;
+  int status = 0;
+  for (;;) {
+    const pid_t got = ::waitpid(pid, &status, WNOHANG);
+    if (got == pid)
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (got < 0)
+      return false;
+    if (monotonic_ms() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return false;
+    }
+    sleep_ms(5);
+  }
+}
+
+inline void on_signal(int sig) {
+  Registry &r = registry_;
+  // A forked child between fork() and resetting its handlers: it owns nothing of this.
+  if (::getpid() != r.leader.load(std::memory_order_acquire))
+    ::_exit(128 + sig);
+  // Workers first, so no process is still attached when a gentle child (RouDi) shuts down.
+  for (ChildSlot &c : r.children) {
+    const pid_t pid = c.pid.load(std::memory_order_acquire);
+    if (pid > 0 && !c.gentle.load(std::memory_order_acquire))
+      ::kill(pid, SIGKILL);
+  }
+  for (ChildSlot &c : r.children) {
+    const pid_t pid = c.pid.load(std::memory_order_acquire);
+    if (pid > 0 && !c.gentle.load(std::memory_order_acquire))
+      ::waitpid(pid, nullptr, 0);
+  }
+  std::array<pid_t, kChildren> unclean{};
+  std::size_t n_unclean = 0;
+  for (ChildSlot &c : r.children) {
+    const pid_t pid = c.pid.load(std::memory_order_acquire);
+    if (pid > 0 && c.gentle.load(std::memory_order_acquire) && !stop_gently(pid))
+      unclean[n_unclean++] = pid;
+  }
+  // Newest path first: a file is removed before the directory that holds it.
+  for (;;) {
+    std::size_t newest = kPaths;
+    std::uint64_t newest_order = 0;
+    for (std::size_t i = 0; i < kPaths; ++i) {
+      const std::uint64_t order = r.path_order[i].load(std::memory_order_relaxed);
+      if (r.paths[i].state.load(std::memory_order_acquire) == PathSlot::kArmed &&
+          order > newest_order) {
+        newest = i;
+        newest_order = order;
+      }
+    }
+    if (newest == kPaths)
+      break;
+    PathSlot &p = r.paths[newest];
+    const pid_t owner = p.unless_clean_exit.load(std::memory_order_relaxed);
+    bool remove = owner == 0;
+    for (std::size_t k = 0; k < n_unclean; ++k)
+      remove = remove || unclean[k] == owner;
+    if (remove && ::unlink(p.path.data()) != 0 && errno == EISDIR)
+      ::rmdir(p.path.data());
+    p.state.store(PathSlot::kFree, std::memory_order_release);
+  }
+  ::_exit(128 + sig);
+}
+
+/// Makes this process the one that cleans up on SIGINT, SIGTERM and SIGHUP (call once, early
+/// in main). Every signal of the three is held back while the handler runs.
+inline void install() {
+  registry_.leader.store(::getpid(), std::memory_order_release);
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  action.sa_mask = signals();
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+    if (::sigaction(sig, &action, nullptr) != 0)
+      throw std::runtime_error("sigaction failed");
+}
+
+inline void watch(pid_t pid, bool gentle) {
+  for (ChildSlot &c : registry_.children) {
+    pid_t free = 0;
+    if (c.pid.load(std::memory_order_relaxed) == 0) {
+      c.gentle.store(gentle, std::memory_order_relaxed);
+      if (c.pid.compare_exchange_strong(free, pid, std::memory_order_acq_rel))
+        return;
+    }
+  }
+  // Every slot taken: cannot happen with the harness's at most three children at a time.
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  throw std::runtime_error("too many child processes to watch");
+}
+
+inline void forget(pid_t pid) noexcept {
+  for (ChildSlot &c : registry_.children) {
+    pid_t expected = pid;
+    if (c.pid.compare_exchange_strong(expected, 0, std::memory_order_acq_rel))
+      return;
+  }
+}
+
+/// fork() for the harness. The parent gets the child's pid, registered so that a signal stops
+/// it (`gentle`: SIGTERM first, then SIGKILL after kGentleSeconds; otherwise SIGKILL). The
+/// child gets 0, with the three signals unblocked at their default action (also when the caller
+/// holds them back), and `death_signal` sent to it if the parent dies: an orphan never outlives
+/// the harness. Throws if fork fails.
+inline pid_t fork_child(bool gentle = false, int death_signal = SIGKILL) {
+  const pid_t parent = ::getpid();
+  const sigset_t set = signals();
+  sigset_t saved;
+  ::sigprocmask(SIG_BLOCK, &set, &saved);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP})
+      ::sigaction(sig, &action, nullptr);
+    ::prctl(PR_SET_PDEATHSIG, death_signal);
+    if (::getppid() != parent) // the parent died before prctl: nobody will send the signal
+      ::_exit(128 + death_signal);
+    // A signal held back since the fork kills this child now, by default.
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    return 0;
+  }
+  try {
+    if (pid < 0)
+      throw std::runtime_error("fork failed");
+    watch(pid, gentle);
+  } catch (...) {
+    ::sigprocmask(SIG_SETMASK, &saved, nullptr);
+    throw;
+  }
+  ::sigprocmask(SIG_SETMASK, &saved, nullptr);
+  return pid;
+}
+
+/// waitpid for a child from fork_child (`block`: wait, else WNOHANG); forgets it once reaped.
+/// True when it was reaped (its status in `status`).
+/// The signals are held back only around each WNOHANG poll, never through a wait.
+inline bool reap(pid_t pid, int &status, bool block) noexcept {
+  for (;;) {
+    {
+      const Blocked blocked;
+      const pid_t got = ::waitpid(pid, &status, WNOHANG);
+      if (got == pid || (got < 0 && errno == ECHILD)) {
+        forget(pid);
+        return true;
+      }
+    }
+    if (!block)
+      return false;
+    sleep_ms(1);
+  }
+}
+
+/// Registers `path` to be unlinked (or, a directory, removed) if a signal ends the harness,
+/// until this object is destroyed; removing it in the normal course stays its owner's job.
+/// `unless_clean_exit`: only if that gentle child did not exit cleanly.
+class Unlink {
+public:
+  explicit Unlink(const std::string &path, pid_t unless_clean_exit = 0) {
+    if (path.size() >= kPathBytes)
+      throw std::runtime_error("path too long to clean up on a signal: " + path);
+    for (std::size_t i = 0; i < kPaths; ++i) {
+      PathSlot &p = registry_.paths[i];
+      int expected = PathSlot::kFree;
+      if (!p.state.compare_exchange_strong(expected, PathSlot::kFilling, std::memory_order_acquire))
+        continue;
+      std::memcpy(p.path.data(), path.c_str(), path.size() + 1);
+      p.unless_clean_exit.store(unless_clean_exit, std::memory_order_relaxed);
+      registry_.path_order[i].store(registry_.path_serial.fetch_add(1, std::memory_order_relaxed) +
+                                        1,
+                                    std::memory_order_relaxed);
+      p.state.store(PathSlot::kArmed, std::memory_order_release);
+      slot_ = i;
+      return;
+    }
+    throw std::runtime_error("too many paths to clean up on a signal");
+  }
+  ~Unlink() { registry_.paths[slot_].state.store(PathSlot::kFree, std::memory_order_release); }
+  Unlink(const Unlink &) = delete;
+  Unlink &operator=(const Unlink &) = delete;
+
+private:
+  std::size_t slot_ = kPaths;
+};
+
+} // namespace interrupt
+
+// ---------------------------------------------------------------------------------------------
 // Processes.
 
 /// Pins the calling process to one CPU (if there is more than one); false if it cannot.
@@ -273,13 +550,11 @@ inline std::uint64_t follower_cpu_ns() {
 /// CPU 0 (`pin` false: both unpinned, for blocking transports where the scheduler may do
 /// better). The follower's return value is its exit code (0 = fine). Throws if the follower
 /// fails or is still running 120 s after the leader finished; the follower is killed then.
+/// The follower is killed too when the leader dies, or when a signal ends it (interrupt::).
 template <class Leader, class Follower>
 auto run_pair(Leader &&leader, Follower &&follower, bool pin = true) -> decltype(leader()) {
   follower_report().cpu_ns.store(0, std::memory_order_relaxed); // maps the page before the fork
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0)
-    throw std::runtime_error("fork failed");
+  const pid_t pid = interrupt::fork_child();
   if (pid == 0) {
     if (pin)
       pin_to_cpu(1);
@@ -299,10 +574,10 @@ auto run_pair(Leader &&leader, Follower &&follower, bool pin = true) -> decltype
       ::kill(pid, SIGKILL);
     int status = 0;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
+    while (!interrupt::reap(pid, status, false)) {
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
+        interrupt::reap(pid, status, true);
         break;
       }
       ::usleep(200);
@@ -465,5 +740,9 @@ inline std::string unique_name(const std::string &peer) {
   return "shmpipe-bench-" + std::to_string(::getpid()) + "-" + peer + "-" +
          std::to_string(counter.fetch_add(1));
 }
+
+/// The file behind a POSIX shared-memory object (or a Boost.Interprocess queue) named `name`,
+/// for interrupt::Unlink.
+inline std::string shm_path(const std::string &name) { return "/dev/shm/" + name; }
 
 } // namespace bench

@@ -20,9 +20,15 @@
 // whose two canaries fall in different placements is "mixed" and compared with nothing.
 // Medians, spreads and ratios are per placement, never pooled; a ratio between two peers is
 // the median of the ratios of their runs of the same repetition in the same placement.
+//
+// Stopped by SIGINT, SIGTERM or SIGHUP, it stops its child processes (iox-roudi gently),
+// removes every segment, socket and temporary file it created, leaves the output files as they
+// were (each is written under a temporary name and renamed at the end) and exits with
+// 128 + the signal (bench::interrupt).
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -848,6 +854,40 @@ std::string goals_table(const std::vector<Goal> &gs) {
 // ---------------------------------------------------------------------------------------------
 // Files.
 
+/// An output file, written under a temporary name next to it and renamed into place by
+/// commit(): a run that stops before (an error, a signal) leaves the previous file, never a
+/// half-written one, and no temporary file either.
+class StagedFile {
+public:
+  explicit StagedFile(const std::string &path)
+      : path_(path), temp_(path + ".partial-" + std::to_string(::getpid())), on_signal_(temp_) {}
+  ~StagedFile() {
+    if (!committed_)
+      ::unlink(temp_.c_str());
+  }
+  StagedFile(const StagedFile &) = delete;
+  StagedFile &operator=(const StagedFile &) = delete;
+  [[nodiscard]] const std::string &temp() const noexcept { return temp_; }
+  void commit() {
+    if (::rename(temp_.c_str(), path_.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + temp_ + " to " + path_ + ": " +
+                               std::strerror(errno));
+    committed_ = true;
+  }
+
+private:
+  std::string path_, temp_;
+  bench::interrupt::Unlink on_signal_;
+  bool committed_ = false;
+};
+
+/// Throws unless everything written to `out` reached the file.
+void check_written(std::ofstream &out, const std::string &path) {
+  out.flush();
+  if (!out)
+    throw std::runtime_error("cannot write " + path);
+}
+
 std::string json_string(const std::string &s) {
   std::string out = "\"";
   for (const char c : s) {
@@ -963,31 +1003,103 @@ void write_json(const std::string &path, const Machine &m, const std::vector<Row
     out << "]}" << (i + 1 < rows.size() ? ",\n" : "\n");
   }
   out << "  ]\n}\n";
+  check_written(out, path);
+}
+
+/// The plots of one run, written into a hidden directory inside `dir` and moved into `dir` by
+/// commit(), like StagedFile. plots.gp names its files relative to `dir`: run it there.
+class PlotFiles {
+public:
+  explicit PlotFiles(const std::string &dir)
+      : dir_(dir), stage_(dir + "/.partial-" + std::to_string(::getpid())) {
+    // A plots directory this run creates is removed again if a signal stops it (it is still
+    // empty then: nothing is moved into it before commit()).
+    if (!std::filesystem::exists(dir_))
+      created_dir_ = std::make_unique<bench::interrupt::Unlink>(dir_);
+    std::filesystem::create_directories(dir_);
+    add("");
+    add("data");
+    std::filesystem::create_directories(stage_ + "/data");
+  }
+  ~PlotFiles() {
+    std::error_code ignored;
+    std::filesystem::remove_all(stage_, ignored);
+    if (created_dir_ && !committed_)
+      std::filesystem::remove(dir_, ignored); // only if empty
+  }
+  PlotFiles(const PlotFiles &) = delete;
+  PlotFiles &operator=(const PlotFiles &) = delete;
+
+  /// The staged path of `name` (relative to the plots directory), registered for removal on a
+  /// signal and for commit().
+  std::string add(const std::string &name) {
+    const std::string path = name.empty() ? stage_ : stage_ + "/" + name;
+    on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(path));
+    if (!name.empty() && name != "data")
+      names_.push_back(name);
+    return path;
+  }
+  /// Forgets a staged file (removed): it is not moved into place.
+  void drop(const std::string &name) {
+    ::unlink((stage_ + "/" + name).c_str());
+    std::erase(names_, name);
+  }
+  [[nodiscard]] const std::string &stage() const noexcept { return stage_; }
+
+  /// Removes the previous run's plots (other placements, the old names: what this class
+  /// writes, nothing else) and moves this run's into place.
+  void commit() {
+    const std::string data = dir_ + "/data";
+    std::filesystem::create_directories(data);
+    auto is_ours = [](const std::filesystem::path &file, const char *ext) {
+      const std::string name = file.filename().string();
+      return file.extension() == ext &&
+             (name.rfind("throughput", 0) == 0 || name.rfind("rtt", 0) == 0);
+    };
+    for (const auto &entry : std::filesystem::directory_iterator(dir_))
+      if (entry.is_regular_file() && is_ours(entry.path(), ".png"))
+        std::filesystem::remove(entry.path());
+    for (const auto &entry : std::filesystem::directory_iterator(data))
+      if (entry.is_regular_file() &&
+          (is_ours(entry.path(), ".dat") || entry.path().filename() == "plots.gp"))
+        std::filesystem::remove(entry.path());
+    for (const std::string &name : names_)
+      std::filesystem::rename(stage_ + "/" + name, dir_ + "/" + name);
+    committed_ = true;
+  }
+
+private:
+  std::string dir_, stage_;
+  std::unique_ptr<bench::interrupt::Unlink> created_dir_;
+  std::vector<std::unique_ptr<bench::interrupt::Unlink>> on_signal_;
+  std::vector<std::string> names_;
+  bool committed_ = false;
+};
+
+/// Runs gnuplot on `script` (relative to `dir`) in `dir`, its stderr with its stdout. A child
+/// of fork_child, so a signal to the harness stops it too. True when it succeeded.
+bool run_gnuplot(const std::string &dir, const std::string &script) {
+  const pid_t pid = bench::interrupt::fork_child();
+  if (pid == 0) {
+    if (::chdir(dir.c_str()) != 0 || ::dup2(1, 2) < 0)
+      ::_exit(126);
+    ::execlp("gnuplot", "gnuplot", script.c_str(), static_cast<char *>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  bench::interrupt::reap(pid, status, true);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /// Per placement: throughput-<P>.png (bytes/s against size, one line per peer and form) and
-/// rtt-<P>.png (the distribution of the last run of each round-trip row in that placement).
-/// Returns the image file names written.
-std::vector<std::string> write_plots(const std::string &dir, const std::vector<Row> &rows,
+/// rtt-<P>.png (the distribution of the last run of each round-trip row in that placement),
+/// staged in `files`. Returns the image file names written.
+std::vector<std::string> write_plots(PlotFiles &files, const std::vector<Row> &rows,
                                      const Placements &pl) {
-  const std::string data = dir + "/data";
-  std::filesystem::create_directories(data);
-  // A previous run's plots (other placements, the old names) must not outlive it: remove what
-  // this function writes, and nothing else.
-  auto is_ours = [](const std::filesystem::path &file, const char *ext) {
-    const std::string name = file.filename().string();
-    return file.extension() == ext &&
-           (name.rfind("throughput", 0) == 0 || name.rfind("rtt", 0) == 0);
-  };
-  for (const auto &entry : std::filesystem::directory_iterator(dir))
-    if (entry.is_regular_file() && is_ours(entry.path(), ".png"))
-      std::filesystem::remove(entry.path());
-  for (const auto &entry : std::filesystem::directory_iterator(data))
-    if (entry.is_regular_file() &&
-        (is_ours(entry.path(), ".dat") || entry.path().filename() == "plots.gp"))
-      std::filesystem::remove(entry.path());
   std::vector<std::string> images;
-  std::ofstream gp(data + "/plots.gp");
+  const std::string script = "data/plots.gp";
+  std::ofstream gp(files.add(script));
+  gp << "# Run in the plots directory: gnuplot " << script << "\n";
   gp << "set terminal pngcairo noenhanced size 900,560 font 'sans,10'\n";
   for (const Placement &p : pl.classes) {
     if (p.runs == 0)
@@ -1005,8 +1117,9 @@ std::vector<std::string> write_plots(const std::string &dir, const std::vector<R
     }
     if (!lines.empty()) {
       const std::string image = "throughput-" + p.name + ".png";
+      files.add(image);
       images.push_back(image);
-      gp << "set output '" << dir << "/" << image << "'\n";
+      gp << "set output '" << image << "'\n";
       gp << "set title 'Cross-process throughput, placement " << placement_label(pl, p.name)
          << " (median of its runs)'\n";
       gp << "unset yrange\nset logscale xy\nset xlabel 'message size (bytes)'\n"
@@ -1018,10 +1131,11 @@ std::vector<std::string> write_plots(const std::string &dir, const std::vector<R
         for (char &c : safe)
           if (c == ' ' || c == '(' || c == ')' || c == '/')
             c = '_';
-        const std::string file = data + "/throughput_" + p.name + "_" + safe + ".dat";
-        std::ofstream dat(file);
+        const std::string file = "data/throughput_" + p.name + "_" + safe + ".dat";
+        std::ofstream dat(files.add(file));
         for (const auto &[size, bytes] : points)
           dat << size << " " << bytes << "\n";
+        check_written(dat, file);
         gp << (first ? "" : ", ") << "'" << file << "' using 1:2 with linespoints title '" << title
            << "'";
         first = false;
@@ -1040,22 +1154,23 @@ std::vector<std::string> write_plots(const std::string &dir, const std::vector<R
           last = &run;
       if (!last)
         continue;
-      const std::string file =
-          data + "/rtt_" + p.name + "_" + r.transport + "_" + r.scenario + ".dat";
-      std::ofstream dat(file);
+      const std::string file = "data/rtt_" + p.name + "_" + r.transport + "_" + r.scenario + ".dat";
+      std::ofstream dat(files.add(file));
       const std::vector<double> &s = last->latencies_ns;
       const std::size_t step = std::max<std::size_t>(1, s.size() / 2000);
       for (std::size_t i = 0; i < s.size(); i += step)
         dat << s[i] << " " << static_cast<double>(i + 1) / static_cast<double>(s.size()) << "\n";
       dat << s.back() << " 1\n";
+      check_written(dat, file);
       plot << (any ? ", " : "") << "'" << file << "' using 1:2 with lines title '" << r.transport
            << " " << r.scenario << "'";
       any = true;
     }
     if (any) {
       const std::string image = "rtt-" + p.name + ".png";
+      files.add(image);
       images.push_back(image);
-      gp << "set output '" << dir << "/" << image << "'\n";
+      gp << "set output '" << image << "'\n";
       gp << "set title '64 B round trip, placement " << placement_label(pl, p.name)
          << ": distribution (last run)'\n";
       gp << "unset logscale\nset logscale x\nset xlabel 'round trip (ns)'\n"
@@ -1063,10 +1178,12 @@ std::vector<std::string> write_plots(const std::string &dir, const std::vector<R
          << plot.str() << "\n";
     }
   }
+  check_written(gp, script);
   gp.close();
-  const std::string cmd = "gnuplot '" + data + "/plots.gp' 2>&1";
-  if (std::system(cmd.c_str()) != 0) {
-    std::fprintf(stderr, "gnuplot failed or is missing: no plots (data kept in %s)\n", dir.c_str());
+  if (!run_gnuplot(files.stage(), script)) {
+    std::fprintf(stderr, "gnuplot failed or is missing: no plots (data kept)\n");
+    for (const std::string &image : images)
+      files.drop(image);
     images.clear();
   }
   return images;
@@ -1089,6 +1206,7 @@ void write_results(const std::string &path, const Machine &m, const Options &opt
     std::ifstream in(opt.analysis);
     out << "\n" << in.rdbuf();
   }
+  check_written(out, path);
 }
 
 } // namespace
@@ -1158,6 +1276,9 @@ int main(int argc, char **argv) {
       return 2;
   }
   ::signal(SIGPIPE, SIG_IGN); // a dead socket peer is an error return, not a dead harness
+  // From here on, SIGINT, SIGTERM and SIGHUP stop every child, remove every segment, socket and
+  // temporary file, and leave the output files as they were (bench::interrupt).
+  bench::interrupt::install();
   const Machine machine = describe_machine();
   (void)bench::Tsc::get();
   const auto start = std::chrono::steady_clock::now();
@@ -1180,13 +1301,35 @@ int main(int argc, char **argv) {
   std::printf("machine: %s, %ld cores, %s, %s\nflags: %s\n\n%s", machine.cpu.c_str(), machine.cores,
               machine.kernel.c_str(), machine.compiler.c_str(), machine.flags.c_str(),
               report.str().c_str());
-  if (!opt.json.empty())
-    write_json(opt.json, machine, rows, pl, gs, opt);
-  std::vector<std::string> images;
-  if (!opt.plots.empty())
-    images = write_plots(opt.plots, rows, pl);
-  if (!opt.results.empty())
-    write_results(opt.results, machine, opt, report.str(), images);
+  // Every output is written under a temporary name first and all are moved into place at
+  // the end, with the signals held back: a run stopped earlier leaves the previous outputs.
+  try {
+    std::optional<StagedFile> json, results;
+    std::optional<PlotFiles> plots;
+    if (!opt.json.empty()) {
+      json.emplace(opt.json);
+      write_json(json->temp(), machine, rows, pl, gs, opt);
+    }
+    std::vector<std::string> images;
+    if (!opt.plots.empty()) {
+      plots.emplace(opt.plots);
+      images = write_plots(*plots, rows, pl);
+    }
+    if (!opt.results.empty()) {
+      results.emplace(opt.results);
+      write_results(results->temp(), machine, opt, report.str(), images);
+    }
+    const bench::interrupt::Blocked blocked;
+    if (json)
+      json->commit();
+    if (plots)
+      plots->commit();
+    if (results)
+      results->commit();
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "shmpipe_bench: %s\n", e.what());
+    return 1;
+  }
   std::printf("total time: %.1f s (canaries %.1f s)\n", bench::seconds_since(start),
               runner.canary_seconds);
   return 0;

@@ -23,11 +23,13 @@ constexpr std::uint64_t kWarmup = 1000; // round trips before the timed ones
 /// Removes the named queue when the scope ends, also on error. It lives in the leader's frame:
 /// the forked follower _exits and never runs it.
 struct QueueRemover {
-  explicit QueueRemover(std::string queue_name) : name(std::move(queue_name)) {}
+  explicit QueueRemover(std::string queue_name)
+      : name(std::move(queue_name)), on_signal(bench::shm_path(name)) {}
   QueueRemover(const QueueRemover &) = delete;
   QueueRemover &operator=(const QueueRemover &) = delete;
   ~QueueRemover() { bip::message_queue::remove(name.c_str()); }
   std::string name;
+  bench::interrupt::Unlink on_signal; ///< the queue is a file in /dev/shm
 };
 
 /// The absolute deadline the timed operations need. Computing one costs about 80 ns here, a

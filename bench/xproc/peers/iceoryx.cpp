@@ -38,13 +38,13 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <array>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 extern char **environ;
@@ -124,8 +124,21 @@ std::string file_tail(const std::string &path, std::size_t bytes = 600) {
   return text.size() > bytes ? text.substr(text.size() - bytes) : text;
 }
 
+/// What a RouDi leaves when it does not shut down cleanly (a worker killed after a failure,
+/// or RouDi itself killed): its socket, its locks and its two shared-memory segments, the data
+/// segment named after its writer group. RouDi removes them itself on a clean shutdown.
+std::vector<std::string> roudi_leftovers() {
+  std::vector<std::string> out{kRoudiSocket, "/tmp/roudi.lock", "/tmp/iox-unique-roudi.lock",
+                               bench::shm_path("iceoryx_mgmt")};
+  if (const group *g = ::getgrgid(::getegid()); g != nullptr)
+    out.push_back(bench::shm_path(g->gr_name));
+  return out;
+}
+
 /// One iox-roudi process, from a generated config, for the lifetime of this object. Its
 /// stdout and stderr go to a log file in /tmp, quoted in errors and removed afterwards.
+/// A signal that ends the harness stops it as stop() does (bench::interrupt), and it gets
+/// SIGTERM if the harness dies.
 class Roudi {
 public:
   Roudi() {
@@ -137,11 +150,15 @@ public:
     const std::string base = "/tmp/" + bench::unique_name(kName);
     config_ = base + "-roudi.toml";
     log_ = base + "-roudi.log";
+    on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(config_));
+    on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(log_));
     {
       std::ofstream out(config_);
       out << roudi_config();
-      if (!out.flush())
+      if (!out.flush()) {
+        remove_files();
         fail("cannot write " + config_);
+      }
     }
     spawn(*exe);
     try {
@@ -160,41 +177,41 @@ public:
   Roudi &operator=(const Roudi &) = delete;
 
 private:
+  /// fork + exec rather than posix_spawn: the child needs PR_SET_PDEATHSIG (kept across exec),
+  /// so that a harness killed outright still stops its RouDi, which then cleans up itself.
   void spawn(const std::string &exe) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     std::string arg0 = "iox-roudi", arg1 = "-c";
     std::array<char *, 4> argv{arg0.data(), arg1.data(), config_.data(), nullptr};
-    std::fflush(nullptr);
-    const int rc = ::posix_spawn(&pid_, exe.c_str(), &actions, &attr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0) {
+    std::vector<std::string> leftovers = roudi_leftovers();
+    // Held back until RouDi's leftovers are registered under its pid: a signal in between
+    // would stop RouDi and not know what to remove if it shut down uncleanly.
+    const bench::interrupt::Blocked blocked;
+    try {
+      pid_ = bench::interrupt::fork_child(/*gentle=*/true, SIGTERM);
+    } catch (...) {
       pid_ = -1;
       remove_files();
-      fail("posix_spawn iox-roudi: " + std::string(std::strerror(rc)));
+      throw;
     }
+    if (pid_ == 0) {
+      // Only async-signal-safe calls between fork and exec. SIGPIPE stays ignored, as the
+      // harness has it; the three signals fork_child reset are at their defaults.
+      const int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      const int out = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (in < 0 || out < 0 || ::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(out, 2) < 0)
+        ::_exit(126);
+      ::execve(exe.c_str(), argv.data(), environ);
+      ::_exit(127);
+    }
+    for (const std::string &path : leftovers)
+      on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(path, pid_));
   }
 
   void wait_ready() {
     const auto deadline = std::chrono::steady_clock::now() + kRoudiStartLimit;
     for (;;) {
       int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      if (bench::interrupt::reap(pid_, status, false)) {
         pid_ = -1;
         fail("iox-roudi exited during start-up (status " + std::to_string(status) +
              "); its log: " + file_tail(log_));
@@ -213,10 +230,10 @@ private:
     ::kill(pid_, SIGTERM);
     const auto deadline = std::chrono::steady_clock::now() + kRoudiStopLimit;
     int status = 0;
-    while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    while (!bench::interrupt::reap(pid_, status, false)) {
       if (std::chrono::steady_clock::now() > deadline) {
         ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, &status, 0);
+        bench::interrupt::reap(pid_, status, true);
         break;
       }
       ::usleep(1000);
@@ -233,14 +250,10 @@ private:
                    file_tail(log_, 300).c_str());
     } catch (...) {
     }
-    ::unlink(kRoudiSocket);
-    ::unlink("/tmp/roudi.lock");
-    ::unlink("/tmp/iox-unique-roudi.lock");
-    ::shm_unlink("/iceoryx_mgmt");
-    if (const group *g = ::getgrgid(::getegid()); g != nullptr) {
-      std::array<char, 256> segment{}; // the data segment is named after its writer group
-      std::snprintf(segment.data(), segment.size(), "/%s", g->gr_name);
-      ::shm_unlink(segment.data());
+    try {
+      for (const std::string &path : roudi_leftovers())
+        ::unlink(path.c_str());
+    } catch (...) { // out of memory: nothing better to do
     }
   }
 
@@ -254,6 +267,8 @@ private:
   pid_t pid_ = -1;
   std::string config_;
   std::string log_;
+  /// Unregistered only after the destructor's body has removed the files (members outlive it).
+  std::vector<std::unique_ptr<bench::interrupt::Unlink>> on_signal_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -275,23 +290,30 @@ constexpr std::size_t kTicksOffset = 4096;
 static_assert(sizeof(Control) <= kTicksOffset);
 
 /// A forked worker: pinned, its own iceoryx runtime, then `body`. Killed (SIGKILL) and reaped
-/// by the destructor unless it already exited.
+/// by the destructor unless it already exited. Its runtime is named
+/// shmpipe-bench-<harness pid>-<role>-<worker pid>, and owns /tmp/<name> (its socket) and
+/// /tmp/<name>.lock, which the runtime removes when it ends normally; a killed worker's are
+/// removed here, or by the signal handler (bench::interrupt).
 class Worker {
 public:
   Worker(int cpu, const char *role, std::array<char, 256> &error, const std::function<void()> &body)
       : role_(role) {
-    std::fflush(nullptr);
-    pid_ = ::fork();
-    if (pid_ < 0)
-      fail("fork failed");
-    if (pid_ == 0) {
+    const std::string prefix = "shmpipe-bench-" + std::to_string(::getpid()) + "-" + role + "-";
+    // Held back until the worker's files are registered under its pid.
+    const bench::interrupt::Blocked blocked;
+    pid_ = bench::interrupt::fork_child();
+    if (pid_ != 0) {
+      const std::string socket = "/tmp/" + prefix + std::to_string(pid_);
+      files_ = {socket, socket + ".lock"};
+      for (const std::string &file : files_)
+        on_signal_.push_back(std::make_unique<bench::interrupt::Unlink>(file));
+    } else {
       int code = 1;
       try {
         bench::pin_to_cpu(cpu);
         iox::log::LogManager::GetLogManager().SetDefaultLogLevel(
             iox::log::LogLevel::kWarn, iox::log::LogLevelOutput::kHideLogLevel);
-        const std::string name =
-            "shmpipe-bench-" + std::string(role) + "-" + std::to_string(::getpid());
+        const std::string name = prefix + std::to_string(::getpid());
         iox::runtime::PoshRuntime *runtime = &iox::runtime::PoshRuntime::initRuntime(
             iox::RuntimeName_t(iox::cxx::TruncateToCapacity, name));
         try {
@@ -314,7 +336,11 @@ public:
       ::_exit(code);
     }
   }
-  ~Worker() { kill(); }
+  ~Worker() {
+    kill();
+    for (const std::string &file : files_)
+      ::unlink(file.c_str());
+  }
   Worker(const Worker &) = delete;
   Worker &operator=(const Worker &) = delete;
 
@@ -322,7 +348,7 @@ public:
   std::optional<int> poll() {
     if (pid_ <= 0)
       return status_;
-    if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
+    if (bench::interrupt::reap(pid_, status_, false)) {
       pid_ = -1;
       return status_;
     }
@@ -332,7 +358,7 @@ public:
     if (pid_ <= 0)
       return;
     ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, &status_, 0);
+    bench::interrupt::reap(pid_, status_, true);
     pid_ = -1;
   }
   [[nodiscard]] const char *role() const noexcept { return role_; }
@@ -341,6 +367,8 @@ private:
   const char *role_;
   pid_t pid_ = -1;
   int status_ = 0;
+  std::vector<std::string> files_;
+  std::vector<std::unique_ptr<bench::interrupt::Unlink>> on_signal_;
 };
 
 std::string describe(int status) {

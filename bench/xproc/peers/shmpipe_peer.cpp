@@ -50,6 +50,7 @@ struct Shared {
 template <class Consume, class Produce>
 bench::Sample stream(std::uint64_t capacity, Consume &&consume, Produce &&produce) {
   const std::string name = bench::unique_name("shmpipe");
+  const bench::interrupt::Unlink on_signal(bench::shm_path(name));
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = capacity});
   bench::SharedScratch scratch;
@@ -214,6 +215,7 @@ bench::Sample round_trips(const bench::Load &load, shmpipe::WaitPolicy wait) {
   const std::size_t size = load.size;
   const std::uint64_t count = load.count;
   const std::string name = bench::unique_name("shmpipe-rtt");
+  const bench::interrupt::Unlink on_signal(bench::shm_path(name));
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = 1 << 16, .rings = 2});
   constexpr std::uint64_t kWarmup = 2000;
@@ -286,6 +288,7 @@ bench::Sample transfer(const bench::Load &load) {
   const std::size_t size = load.size;
   std::uint64_t count = load.count;
   const std::string name = bench::unique_name("shmpipe-xfer");
+  const bench::interrupt::Unlink on_signal(bench::shm_path(name));
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(
       name, {.ring_capacity = ring_capacity(record_bound(size)), .rings = 2});
@@ -339,6 +342,7 @@ bench::Sample transfer(const bench::Load &load) {
 bench::Sample idle(const bench::Load &load) {
   const double seconds = load.seconds;
   const std::string name = bench::unique_name("shmpipe-idle");
+  const bench::interrupt::Unlink on_signal(bench::shm_path(name));
   shmpipe::ScopedRemove guard(name);
   shmpipe::Segment segment = shmpipe::Segment::create(name, {.ring_capacity = 1 << 16});
   bench::SharedScratch scratch;

@@ -38,11 +38,12 @@ constexpr bool kPin = true;
 /// Unlinks the socket file when the scope ends, also on error. It lives in the leader's frame:
 /// the forked follower _exits and never runs it.
 struct SocketFile {
-  explicit SocketFile(std::string file) : path(std::move(file)) {}
+  explicit SocketFile(std::string file) : path(std::move(file)), on_signal(path) {}
   SocketFile(const SocketFile &) = delete;
   SocketFile &operator=(const SocketFile &) = delete;
   ~SocketFile() { ::unlink(path.c_str()); }
   std::string path;
+  bench::interrupt::Unlink on_signal;
 };
 
 sockaddr_un address_of(const std::string &path) {

@@ -147,12 +147,14 @@ void sleep_until(const std::atomic<std::uint32_t> &flag, std::chrono::seconds li
 /// The ipc:// socket file of one scenario, removed when the leader's scope ends, also on error
 /// (the forked follower _exits and never runs the destructor).
 struct IpcEndpoint {
-  IpcEndpoint() : path("/tmp/" + bench::unique_name(kName)), uri("ipc://" + path) {}
+  IpcEndpoint()
+      : path("/tmp/" + bench::unique_name(kName)), uri("ipc://" + path), on_signal(path) {}
   IpcEndpoint(const IpcEndpoint &) = delete;
   IpcEndpoint &operator=(const IpcEndpoint &) = delete;
   ~IpcEndpoint() { ::unlink(path.c_str()); }
   std::string path;
   std::string uri;
+  bench::interrupt::Unlink on_signal;
 };
 
 bench::Sample throughput(const bench::Load &load) {
