@@ -26,6 +26,7 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -33,9 +34,11 @@
 #include <functional>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -49,6 +52,10 @@ namespace sc = shmpipe::schema;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using shmpipe::bench::Checksum;
+
+/// For the core's side (the parent): a throw unwinds to main(), so that the channel's segment
+/// is removed on every exit path. A forked worker ends with std::_Exit instead.
+[[noreturn]] void fail(const std::string &why) { throw std::runtime_error(why); }
 
 struct Row {
   std::uint32_t page;
@@ -252,9 +259,7 @@ void drain_fillers(shmpipe::Consumer &rx, std::uint64_t capacity) {
     if (slot.status() == shmpipe::Status::timeout && Clock::now() < until)
       continue;
     if (!slot || slot.type() != kFiller) {
-      std::fprintf(stderr, "shmpipe: no filler (%s)\n",
-                   std::string(shmpipe::to_string(slot.status())).c_str());
-      std::exit(4);
+      fail("shmpipe: no filler (" + std::string(shmpipe::to_string(slot.status())) + ")");
     }
     rx.release(std::move(slot));
     ++i;
@@ -268,9 +273,7 @@ Checksum shmpipe_core(shmpipe::Consumer &rx, bool full) {
     if (msg.status() == shmpipe::Status::closed)
       return sum;
     if (!msg || !shmpipe::bench::read_batch(msg->body_as_LedgerBatch(), sum)) {
-      std::fprintf(stderr, "shmpipe: bad message (%s)\n",
-                   std::string(shmpipe::to_string(msg.status())).c_str());
-      std::exit(4);
+      fail("shmpipe: bad message (" + std::string(shmpipe::to_string(msg.status())) + ")");
     }
   }
 }
@@ -358,7 +361,7 @@ template <class Line> void read_lines(int fd, Line &&line) {
   for (;;) {
     const ssize_t n = ::read(fd, chunk.data(), chunk.size());
     if (n < 0)
-      std::exit(6);
+      fail("ndjson: read failed");
     if (n == 0)
       break;
     buf.erase(0, start);
@@ -558,8 +561,7 @@ Checksum handwritten_core(int fd, bool full) {
   Checksum sum{full};
   read_lines(fd, [&](std::string_view text) {
     if (!RowParser(text).parse(sum)) {
-      std::fprintf(stderr, "ndjson: bad line\n");
-      std::exit(7);
+      fail("ndjson: bad line");
     }
   });
   return sum;
@@ -594,7 +596,7 @@ Run timed(
     const std::function<Checksum()> &core, const std::function<void()> &parent_after_fork = [] {}) {
   int go[2], ready[2];
   if (::pipe(go) != 0 || ::pipe(ready) != 0)
-    std::exit(8);
+    fail("pipe");
   std::fflush(nullptr);
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -612,23 +614,32 @@ Run timed(
   }
   ::close(go[0]);
   ::close(ready[1]);
+  // Until it is reaped below, a failure here kills the worker: no orphan on any exit path.
+  struct Reap {
+    pid_t pid;
+    ~Reap() {
+      if (pid > 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+      }
+    }
+  } reap{pid};
   parent_after_fork();
   char byte = 0;
-  if (::read(ready[0], &byte, 1) != 1) // the worker died before it was ready
-    std::exit(8);
+  if (::read(ready[0], &byte, 1) != 1)
+    fail("the worker died before it was ready");
   ::close(ready[0]);
   std::this_thread::sleep_for(10ms); // it waits in read() on the go pipe by now
   const auto start = Clock::now();
   if (::write(go[1], &byte, 1) != 1)
-    std::exit(8);
+    fail("the worker died before the go");
   const Checksum sum = core();
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   ::close(go[1]);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(std::exchange(reap.pid, 0), &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "worker failed (status %d)\n", status);
-    std::exit(10);
+    fail("worker failed (wait status " + std::to_string(status) + ")");
   }
   return {seconds, sum};
 }
@@ -640,7 +651,7 @@ double median(std::vector<double> v) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+static int run(int argc, char **argv) {
   int reps = 7;
   std::vector<std::size_t> sizes{10000, 100000};
   ShmOptions shm_options{.capacity = kCapacity, .batch_rows = kBatchRows};
@@ -683,9 +694,7 @@ int main(int argc, char **argv) {
     const auto check = [&](const Checksum &sum, const char *path) {
       std::optional<Checksum> &want = expected[sum.full ? 1 : 0];
       if (sum.rows != n || (want && !(sum == *want))) {
-        std::fprintf(stderr, "%s: checksum differs (%llu rows)\n", path,
-                     static_cast<unsigned long long>(sum.rows));
-        std::exit(11);
+        fail(std::string(path) + ": checksum differs (" + std::to_string(sum.rows) + " rows)");
       }
       want = sum;
     };
@@ -712,7 +721,7 @@ int main(int argc, char **argv) {
           break;
         int fds[2];
         if (::pipe(fds) != 0)
-          return 12;
+          fail("pipe");
         const Run run = timed(
             rows,
             [&](const auto &wait) {
@@ -740,4 +749,13 @@ int main(int argc, char **argv) {
                 h * 1e3, j * 1e3, h / s, j / s, j / c);
   }
   return 0;
+}
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "ledger_transport_bench: %s\n", e.what());
+    return 1;
+  }
 }
