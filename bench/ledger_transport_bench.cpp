@@ -197,11 +197,11 @@ std::size_t batch_bytes(std::size_t n, const std::array<std::size_t, 4> &text) {
          1024;
 }
 
-// 512 rows (~62 KiB) per message in a 256 KiB ring. A larger ring measured slower, not
-// faster, on the development VM: 1 MiB +30%, 8 MiB 5x (more pages written, none of them in
-// the L2 cache); see docs/bench/ledger_transport.txt.
-constexpr std::size_t kBatchRows = 512;
-constexpr std::uint64_t kCapacity = std::uint64_t{1} << 18;
+// 1024 rows (~124 KiB) per message in a 512 KiB ring. On the development VM, 256 KiB / 512
+// rows and 1 MiB / 2048 rows each measured ~10% better in some minutes and ~10-25% worse in
+// others; 8 MiB / 4096 (the earlier setting) 2-5x slower: more pages written, none in L2.
+constexpr std::size_t kBatchRows = 1024;
+constexpr std::uint64_t kCapacity = std::uint64_t{1} << 19;
 
 struct ShmOptions {
   std::uint64_t capacity;
@@ -220,8 +220,8 @@ std::size_t fillers(std::uint64_t capacity) {
 
 /// `warm`: write once over the whole ring before the go, as a worker that has been running has
 /// (its page tables and TLB hold the ring; the core drains the fillers before it starts the
-/// clock). A fresh mapping's first writes cost ~5 us a page on the development VM, a fixed
-/// ~0.4 ms per 256 KiB that the "cold attach" column shows.
+/// clock). A fresh mapping's first writes cost up to ~5 us a page on the development VM, up to
+/// ~0.4 ms per 256 KiB of ring, which the "cold attach" column includes.
 void shmpipe_worker(const std::string &name, const std::vector<Row> &rows, const ShmOptions &o,
                     bool warm, const std::function<void()> &wait_for_go) {
   // Attaching is set-up, like creating the pipe: outside the timing.
