@@ -17,11 +17,12 @@
 // to message (cleared, not rebuilt; the block stays allocated and cache-hot), and the finished
 // buffer is copied into the ring once. Building in place costs a fresh builder, its first
 // allocation through the allocator's virtual calls, and a padding record per message (written
-// by the producer, parsed and skipped by the consumer), about 250 instructions in all; copying
+// by the producer, parsed and skipped by the consumer), about 200 instructions in all; copying
 // 1 KiB from a hot block costs about 40. bench/message_bench measures the paths at 80 B,
-// 1 KiB, 64 KiB and 1 MiB (docs/bench/message_bench.txt): the copy wins up to about 2-3 KiB, in
-// place from there on. A message that outgrows the block moves into the ring as below, so a
-// hint that is too small costs what it costs in place, not a growing heap buffer.
+// 1 KiB, 64 KiB and 1 MiB (docs/bench/message_bench.txt): the copy saves 20% at 80 B and is
+// about even at 1 KiB; in place wins from about 3 KiB on. A message that outgrows the block moves
+// into the ring as below, so a hint that is too small costs what it costs in place, not a growing
+// heap buffer.
 //
 // `prefix` is an optional frame of a multiple of 16 bytes that travels right before the
 // buffer (the session's request id); plain channels use none. The builder's memory and the
