@@ -27,6 +27,8 @@
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/session.hpp>
 
+#include "../ledger_read.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
@@ -182,86 +184,14 @@ void read_exact(int fd, void *data, std::size_t size, int timeout_ms = 10000) {
 
 // ---- the rows ------------------------------------------------------------------------------
 
-/// What the core computes from the rows it read (as bench/ledger_transport_bench.cpp): every
-/// field goes into it. `full`: every byte of every string is hashed; else each string is
-/// touched (length, first and last byte), what "readable" costs a core that then uses them.
-struct Checksum {
-  bool full = false;
-  std::uint64_t strings = 1469598103934665603ULL; // FNV-1a
-  std::uint64_t numbers = 0;                      // sum of the bit patterns of all numbers
-  std::uint64_t rows = 0;
+using shmpipe::bench::Checksum;
 
-  void text(std::string_view s) {
-    if (full) {
-      for (const char c : s)
-        strings = (strings ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-      strings = (strings ^ 0xff) * 1099511628211ULL;
-    } else {
-      strings += s.size() + (s.empty() ? 0u
-                                       : static_cast<unsigned char>(s.front()) +
-                                             static_cast<unsigned char>(s.back()) * 256u);
-    }
-  }
-  void number(double d) {
-    std::uint64_t bits;
-    std::memcpy(&bits, &d, sizeof bits);
-    numbers += bits;
-  }
-  void row(std::uint32_t page, std::string_view stt, std::string_view code, std::string_view name,
-           std::string_view unit, double q, double p, double a, unsigned flags,
-           const std::array<float, 4> &box) {
-    numbers += page + flags * 7ULL;
-    text(stt), text(code), text(name), text(unit);
-    number(q), number(p), number(a);
-    for (const float f : box)
-      number(static_cast<double>(f));
-    ++rows;
-  }
-};
-
-struct Strings {
-  explicit Strings(const sc::StringColumn *c)
-      : offsets(c->offsets()->data()), bytes(reinterpret_cast<const char *>(c->bytes()->data())) {}
-  std::string_view operator[](std::size_t i) const {
-    return {bytes + offsets[i], offsets[i + 1] - offsets[i]};
-  }
-  const std::uint32_t *offsets;
-  const char *bytes;
-};
-
-bool valid(const sc::StringColumn *c, std::size_t n) {
-  if (c == nullptr || c->offsets() == nullptr || c->bytes() == nullptr ||
-      c->offsets()->size() != n + 1 || c->offsets()->Get(0) != 0 ||
-      c->offsets()->Get(static_cast<fb::uoffset_t>(n)) != c->bytes()->size())
-    return false;
-  for (fb::uoffset_t i = 0; i < n; ++i)
-    if (c->offsets()->Get(i) > c->offsets()->Get(i + 1))
-      return false;
-  return true;
-}
-
-/// Reads one verified LedgerBatch in place into `sum`.
-void read_batch(const sc::LedgerBatch *b, Checksum &sum) {
-  if (b == nullptr || b->page() == nullptr)
+/// Reads one verified LedgerBatch in place into `sum` (bench/ledger_read.hpp).
+void read_ledger(const sc::LedgerBatch *b, Checksum &sum) {
+  if (b == nullptr)
     fail("ledger: a message that is not a LedgerBatch");
-  const std::size_t n = b->page()->size();
-  const auto sized = [n](const auto *v) { return v != nullptr && v->size() == n; };
-  if (!valid(b->stt(), n) || !valid(b->code(), n) || !valid(b->name(), n) || !valid(b->unit(), n) ||
-      !sized(b->quantity()) || !sized(b->unit_price()) || !sized(b->amount()) ||
-      !sized(b->flags()) || !sized(b->row_bbox()))
+  if (!shmpipe::bench::read_batch(b, sum))
     fail("ledger: inconsistent batch");
-  const Strings stt(b->stt()), code(b->code()), name(b->name()), unit(b->unit());
-  const std::uint32_t *page = b->page()->data();
-  const double *q = b->quantity()->data();
-  const double *p = b->unit_price()->data();
-  const double *a = b->amount()->data();
-  const std::uint8_t *flags = b->flags()->data();
-  const auto *boxes = reinterpret_cast<const sc::BBox *>(b->row_bbox()->Data());
-  for (std::size_t i = 0; i < n; ++i) {
-    const sc::BBox &box = boxes[i];
-    sum.row(page[i], stt[i], code[i], name[i], unit[i], q[i], p[i], a[i], flags[i],
-            {box.x0(), box.y0(), box.x1(), box.y1()});
-  }
 }
 
 struct Args {
@@ -314,7 +244,7 @@ void ledger_shm(const Args &a) {
       shmpipe::Received<sc::Extraction> msg = std::move(in).as<sc::Extraction>();
       if (!msg)
         fail("receive: " + std::string(shmpipe::to_string(msg.status())));
-      read_batch(msg->body_as_LedgerBatch(), sum);
+      read_ledger(msg->body_as_LedgerBatch(), sum);
     }
     passes[static_cast<std::size_t>(k)] = {ms_since(t0), sum};
   }

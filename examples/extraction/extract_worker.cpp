@@ -17,6 +17,7 @@
 #include <shmpipe/supervisor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <csignal>
 #include <cstdint>
@@ -269,54 +270,75 @@ private:
     std::raise(SIGKILL);
   }
 
+  /// The page's rows as one columnar LedgerBatch, built in place: every column is created
+  /// first (uninitialized), then all are filled in one pass over the rows. Creating a vector
+  /// may move the buffer (when it outgrows its memory), so none is addressed before all exist.
   void send_rows(std::uint64_t id, std::uint32_t page, const std::vector<extraction::Row> &rows) {
-    std::size_t text_bytes = 0;
+    static constexpr std::array<std::string extraction::Row::*, 4> kText{
+        &extraction::Row::stt, &extraction::Row::code, &extraction::Row::name,
+        &extraction::Row::unit};
+    const std::size_t n = rows.size();
+    std::array<std::size_t, 4> text{}; // bytes of each string column
     for (const extraction::Row &r : rows)
-      text_bytes += r.stt.size() + r.code.size() + r.name.size() + r.unit.size();
+      for (std::size_t c = 0; c < kText.size(); ++c)
+        text[c] += (r.*kText[c]).size();
+    const std::size_t text_bytes = text[0] + text[1] + text[2] + text[3];
     check(worker_.reply<sc::Extraction>(
         id,
         [&](fb::FlatBufferBuilder &b) {
-          const auto strings = [&](auto field) {
-            std::vector<std::uint32_t> offsets{0};
-            std::string bytes;
-            for (const extraction::Row &r : rows) {
-              bytes += r.*field;
-              offsets.push_back(static_cast<std::uint32_t>(bytes.size()));
-            }
-            const auto o = b.CreateVector(offsets);
-            const auto v =
-                b.CreateVector(reinterpret_cast<const std::uint8_t *>(bytes.data()), bytes.size());
-            return sc::CreateStringColumn(b, o, v);
-          };
-          const auto numbers = [&](double extraction::Row::*field) {
-            std::vector<double> v;
-            for (const extraction::Row &r : rows)
-              v.push_back(r.*field);
-            return b.CreateVector(v);
-          };
-          const auto stt = strings(&extraction::Row::stt);
-          const auto code = strings(&extraction::Row::code);
-          const auto name = strings(&extraction::Row::name);
-          const auto unit = strings(&extraction::Row::unit);
-          const auto quantity = numbers(&extraction::Row::quantity);
-          const auto unit_price = numbers(&extraction::Row::unit_price);
-          const auto amount = numbers(&extraction::Row::amount);
-          std::vector<std::uint32_t> pages(rows.size(), page);
-          std::vector<std::uint8_t> flags;
-          std::vector<sc::BBox> boxes;
-          for (const extraction::Row &r : rows) {
-            flags.push_back(r.adds_up ? 0 : 1);
-            boxes.emplace_back(static_cast<float>(r.x0), static_cast<float>(r.y0),
-                               static_cast<float>(r.x1), static_cast<float>(r.y1));
+          std::uint8_t *u8 = nullptr;
+          std::uint32_t *u32 = nullptr;
+          double *f64 = nullptr;
+          sc::BBox *box = nullptr;
+          std::array<fb::Offset<fb::Vector<std::uint8_t>>, 4> bytes_at;
+          std::array<fb::Offset<fb::Vector<std::uint32_t>>, 4> offsets_at;
+          for (std::size_t c = 0; c < kText.size(); ++c) {
+            bytes_at[c] = b.CreateUninitializedVector(text[c], &u8);
+            offsets_at[c] = b.CreateUninitializedVector(n + 1, &u32);
           }
-          const auto page_col = b.CreateVector(pages);
-          const auto flag_col = b.CreateVector(flags);
-          const auto box_col = b.CreateVectorOfStructs(boxes);
-          const auto batch = sc::CreateLedgerBatch(b, 0, page_col, stt, code, name, unit, quantity,
-                                                   unit_price, amount, flag_col, box_col);
+          const auto page_at = b.CreateUninitializedVector(n, &u32);
+          const auto quantity_at = b.CreateUninitializedVector(n, &f64);
+          const auto unit_price_at = b.CreateUninitializedVector(n, &f64);
+          const auto amount_at = b.CreateUninitializedVector(n, &f64);
+          const auto flags_at = b.CreateUninitializedVector(n, &u8);
+          const auto box_at = b.CreateUninitializedVectorOfStructs(n, &box);
+
+          const auto data = [&b](auto at) { return fb::GetMutableTemporaryPointer(b, at)->data(); };
+          std::array<std::uint8_t *, 4> bytes{};
+          std::array<std::uint32_t *, 4> offsets{};
+          std::array<std::uint32_t, 4> used{};
+          for (std::size_t c = 0; c < kText.size(); ++c) {
+            bytes[c] = data(bytes_at[c]);
+            offsets[c] = data(offsets_at[c]);
+            offsets[c][0] = 0;
+          }
+          std::uint32_t *pages = data(page_at);
+          double *quantity = data(quantity_at), *unit_price = data(unit_price_at);
+          double *amount = data(amount_at);
+          std::uint8_t *flags = data(flags_at);
+          auto *boxes = reinterpret_cast<sc::BBox *>(data(box_at));
+          for (std::size_t i = 0; i < n; ++i) {
+            const extraction::Row &r = rows[i];
+            for (std::size_t c = 0; c < kText.size(); ++c) {
+              const std::string &cell = r.*kText[c];
+              std::memcpy(bytes[c] + used[c], cell.data(), cell.size());
+              offsets[c][i + 1] = used[c] += static_cast<std::uint32_t>(cell.size());
+            }
+            pages[i] = page;
+            quantity[i] = r.quantity, unit_price[i] = r.unit_price, amount[i] = r.amount;
+            flags[i] = r.adds_up ? 0 : 1;
+            boxes[i] = sc::BBox(static_cast<float>(r.x0), static_cast<float>(r.y0),
+                                static_cast<float>(r.x1), static_cast<float>(r.y1));
+          }
+          std::array<fb::Offset<sc::StringColumn>, 4> columns;
+          for (std::size_t c = 0; c < kText.size(); ++c)
+            columns[c] = sc::CreateStringColumn(b, offsets_at[c], bytes_at[c]);
+          const auto batch =
+              sc::CreateLedgerBatch(b, 0, page_at, columns[0], columns[1], columns[2], columns[3],
+                                    quantity_at, unit_price_at, amount_at, flags_at, box_at);
           return sc::CreateExtraction(b, id, sc::ExtractionBody::LedgerBatch, batch.Union());
         },
-        kSendLimit, rows.empty(), {.size_hint = 512 + rows.size() * 80 + text_bytes}));
+        kSendLimit, rows.empty(), {.size_hint = 512 + n * 80 + text_bytes}));
   }
 
   /// The row's area of the rendered page as an Evidence message. poppler renders into its

@@ -20,7 +20,9 @@ struct SideStats {
   /// Producer: messages moved to a larger reservation while being built in place.
   /// Consumer: messages that failed verification and were skipped.
   std::uint64_t regrown_or_rejected = 0;
-  std::uint64_t copied = 0; ///< producer: messages built off the ring and copied in once
+  /// producer: messages that outgrew their reservation in the ring, were finished on the heap
+  /// and copied in once (not the small messages send() copies by design, see kCopyHintMax)
+  std::uint64_t copied = 0;
 };
 
 struct RingStats {

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
-// Tests of message.hpp in one process: FlatBuffers messages built in place in the ring (from
-// the smallest to the largest the ring accepts, across the wrap, regrown and copied), verified
-// receives, corrupted payloads, wrong types, deadlines and a build that throws.
+// Tests of message.hpp in one process: FlatBuffers messages built in place in the ring or, for
+// small size hints, in the thread's reused block and copied in (from the smallest to the
+// largest the ring accepts, across the wrap, regrown and copied), verified receives, corrupted
+// payloads, wrong types, deadlines, a build that throws and a send inside a build.
 #include <shmpipe/message.hpp>
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 
 #include <array>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -87,9 +89,12 @@ protected:
   std::optional<RingReader> reader_;
 };
 
+/// A size hint above kCopyHintMax: the message is built in place.
+constexpr std::size_t kInPlace = kCopyHintMax + 16;
+
 TEST_F(MessageTest, BuiltInPlaceAndReadInPlace) {
   make(1 << 16);
-  ASSERT_EQ(send_evidence(100, 1, 1024), Status::ok);
+  ASSERT_EQ(send_evidence(100, 1, kInPlace), Status::ok);
   Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
   ASSERT_TRUE(m) << to_string(m.status());
   EXPECT_TRUE(in_ring(m.get()));
@@ -110,6 +115,28 @@ TEST_F(MessageTest, BuiltInPlaceAndReadInPlace) {
   EXPECT_FALSE(m);
   EXPECT_EQ(reader_->try_peek().status(), Status::empty);
   EXPECT_EQ(reader_->stats().consumer.wraps, 1u);
+}
+
+// A small hint: built in the thread's block and copied in once, exactly the buffer (no padding
+// record), not counted as copied (it is by design). The block is reused: the second message
+// comes out the same way.
+TEST_F(MessageTest, SmallMessagesAreBuiltInTheBlockAndCopiedOnce) {
+  make(1 << 16);
+  for (std::uint64_t n = 1; n <= 2; ++n) {
+    ASSERT_EQ(send_evidence(100, n, 256), Status::ok);
+    Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
+    ASSERT_TRUE(m) << to_string(m.status());
+    EXPECT_TRUE(in_ring(m.get()));
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.buffer().data()) % kRecordAlign, 0u);
+    EXPECT_EQ(m.buffer().size() % kRecordAlign, 0u);
+    EXPECT_EQ(m.type(), 3);
+    expect_evidence(*m, 100, n);
+  }
+  const RingStats stats = writer_->stats();
+  EXPECT_EQ(stats.producer.regrown_or_rejected, 0u);
+  EXPECT_EQ(stats.producer.copied, 0u);
+  EXPECT_EQ(stats.producer.wraps, 0u);
+  EXPECT_EQ(stats.producer.records, 2u);
 }
 
 // Every size from an empty message to the largest this ring accepts, with a hint that is
@@ -134,7 +161,7 @@ TEST_F(MessageTest, EverySizeUpToTheLargestAcrossTheWrap) {
       ++received;
     }
   });
-  for (std::size_t hint : {std::size_t{16}, std::size_t{1024}, std::size_t{4096}}) {
+  for (std::size_t hint : {std::size_t{16}, std::size_t{1024}, kInPlace, std::size_t{4096}}) {
     for (std::size_t pixels = 0;; pixels += 1 + pixels / 64) {
       const Status status = send_evidence(pixels, sent, hint);
       if (status == Status::too_large)
@@ -156,30 +183,55 @@ TEST_F(MessageTest, EverySizeUpToTheLargestAcrossTheWrap) {
 
 TEST_F(MessageTest, GrowsInTheRingWhenThereIsRoom) {
   make(1 << 16);
-  ASSERT_EQ(send_evidence(3000, 1, 16), Status::ok);
-  Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
-  ASSERT_TRUE(m);
-  expect_evidence(*m, 3000, 1);
-  EXPECT_EQ(writer_->stats().producer.regrown_or_rejected, 1u);
+  // Built in place from a reservation too small for it, and from the block (4 KiB): both move
+  // to a larger reservation and are committed where they end up.
+  ASSERT_EQ(send_evidence(3000, 1, kInPlace), Status::ok);
+  ASSERT_EQ(send_evidence(5000, 2, 16), Status::ok);
+  for (std::uint64_t n = 1; n <= 2; ++n) {
+    Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
+    ASSERT_TRUE(m);
+    EXPECT_TRUE(in_ring(m.get()));
+    expect_evidence(*m, n == 1 ? 3000 : 5000, n);
+  }
+  EXPECT_EQ(writer_->stats().producer.regrown_or_rejected, 2u);
   EXPECT_EQ(writer_->stats().producer.copied, 0u);
 }
 
 TEST_F(MessageTest, CopiedOnceWhenTheRingHasNoRoomToGrow) {
   make(4096);
-  // 3000 bytes of pixels: the builder's second growth asks for more than the ring can hold,
-  // the finished message (about 3 KiB) still fits.
-  ASSERT_EQ(send_evidence(3000, 1, 16), Status::ok);
+  // 3000 bytes of pixels from a 2 KiB reservation: the builder's growth asks for more than the
+  // ring can hold, the finished message (about 3 KiB) still fits.
+  ASSERT_EQ(send_evidence(3000, 1, kInPlace), Status::ok);
   Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
   ASSERT_TRUE(m);
   expect_evidence(*m, 3000, 1);
   EXPECT_EQ(writer_->stats().producer.copied, 1u);
 }
 
+TEST_F(MessageTest, CopiedOnceWhenTheBlockIsOutgrownAndTheRingHasNoRoom) {
+  make(8192);
+  // A string first, so that the builder is in its 4 KiB block; then 4200 bytes of pixels
+  // outgrow it, and its growth (4 KiB + 4200) is more than the ring holds. The finished
+  // message still fits.
+  ASSERT_EQ(send<sc::Extraction>(*writer_,
+                                 [](fb::FlatBufferBuilder &b) {
+                                   b.CreateString("in the block");
+                                   return build_evidence(b, 4200, 1);
+                                 },
+                                 1s, {}, {.size_hint = 16}),
+            Status::ok);
+  Received<sc::Extraction> m = try_receive<sc::Extraction>(*reader_);
+  ASSERT_TRUE(m);
+  expect_evidence(*m, 4200, 1);
+  EXPECT_EQ(writer_->stats().producer.copied, 1u);
+  EXPECT_EQ(writer_->stats().producer.regrown_or_rejected, 0u);
+}
+
 TEST_F(MessageTest, FullRingTimesOutAndPublishesNothing) {
   make(4096);
   ASSERT_EQ(writer_->try_write(std::vector<std::byte>(3000)), Status::ok);
   EXPECT_EQ(send_evidence(2000, 1, 2100, std::chrono::milliseconds(20)), Status::timeout);
-  // A message that needs the heap and then finds no room for its copy: also a timeout.
+  // A message built in the block that then finds no room for its copy: also a timeout.
   EXPECT_EQ(send_evidence(2000, 1, 16, std::chrono::milliseconds(20)), Status::timeout);
   reader_->release(reader_->try_peek());
   EXPECT_EQ(reader_->try_peek().status(), Status::empty);
@@ -198,22 +250,107 @@ TEST_F(MessageTest, TooLargeForTheRing) {
 
 TEST_F(MessageTest, ABuildThatThrowsPublishesNothing) {
   make(4096);
-  EXPECT_THROW(static_cast<void>(send<sc::Envelope>(
-                   *writer_,
-                   [](fb::FlatBufferBuilder &b) -> fb::Offset<sc::Envelope> {
-                     b.CreateString("half a message");
-                     throw std::runtime_error("build failed");
-                   },
-                   1s)),
-               std::runtime_error);
-  EXPECT_EQ(reader_->try_peek().status(), Status::empty);
-  ASSERT_EQ(send<sc::Envelope>(
-                *writer_, [](fb::FlatBufferBuilder &b) { return build_shutdown(b, "bye"); }, 1s),
+  // In the block, in place, and in the block once more (it must be usable after a throw).
+  std::uint64_t seq = 0;
+  for (std::size_t hint : {std::size_t{1024}, kInPlace, std::size_t{1024}}) {
+    EXPECT_THROW(static_cast<void>(
+                     send<sc::Envelope>(*writer_,
+                                        [](fb::FlatBufferBuilder &b) -> fb::Offset<sc::Envelope> {
+                                          b.CreateString("half a message");
+                                          throw std::runtime_error("build failed");
+                                        },
+                                        1s, {}, {.size_hint = hint})),
+                 std::runtime_error);
+    EXPECT_EQ(reader_->try_peek().status(), Status::empty);
+    ASSERT_EQ(send<sc::Envelope>(*writer_,
+                                 [](fb::FlatBufferBuilder &b) { return build_shutdown(b, "bye"); },
+                                 1s, {}, {.size_hint = hint}),
+              Status::ok);
+    Received<sc::Envelope> m = try_receive<sc::Envelope>(*reader_);
+    ASSERT_TRUE(m) << hint;
+    EXPECT_EQ(m.seq(), seq++);
+    EXPECT_STREQ(m->body_as_Shutdown()->reason()->c_str(), "bye");
+  }
+}
+
+// A send() from inside a build callback, to another ring: the thread's block is taken by the
+// outer message, so the inner one is built in place; both arrive whole.
+TEST_F(MessageTest, ASendInsideABuildIsBuiltInPlace) {
+  make(1 << 16);
+  const ScopedRemove other_guard(test::unique_name());
+  Segment other = Segment::create(other_guard.name(), {.ring_capacity = 1 << 16});
+  RingWriter other_writer(other);
+  RingReader other_reader(other);
+  ASSERT_EQ(send<sc::Extraction>(*writer_,
+                                 [&](fb::FlatBufferBuilder &b) {
+                                   const auto outer = build_evidence(b, 300, 1);
+                                   EXPECT_EQ(send<sc::Extraction>(other_writer,
+                                                                  [](fb::FlatBufferBuilder &inner) {
+                                                                    return build_evidence(inner,
+                                                                                          100, 2);
+                                                                  },
+                                                                  1s, {}, {.size_hint = 256}),
+                                             Status::ok);
+                                   return outer;
+                                 },
+                                 1s, {}, {.size_hint = 512}),
             Status::ok);
-  Received<sc::Envelope> m = try_receive<sc::Envelope>(*reader_);
-  ASSERT_TRUE(m);
-  EXPECT_EQ(m.seq(), 0u);
-  EXPECT_STREQ(m->body_as_Shutdown()->reason()->c_str(), "bye");
+  Received<sc::Extraction> outer = try_receive<sc::Extraction>(*reader_);
+  ASSERT_TRUE(outer);
+  expect_evidence(*outer, 300, 1);
+  Received<sc::Extraction> inner = try_receive<sc::Extraction>(other_reader);
+  ASSERT_TRUE(inner);
+  expect_evidence(*inner, 100, 2);
+  EXPECT_EQ(other_writer.stats().producer.wraps, 1u); // in place: its hint's front was padding
+  EXPECT_EQ(writer_->stats().producer.wraps, 0u);     // copied from the block
+}
+
+// Each thread builds its small messages in a block of its own: two threads sending at once to
+// two rings never see each other's bytes (run under TSan in CI).
+TEST_F(MessageTest, ThreadsBuildSmallMessagesInBlocksOfTheirOwn) {
+  constexpr std::uint64_t kMessages = 2000;
+  std::array<std::optional<ScopedRemove>, 2> guards;
+  std::array<std::optional<Segment>, 2> segments;
+  std::array<std::optional<RingWriter>, 2> writers;
+  std::array<std::optional<RingReader>, 2> readers;
+  for (std::size_t t = 0; t < 2; ++t) {
+    guards[t].emplace(test::unique_name());
+    segments[t].emplace(Segment::create(guards[t]->name(), {.ring_capacity = 1 << 16}));
+    writers[t].emplace(*segments[t]);
+    readers[t].emplace(*segments[t]);
+  }
+  std::array<std::uint64_t, 2> received{};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::uint64_t n = 0; n < kMessages; ++n)
+        ASSERT_EQ(send<sc::Extraction>(*writers[t],
+                                       [&](fb::FlatBufferBuilder &b) {
+                                         return build_evidence(b, 64 + t * 32, n * 2 + t);
+                                       },
+                                       10s, {}, {.size_hint = 256}),
+                  Status::ok);
+      writers[t]->close();
+    });
+    threads.emplace_back([&, t] {
+      for (;;) {
+        Received<sc::Extraction> m = receive<sc::Extraction>(*readers[t], 10s);
+        if (m.status() == Status::closed)
+          return;
+        ASSERT_TRUE(m) << to_string(m.status());
+        expect_evidence(*m, 64 + t * 32, received[t] * 2 + t);
+        ++received[t];
+      }
+    });
+  }
+  for (std::thread &thread : threads)
+    thread.join();
+  EXPECT_EQ(received[0], kMessages);
+  EXPECT_EQ(received[1], kMessages);
+  for (std::size_t t = 0; t < 2; ++t) {
+    readers[t].reset();
+    writers[t].reset();
+  }
 }
 
 TEST_F(MessageTest, WrongRootTypeIsRejectedAndTheStreamGoesOn) {
