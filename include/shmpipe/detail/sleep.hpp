@@ -19,6 +19,10 @@
 
 namespace shmpipe::detail {
 
+/// The first sleep of a wait, taken without the process barrier (sleep_unless_changed()): also
+/// the longest a wake-up missed by a publisher with a release store can be late.
+inline constexpr std::chrono::microseconds kUnfencedSleep{100};
+
 // Design: a side that waits sleeps on the `wake` word of the *other* side's owner line, which
 // only the other side increments. Two pairs make a sleep safe against a publish that races it:
 //   - the ticket: the sleeper reads the word (acquire) before it looks at the index one last
@@ -47,24 +51,35 @@ void sleep_unless_changed(OwnerLine &mine, OwnerLine &theirs, PeerWatch &peer, S
   // first: a wake at any later point changes the word, and futex_wait then returns at once.
   const std::uint32_t ticket = word.load(std::memory_order_acquire);
   // seq_cst, caller's pair (Dekker): the store before unchanged()'s seq_cst load; pairs with the
-  // publisher's index store (publish_index()) followed by the load in wake_if_sleeping(). The
-  // process barrier between them is what a publisher with a release store relies on; without
-  // it (this process could not register) such a publisher may still be one who read a stale
-  // `barrier_sleeper` of a previous holder, so the sleep is cut into 1 ms slices.
+  // publisher's index store (publish_index()) followed by the load in wake_if_sleeping().
   mine.sleeping.store(1, std::memory_order_seq_cst);
-  const bool fenced = process_barrier();
-  // The cheap look first: a peer that answered meanwhile (often, in a request/response loop)
-  // costs no pidfd poll and no alarm.
-  if (unchanged()) {
+  if (!unchanged()) {
+    mine.sleeping.store(0, std::memory_order_relaxed); // as below
+    return;
+  }
+  // First a short sleep without the barrier, which costs an interrupt of the other CPU when
+  // the peer runs there (tens of microseconds on a VM, more than a futex wake): a publisher
+  // whose release store let its flag load pass it, and so missed our flag, delays us by at
+  // most kUnfencedSleep. Most waits of a request/response loop end in this phase, woken.
+  stats.sleeps.add_single_writer(1);
+  const Deadline short_until = Clock::now() + kUnfencedSleep;
+  futex_wait(word, ticket, until < short_until ? until : short_until);
+  // acquire: as the ticket's load.
+  if (word.load(std::memory_order_acquire) == ticket && Clock::now() < until) {
+    // Not woken: the long sleep, made safe by the barrier. The process barrier between the
+    // flag store above and the last look is what a publisher with a release store relies on;
+    // without it (this process could not register) such a publisher may still be one who
+    // read a stale `barrier_sleeper` of a previous holder, so the sleep is cut into 1 ms
+    // slices.
+    const bool fenced = process_barrier();
     // The same judgement as the caller's liveness checks (holder_dead()): a holder the watch
     // takes for alive is the one whose pidfd is armed below, and one it takes for dead ends
     // the wait instead of arming an alarm that would fire every millisecond.
-    if (!holder_dead(theirs, peer)) {
+    if (unchanged() && !holder_dead(theirs, peer)) {
       // Armed before the last look at the pidfd (see death_alarm.hpp, "Lost wakes").
       DeathAlarm &alarm = DeathAlarm::instance();
       const DeathAlarm::Handle armed = alarm.arm(peer.fd(), word);
       if (!holder_dead(theirs, peer)) {
-        stats.sleeps.add_single_writer(1);
         const Deadline slice = Clock::now() + std::chrono::milliseconds(1);
         futex_wait(word, ticket, fenced || until < slice ? until : slice);
       }
