@@ -70,6 +70,32 @@ bench::Sample stream(std::uint64_t capacity, Consume &&consume, Produce &&produc
       });
 }
 
+/// The producer of both throughput forms: every record written in place, published every
+/// `batch` records (1: each commit publishes, as commit() is stage() + publish()), spinning.
+int produce_records(shmpipe::RingWriter &writer, std::size_t size, std::uint64_t count,
+                    std::uint64_t batch) {
+  const auto spin = policy(WaitMode::busy_spin);
+  for (std::uint64_t seq = 0; seq < count; ++seq) {
+    shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
+    if (!slot)
+      return 1;
+    bench::fill_payload(slot.bytes().data(), size, seq);
+    writer.stage(std::move(slot));
+    if (seq % batch == batch - 1)
+      writer.publish();
+  }
+  writer.publish();
+  return 0;
+}
+
+/// The consumer's measurement: the sum checked against what the producer wrote.
+bench::Sample stream_sample(std::uint64_t sum, std::size_t size, std::uint64_t count,
+                            std::chrono::steady_clock::time_point start) {
+  const double seconds = bench::seconds_since(start);
+  bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
+  return bench::Sample{.seconds = seconds, .messages = count};
+}
+
 /// One record per call on both sides: reserve + commit, peek + release.
 bench::Sample throughput_single(const bench::Load &load) {
   const auto spin = policy(WaitMode::busy_spin);
@@ -89,19 +115,10 @@ bench::Sample throughput_single(const bench::Load &load) {
           sum += bench::touch_payload(rec.bytes().data(), rec.bytes().size());
           reader.release(std::move(rec));
         }
-        const double seconds = bench::seconds_since(start);
-        bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
-        return bench::Sample{.seconds = seconds, .messages = count};
+        return stream_sample(sum, size, count, start);
       },
       [&](shmpipe::RingWriter &writer, Shared &) {
-        for (std::uint64_t seq = 0; seq < count; ++seq) {
-          shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
-          if (!slot)
-            return 1;
-          bench::fill_payload(slot.bytes().data(), size, seq);
-          writer.commit(std::move(slot));
-        }
-        return 0;
+        return produce_records(writer, size, count, 1);
       });
 }
 
@@ -130,22 +147,10 @@ bench::Sample throughput_batched(const bench::Load &load) {
           }
           reader.release(std::move(records));
         }
-        const double seconds = bench::seconds_since(start);
-        bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
-        return bench::Sample{.seconds = seconds, .messages = count};
+        return stream_sample(sum, size, count, start);
       },
       [&](shmpipe::RingWriter &writer, Shared &) {
-        for (std::uint64_t seq = 0; seq < count; ++seq) {
-          shmpipe::WriteSlot slot = writer.reserve(size, 10s, spin);
-          if (!slot)
-            return 1;
-          bench::fill_payload(slot.bytes().data(), size, seq);
-          writer.stage(std::move(slot));
-          if (seq % batch == batch - 1)
-            writer.publish();
-        }
-        writer.publish();
-        return 0;
+        return produce_records(writer, size, count, batch);
       });
 }
 
@@ -192,9 +197,7 @@ bench::Sample streaming(const bench::Load &load) {
           sum += read(reader);
           shared.released.store(got + 1, std::memory_order_release);
         }
-        const double seconds = bench::seconds_since(start);
-        bench::check_sum(sum, bench::expected_stream(size, count), "shmpipe");
-        return bench::Sample{.seconds = seconds, .messages = count};
+        return stream_sample(sum, size, count, start);
       },
       [&](shmpipe::RingWriter &writer, Shared &shared) {
         for (std::uint64_t i = 0; i < warmup; ++i)
