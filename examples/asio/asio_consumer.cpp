@@ -299,7 +299,7 @@ private:
   void wait_ready() {
     ready_.async_wait(asio::posix::stream_descriptor::wait_read,
                       [this](const boost::system::error_code &ec) {
-                        if (ec) // operation_aborted: finish() cancelled it
+                        if (ec || end_ != End::running) // see finish()
                           return;
                         ++wakeups_;
                         drain();
@@ -362,7 +362,7 @@ private:
     // From the previous expiry, not from now: the lines stay on a fixed grid.
     tick_.expires_at(tick_.expiry() + std::chrono::milliseconds(options_.tick_ms));
     tick_.async_wait([this](const boost::system::error_code &ec) {
-      if (ec)
+      if (ec || end_ != End::running) // see finish()
         return;
       const auto now = shmpipe::Clock::now();
       const double secs = std::chrono::duration<double>(now - last_tick_).count();
@@ -382,7 +382,10 @@ private:
     finish(End::failed);
   }
 
-  // Cancels every pending wait: run() returns once their handlers have run (aborted).
+  // Cancels every pending wait: run() returns once their handlers have run. cancel() cannot
+  // abort a wait that completed in the same reactor turn: its handler still runs, with
+  // success. So every handler that would start a new wait checks end_ first; a tick due in the
+  // turn that saw the close once re-armed itself forever, with the stop signals cancelled.
   void finish(End end, int signal = 0) {
     if (end_ != End::running)
       return;
