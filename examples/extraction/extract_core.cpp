@@ -311,7 +311,10 @@ public:
   /// Writes ledger.csv and names the evidence files by row number; returns rows written.
   std::size_t finish_outputs() {
     std::ofstream csv(dir_ / "ledger.csv", std::ios::binary);
-    csv << "page,stt,code,name,unit,quantity,unit_price,amount,evidence\n";
+    csv << "page,stt,code,name,unit,quantity,unit_price,amount";
+    for (const std::string_view part : extraction::Row::kPartNames)
+      csv << ',' << part;
+    csv << ",evidence\n";
     std::size_t number = 0;
     for (const auto &[page, result] : pages_)
       for (std::size_t i = 0; i < result.rows.size(); ++i) {
@@ -328,8 +331,11 @@ public:
         csv << (page + 1) << ',' << csv_field(r.stt) << ',' << csv_field(r.code) << ','
             << csv_field(r.name) << ',' << csv_field(r.unit) << ','
             << extraction::format_number(r.quantity) << ','
-            << extraction::format_number(r.unit_price) << ',' << extraction::format_number(r.amount)
-            << ',' << evidence << '\n';
+            << extraction::format_number(r.unit_price) << ','
+            << extraction::format_number(r.amount);
+        for (const double part : r.parts)
+          csv << ',' << extraction::format_number(part);
+        csv << ',' << evidence << '\n';
         not_adding_up_ += r.adds_up ? 0 : 1;
       }
     csv.close();
@@ -414,6 +420,13 @@ private:
         !sized(batch.quantity()) || !sized(batch.unit_price()) || !sized(batch.amount()) ||
         !sized(batch.flags()) || !sized(batch.row_bbox()) || batch.first_row() != 0)
       return false;
+    // The split columns: each absent (the table does not split prices) or one per row.
+    const std::array<const fb::Vector<double> *, 6> parts{
+        batch.unit_price_material(), batch.unit_price_labour(), batch.unit_price_machine(),
+        batch.amount_material(),     batch.amount_labour(),     batch.amount_machine()};
+    for (const fb::Vector<double> *part : parts)
+      if (part != nullptr && part->size() != n)
+        return false;
     std::vector<extraction::Row> rows(n);
     for (fb::uoffset_t i = 0; i < n; ++i) {
       if (batch.page()->Get(i) != page)
@@ -433,6 +446,9 @@ private:
            box->y0(),
            box->x1(),
            box->y1()};
+      for (std::size_t k = 0; k < parts.size(); ++k)
+        if (parts[k] != nullptr)
+          r.parts[k] = parts[k]->Get(i);
     }
     pages_[page].rows = std::move(rows);
     return true;

@@ -48,6 +48,17 @@ struct Row {
   double amount = std::numeric_limits<double>::quiet_NaN();
   bool adds_up = false; ///< all three numbers present and amount ~ quantity * unit_price
   double x0 = 0, y0 = 0, x1 = 0, y1 = 0; ///< union of the row's words, in points
+  /// Unit price and amount split into materials, labour and machine (kPartNames order), NaN
+  /// where the table does not split them; unit_price and amount are then their sums.
+  std::array<double, 6> parts = nan_parts();
+
+  static constexpr std::array<std::string_view, 6> kPartNames{
+      "unit_price_material", "unit_price_labour", "unit_price_machine",
+      "amount_material",     "amount_labour",     "amount_machine"};
+  [[nodiscard]] static constexpr std::array<double, 6> nan_parts() {
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    return {nan, nan, nan, nan, nan, nan};
+  }
 };
 
 enum class NumberStyle : std::uint8_t {

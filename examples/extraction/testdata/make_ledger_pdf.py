@@ -85,6 +85,10 @@ PLACES = {
            "warehouse", "gatehouse", "grid lines A-D, roof level and stair tower"],
 }
 
+# The split price columns of a two-level header, empty where the table does not split them.
+PARTS = ["unit_price_material", "unit_price_labour", "unit_price_machine",
+         "amount_material", "amount_labour", "amount_machine"]
+
 UNITS = ["m3", "m2", "100m2", "tấn", "cái", "md", "kg"]
 UNITS_EN = ["m3", "m2", "100m2", "t", "pcs", "m", "kg"]
 
@@ -250,8 +254,8 @@ def main():
     w.title(len(rows))
     out = io.StringIO()
     table = csv.writer(out, lineterminator="\n")
-    table.writerow(["page", "stt", "code", "name", "unit", "quantity", "unit_price", "amount",
-                    "evidence"])
+    table.writerow(["page", "stt", "code", "name", "unit", "quantity", "unit_price", "amount"] +
+                   PARTS + ["evidence"])
     section = 0
     subtotal = Decimal(0)
     for i, r in enumerate(rows):
@@ -270,7 +274,8 @@ def main():
             sys.exit("wrapping changed the name: %r -> %r" % (r["name"], name))
         subtotal += r["amount"]
         table.writerow([page, r["stt"], r["code"], r["name"], r["unit"], plain(r["qty"]),
-                        plain(r["price"]), plain(r["amount"]), "evidence/row-%06d.png" % (i + 1)])
+                        plain(r["price"]), plain(r["amount"])] + [""] * len(PARTS) +
+                       ["evidence/row-%06d.png" % (i + 1)])
     w.close()
     with open(a.csv, "w", encoding="utf-8", newline="") as f:
         f.write(out.getvalue())
