@@ -228,7 +228,8 @@ struct Line {
 /// A column of the table: what it holds and where; left/right bound the words it takes.
 struct Column {
   std::uint8_t slot = kUnknown;
-  double centre = 0; ///< of its header cell
+  double centre = 0;       ///< of its header cell
+  double from = 0, to = 0; ///< its header cell's extent: no gutter lies under it
   double left = -std::numeric_limits<double>::infinity();
   double right = std::numeric_limits<double>::infinity();
 };
@@ -468,11 +469,12 @@ struct Header {
       const int slot = n.naming.part == 3     ? parent
                        : parent == kUnitPrice ? kPriceMaterial + n.naming.part
                                               : kAmountMaterial + n.naming.part;
-      h.columns.push_back({static_cast<std::uint8_t>(slot), n.cell.centre()});
+      h.columns.push_back({static_cast<std::uint8_t>(slot), n.cell.centre(), n.cell.x0, n.cell.x1});
     }
     for (std::size_t slot = 0; slot < kMainSlots; ++slot)
       if (mains[slot] && !split[slot])
-        h.columns.push_back({static_cast<std::uint8_t>(slot), mains[slot]->centre()});
+        h.columns.push_back({static_cast<std::uint8_t>(slot), mains[slot]->centre(),
+                             mains[slot]->x0, mains[slot]->x1});
     // Cells of the header that name nothing are columns this reader does not read: words under
     // them stay out of the columns beside them.
     for (const auto &[i, k] : unnamed) {
@@ -480,7 +482,7 @@ struct Header {
       if (std::none_of(found.begin(), found.end(), [&](const Named &n) {
             return std::min(c.x1, n.cell.x1) > std::max(c.x0, n.cell.x0);
           }))
-        h.columns.push_back({kUnknown, c.centre()});
+        h.columns.push_back({kUnknown, c.centre(), c.x0, c.x1});
     }
     std::sort(h.columns.begin(), h.columns.end(),
               [](const Column &a, const Column &b) { return a.centre < b.centre; });
@@ -494,8 +496,11 @@ struct Header {
 }
 
 /// x in [from, to] that the fewest `cells` cover, the middle of the widest such stretch: the
-/// gutter between two columns whose header cells are centred at from and to.
-[[nodiscard]] inline double gutter(double from, double to, std::span<const Cell> cells) {
+/// gutter between two columns whose header cells are centred at from and to. The header
+/// cells (`named`) weigh more than any count of body cells: a column's numbers, right-aligned
+/// under a wider name, leave a gap under that name which is not a gutter.
+[[nodiscard]] inline double gutter(double from, double to, std::span<const Cell> cells,
+                                   std::span<const Column> named) {
   constexpr double kStep = 0.5; // points
   const auto steps = static_cast<std::size_t>(std::clamp((to - from) / kStep, 0.0, 4000.0));
   if (steps < 2)
@@ -510,6 +515,16 @@ struct Header {
         std::clamp(std::floor((c.x1 - from) / kStep), 0.0, static_cast<double>(steps)));
     for (std::size_t i = a; i <= b; ++i)
       ++cover[i];
+  }
+  for (const Column &c : named) {
+    if (c.to < from || c.from > to)
+      continue;
+    const auto a = static_cast<std::size_t>(
+        std::clamp(std::ceil((c.from - from) / kStep), 0.0, static_cast<double>(steps)));
+    const auto b = static_cast<std::size_t>(
+        std::clamp(std::floor((c.to - from) / kStep), 0.0, static_cast<double>(steps)));
+    for (std::size_t i = a; i <= b; ++i)
+      cover[i] += 1 << 20;
   }
   const int least = *std::min_element(cover.begin(), cover.end());
   std::size_t best_from = 0, best_length = 0;
@@ -550,7 +565,7 @@ inline void place_columns(std::vector<Column> &columns, std::span<const double> 
       c.right = *after;
       next.left = *(std::upper_bound(cuts.begin(), cuts.end(), next.centre) - 1);
     } else {
-      c.right = next.left = gutter(c.centre, next.centre, body);
+      c.right = next.left = gutter(c.centre, next.centre, body, columns);
     }
   }
 }
@@ -631,6 +646,8 @@ public:
     for (const detail::Column &c : columns_) {
       out.push_back(c.slot);
       put(c.centre);
+      put(c.from);
+      put(c.to);
       put(c.left);
       put(c.right);
     }
@@ -663,10 +680,13 @@ public:
     for (detail::Column &c : columns) {
       get(c.slot);
       get(c.centre);
+      get(c.from);
+      get(c.to);
       get(c.left);
       get(c.right);
-      if (!ok || c.slot > detail::kUnknown || !std::isfinite(c.centre) || std::isnan(c.left) ||
-          std::isnan(c.right) || c.left > c.centre || c.right < c.centre)
+      if (!ok || c.slot > detail::kUnknown || !std::isfinite(c.centre) || !std::isfinite(c.from) ||
+          !std::isfinite(c.to) || c.from > c.to || std::isnan(c.left) || std::isnan(c.right) ||
+          c.left > c.centre || c.right < c.centre)
         return false;
     }
     if (at != bytes.size() ||
