@@ -38,6 +38,7 @@
 #include <poppler-page.h>
 
 #include "ledger.hpp"
+#include "rules.hpp"
 
 namespace {
 
@@ -55,6 +56,7 @@ enum Code : std::int32_t {
 };
 
 constexpr auto kSendLimit = 30s; // a core that reads nothing for this long is stuck
+constexpr int kRulesDpi = 150;   // the resolution rules are found at (ledger rows from it)
 
 /// The document being read, and where the ledger reader stands in it.
 struct Document {
@@ -230,24 +232,50 @@ private:
         kSendLimit, false, {.size_hint = text.size() + 256}));
 
     catch_up(*d, page);
-    const std::vector<extraction::Row> rows = d->ledger.read_page(page_no, words_of(*p));
+    const std::vector<extraction::Word> words = words_of(*p);
+    // A page that may hold a table is rendered for its rules (at a fixed resolution, so that
+    // the rows do not depend on the crops' dpi); the same render serves the crops when the
+    // dpi is that one.
+    std::optional<poppler::image> image;
+    extraction::Rules rules;
+    if (d->ledger.may_hold_rows(words)) {
+      image = render(*p, kRulesDpi);
+      if (!image)
+        return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
+      rules =
+          extraction::find_rules(reinterpret_cast<const std::uint8_t *>(image->const_data()),
+                                 static_cast<std::size_t>(image->bytes_per_row()) *
+                                     static_cast<std::size_t>(image->height()),
+                                 image->width(), image->height(),
+                                 static_cast<std::size_t>(image->bytes_per_row()), 3, kRulesDpi);
+    }
+    const std::vector<extraction::Row> rows = d->ledger.read_page(page_no, words, rules);
     d->next_page = page + 1;
     send_rows(id, page_no, rows);
     if (rows.empty())
       return;
-    // One render of the page for all its crops: a render walks the whole page's content
-    // however small the area (32 crops of a page each rendered cost 5x more here).
+    if (dpi != kRulesDpi)
+      image = render(*p, dpi);
+    if (!image)
+      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
+    for (std::size_t i = 0; i < rows.size(); ++i)
+      send_evidence(id, *image, page_no, i, rows[i], dpi, {width_pt, height_pt},
+                    i + 1 == rows.size());
+  }
+
+  /// The page rendered at `dpi` as RGB24, or nothing when poppler cannot. One render serves
+  /// the rules and all of a page's crops: a render walks the whole page's content however
+  /// small the area (32 crops of a page each rendered cost 5x more here).
+  static std::optional<poppler::image> render(poppler::page &page, int dpi) {
     poppler::page_renderer renderer;
     renderer.set_image_format(poppler::image::format_rgb24);
     renderer.set_render_hint(poppler::page_renderer::antialiasing, true);
     renderer.set_render_hint(poppler::page_renderer::text_antialiasing, true);
-    const poppler::image image = renderer.render_page(p.get(), dpi, dpi);
+    poppler::image image = renderer.render_page(&page, dpi, dpi);
     if (!image.is_valid() || image.width() <= 0 || image.height() <= 0 ||
         image.bytes_per_row() < image.width() * 3)
-      return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " did not render");
-    for (std::size_t i = 0; i < rows.size(); ++i)
-      send_evidence(id, image, page_no, i, rows[i], dpi, {width_pt, height_pt},
-                    i + 1 == rows.size());
+      return std::nullopt;
+    return image;
   }
 
   /// Test hook for the fault tests: SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER] kills this worker
@@ -296,6 +324,19 @@ private:
             bytes_at[c] = b.CreateUninitializedVector(text[c], &u8);
             offsets_at[c] = b.CreateUninitializedVector(n + 1, &u32);
           }
+          // The split price columns only when some row has a part.
+          const bool split = std::any_of(rows.begin(), rows.end(), [](const extraction::Row &r) {
+            return std::any_of(r.parts.begin(), r.parts.end(),
+                               [](double v) { return !std::isnan(v); });
+          });
+          std::array<fb::Offset<fb::Vector<double>>, 6> parts_at{};
+          if (split)
+            for (std::size_t k = 0; k < parts_at.size(); ++k) {
+              std::vector<double> column(n);
+              for (std::size_t i = 0; i < n; ++i)
+                column[i] = rows[i].parts[k];
+              parts_at[k] = b.CreateVector(column);
+            }
           const auto page_at = b.CreateUninitializedVector(n, &u32);
           const auto quantity_at = b.CreateUninitializedVector(n, &f64);
           const auto unit_price_at = b.CreateUninitializedVector(n, &f64);
@@ -333,9 +374,10 @@ private:
           std::array<fb::Offset<sc::StringColumn>, 4> columns;
           for (std::size_t c = 0; c < kText.size(); ++c)
             columns[c] = sc::CreateStringColumn(b, offsets_at[c], bytes_at[c]);
-          const auto batch =
-              sc::CreateLedgerBatch(b, 0, page_at, columns[0], columns[1], columns[2], columns[3],
-                                    quantity_at, unit_price_at, amount_at, flags_at, box_at);
+          const auto batch = sc::CreateLedgerBatch(
+              b, 0, page_at, columns[0], columns[1], columns[2], columns[3], quantity_at,
+              unit_price_at, amount_at, flags_at, box_at, parts_at[0], parts_at[1], parts_at[2],
+              parts_at[3], parts_at[4], parts_at[5]);
           return sc::CreateExtraction(b, id, sc::ExtractionBody::LedgerBatch, batch.Union());
         },
         kSendLimit, rows.empty(), {.size_hint = 512 + n * 80 + text_bytes}));

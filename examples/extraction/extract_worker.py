@@ -9,8 +9,8 @@ the generated shmpipe.schema modules): OpenDocument -> DocumentInfo; ExtractRequ
 -> PageText, LedgerBatch (final when the page has no rows), then one Evidence per row (the last
 one final); anything wrong -> an Envelope Error with the C++ worker's codes and messages.
 
-The ledger rows come from the words of each page (Ledger below is ledger.hpp, line for line),
-so the words must be poppler's: Words.of() builds them from PyMuPDF's characters the way
+The ledger rows come from the words and rules of each page, read by ledger.hpp itself (the
+extraction_ledger module), so the words must be poppler's: Words.of() builds them from PyMuPDF's characters the way
 poppler's TextOutputDev does (a word ends at a space or a gap over 0.1 em; its box runs from
 the baseline minus the font descriptor's Ascent to the baseline minus its Descent, not
 MuPDF's glyph-box ascender/descender). Crops are cut from one render of the page with the
@@ -65,6 +65,7 @@ except ImportError as e:  # pragma: no cover
                      "its python/ directory on PYTHONPATH, or install it (python3-flatbuffers "
                      "is needed too)\n" % e)
     sys.exit(2)
+import extraction_ledger  # noqa: E402 (next to this script: ledger.hpp for Python)
 from shmpipe.schema import (BBox, DocumentInfo, Evidence, ExtractionBody, ExtractRequest,
                             Extraction, LedgerBatch, OpenDocument, PageText, PixelFormat,
                             StringColumn)
@@ -79,8 +80,8 @@ BAD_REQUEST = 14  # not a request this worker serves
 SEND_LIMIT = 30.0  # seconds: a core that reads nothing for this long is stuck (as the C++ one)
 
 # ---------------------------------------------------------------------------------------------
-# Ledger rows from word boxes: examples/extraction/ledger.hpp, ported line for line (the C++
-# comments there say why; only what differs in Python is commented here).
+# Ledger rows: examples/extraction/ledger.hpp and rules.hpp themselves, through the extension
+# module extraction_ledger built next to this script; PyMuPDF gives the words and the render.
 
 
 class Word:
@@ -92,92 +93,14 @@ class Word:
 
 
 class Row:
+    """One ledger row, as extraction_ledger.LedgerReader.read_page() gives it."""
     __slots__ = ("page", "stt", "code", "name", "unit", "quantity", "unit_price", "amount",
-                 "adds_up", "x0", "y0", "x1", "y1")
+                 "adds_up", "x0", "y0", "x1", "y1", "parts")
 
-
-VIETNAMESE, ENGLISH = 0, 1
-
-_LATIN1 = "aaaaaaaceeeeiiiidnooooo*ouuuuyts" "aaaaaaaceeeeiiiidnooooo/ouuuuyty"
-_VIETNAMESE = ("aaaaaaaaaaaaaaaaaaaaaaaaeeeeeeeeeeeeeeeeiiii"
-               "oooooooooooooooooooooooouuuuuuuuuuuuuuyyyyyyyy")
-_SINGLES = {0x0102: "a", 0x0103: "a", 0x0110: "d", 0x0111: "d", 0x0128: "i", 0x0129: "i",
-            0x0168: "u", 0x0169: "u", 0x01A0: "o", 0x01A1: "o", 0x01AF: "u", 0x01B0: "u"}
-
-
-def fold(text):
-    out = []
-    for ch in text:
-        cp = ord(ch)
-        if cp < 0x80:
-            out.append(ch.lower() if "A" <= ch <= "Z" else ch)
-        elif 0xC0 <= cp <= 0xFF:
-            out.append(_LATIN1[cp - 0xC0])
-        elif 0x1EA0 <= cp <= 0x1EF9:
-            out.append(_VIETNAMESE[cp - 0x1EA0])
-        elif cp in _SINGLES:
-            out.append(_SINGLES[cp])
-        elif 0x0300 <= cp <= 0x036F:
-            continue
-        elif cp >= 0x10000:
-            out.append("????")  # the C++ decoder takes a 4-byte sequence as 4 stray bytes
-        else:
-            out.append("?")
-    return "".join(out)
-
-
-def parse_number(text, style):
-    thousands, decimal = (".", ",") if style == VIETNAMESE else (",", ".")
-    plain = []
-    i = 0
-    if text[:1] == "-":
-        plain.append("-")
-        i = 1
-    digits_in_group = groups = 0
-    seen_decimal = grouped = False
-    for c in text[i:]:
-        if "0" <= c <= "9":
-            plain.append(c)
-            digits_in_group += 1
-        elif c == thousands and not seen_decimal:
-            if digits_in_group == 0 or digits_in_group > 3 or (groups > 0 and
-                                                               digits_in_group != 3):
-                return None
-            groups += 1
-            grouped = True
-            digits_in_group = 0
-        elif c == decimal and not seen_decimal:
-            if digits_in_group == 0 or (grouped and digits_in_group != 3):
-                return None
-            seen_decimal = True
-            plain.append(".")
-            digits_in_group = 0
-        else:
-            return None
-    if digits_in_group == 0 or (grouped and not seen_decimal and digits_in_group != 3):
-        return None
-    value = float("".join(plain))
-    return value if math.isfinite(value) else None
-
-
-STT, CODE, NAME, UNIT, QUANTITY, UNIT_PRICE, AMOUNT = range(7)
-COLUMNS = 7
-HEADER_NAMES = [
-    ("stt", "tt", "no.", "no", "#", "item"),
-    ("ma hieu", "ma", "ma so", "ma cong viec", "code", "ref"),
-    ("ten cong viec", "noi dung cong viec", "hang muc", "noi dung", "description", "name"),
-    ("don vi", "dvt", "don vi tinh", "unit"),
-    ("khoi luong", "kl", "so luong", "quantity", "qty"),
-    ("don gia", "unit price", "rate", "price"),
-    ("thanh tien", "amount", "total"),
-]
-
-
-class _Cell:
-    __slots__ = ("text", "x0", "y0", "x1", "y1")
-
-    def __init__(self, text, x0, y0, x1, y1):
-        self.text, self.x0, self.y0, self.x1, self.y1 = text, x0, y0, x1, y1
+    def __init__(self, page, fields):
+        self.page = page
+        (self.stt, self.code, self.name, self.unit, self.quantity, self.unit_price, self.amount,
+         self.adds_up, self.x0, self.y0, self.x1, self.y1, self.parts) = fields
 
 
 class _Line:
@@ -194,12 +117,8 @@ def _sane(w):
             all(abs(v) < far for v in (w.x0, w.x1, w.y0, w.y1)))
 
 
-def _em(w):
-    size = w.font_size if math.isfinite(w.font_size) and w.font_size > 0 else w.y1 - w.y0
-    return min(max(size, 1.0), 200.0)
-
-
 def lines_of(words):
+    """Words grouped into lines, as ledger.hpp groups them (for the page text)."""
     ordered = sorted((w for w in words if _sane(w)), key=lambda w: w.y0 + w.y1)  # stable
     lines = []
     for w in ordered:
@@ -215,159 +134,41 @@ def lines_of(words):
     return lines
 
 
-def cells_of(line):
-    cells = []
-    previous = None
-    for w in line.words:
-        gap = w.x0 - previous.x1 if previous is not None else 0.0
-        if previous is None or gap > 0.8 * _em(w):
-            cells.append(_Cell(w.text, w.x0, w.y0, w.x1, w.y1))
-        else:
-            c = cells[-1]
-            if previous.space_after or gap > 0.1 * _em(w):
-                c.text += " "
-            c.text += w.text
-            c.x1 = max(c.x1, w.x1)
-            c.y0 = min(c.y0, w.y0)
-            c.y1 = max(c.y1, w.y1)
-        previous = w
-    return cells
-
-
-def is_row_number(s):
-    if s.endswith("."):
-        s = s[:-1]
-    if not s or len(s.encode()) > 12:
-        return False
-    if all("0" <= c <= "9" or c == "." for c in s):
-        return s[0] != "." and ".." not in s
-    if len(s) == 1 and "A" <= s <= "Z":
-        return True
-    return all(c in "IVX" for c in s)
-
-
-def _finish(r):
-    product = r.quantity * r.unit_price
-    r.adds_up = (math.isfinite(product) and math.isfinite(r.amount) and
-                 abs(r.amount - product) <= max(0.5, 1e-6 * abs(r.amount)))
-
-
-def _extend(r, line):
-    for w in line.words:
-        r.x0, r.y0 = min(r.x0, w.x0), min(r.y0, w.y0)
-        r.x1, r.y1 = max(r.x1, w.x1), max(r.y1, w.y1)
+RULES_DPI = 150  # the resolution rules are found at, as extract_worker.cpp's kRulesDpi
 
 
 class Ledger:
-    """ledger.hpp's LedgerReader: the rows of a document, page after page, in page order."""
+    """The rows of a document, page after page: ledger.hpp's LedgerReader itself (through
+    extraction_ledger), fed with PyMuPDF's words and the rules of its render of the page."""
 
     def __init__(self):
-        self.has_layout = False
-        self.style = VIETNAMESE
-        self.left = [math.nan] * COLUMNS
-        self.right = [math.nan] * COLUMNS
+        self.reader = extraction_ledger.LedgerReader()
 
-    def read_page(self, page, words):
-        rows = []
-        continuable = False
-        last_bottom = last_height = 0.0
-        for line in lines_of(words):
-            cells = cells_of(line)
-            if self._take_header(cells):
-                continuable = False
-                continue
-            if not self.has_layout:
-                continue
-            texts = [""] * COLUMNS
-            used = [False] * COLUMNS
-            inside_name = True
-            for c in cells:
-                col = self._column_of(c)
-                if col < 0:
-                    inside_name = False
-                    continue
-                if col != NAME or c.x0 < self.left[NAME] - 1:
-                    inside_name = False
-                if texts[col]:
-                    texts[col] += " "
-                texts[col] += c.text
-                used[col] = True
-            height = line.y1 - line.y0
-            if is_row_number(texts[STT]):
-                rows.append(self._make_row(page, texts, line))
-                continuable = True
-            elif (continuable and inside_name and used[NAME] and rows and
-                  line.y0 - last_bottom < 1.5 * max(height, last_height)):
-                r = rows[-1]
-                r.name += " " + texts[NAME]
-                _extend(r, line)
-            else:
-                continuable = False
-            last_bottom = line.y1
-            last_height = height
-        for r in rows:
-            _finish(r)
-        return rows
+    @property
+    def has_layout(self):
+        return self.reader.has_layout
 
-    def _take_header(self, cells):
-        found = [None] * COLUMNS
-        named = 0
-        for c in cells:
-            folded = fold(c.text)
-            for col in range(COLUMNS):
-                for name in HEADER_NAMES[col]:
-                    if folded == name and found[col] is None:
-                        found[col] = c
-                        named += 1
-        if named < 5 or found[QUANTITY] is None or found[AMOUNT] is None:
-            return False
-        order = sorted((col for col in range(COLUMNS) if found[col] is not None),
-                       key=lambda col: found[col].x0)
-        self.left = [math.nan] * COLUMNS
-        self.right = [math.nan] * COLUMNS
-        for k, col in enumerate(order):
-            c = found[col]
-            self.left[col] = -math.inf if k == 0 else (found[order[k - 1]].x1 + c.x0) / 2
-            self.right[col] = math.inf if k + 1 == len(order) else (c.x1 + found[order[k + 1]].x0) / 2
-        quantity = fold(found[QUANTITY].text)
-        self.style = ENGLISH if quantity in ("quantity", "qty") else VIETNAMESE
-        self.has_layout = True
-        return True
-
-    def _column_of(self, c):
-        best, best_overlap = -1, 0.0
-        for col in range(COLUMNS):
-            if math.isnan(self.left[col]):
-                continue
-            overlap = min(c.x1, self.right[col]) - max(c.x0, self.left[col])
-            width = c.x1 - c.x0
-            contains = width <= 0 and self.left[col] <= c.x0 < self.right[col]
-            if overlap > best_overlap or (contains and best < 0):
-                best = col
-                best_overlap = max(overlap, 0.0)
-        return best
-
-    def _make_row(self, page, texts, line):
-        r = Row()
-        r.page = page
-        r.stt, r.code, r.name, r.unit = texts[STT], texts[CODE], texts[NAME], texts[UNIT]
-
-        def number(t):
-            v = parse_number(t, self.style)
-            return math.nan if v is None else v
-
-        r.quantity = number(texts[QUANTITY])
-        r.unit_price = number(texts[UNIT_PRICE])
-        r.amount = number(texts[AMOUNT])
-        r.adds_up = False
-        r.x0 = r.y0 = math.inf
-        r.x1 = r.y1 = -math.inf
-        _extend(r, line)
-        return r
+    def read_page(self, page_no, words, page=None):
+        """The rows on page `page_no`; `page` (a fitz.Page) is rendered for its rules when the
+        page may hold a table."""
+        tuples = [(w.text, w.x0, w.y0, w.x1, w.y1, w.font_size, w.space_after) for w in words]
+        rules = extraction_ledger.Rules()
+        if page is not None and self.reader.may_hold_rows(tuples):
+            rules = rules_of(page)
+        return [Row(page_no, r) for r in self.reader.read_page(page_no, tuples, rules)]
 
 
-# ---------------------------------------------------------------------------------------------
-# A page as poppler sees it, from PyMuPDF.
+def rules_of(page):
+    """The page's ruling lines, from a render at RULES_DPI (rules.hpp)."""
+    scale = RULES_DPI / 72.0
+    try:
+        pix = page.get_pixmap(matrix=fitz.Matrix(scale, scale), colorspace=fitz.csRGB,
+                              alpha=False)
+    except Exception:
+        return extraction_ledger.Rules()
+    return extraction_ledger.find_rules(pix.samples_mv, pix.width, pix.height, pix.stride, pix.n,
+                                        RULES_DPI)
+
 
 def _font_metrics(doc, page):
     """{font name without subset prefix: (ascent, descent)} as poppler's GfxFont reads them
@@ -599,6 +400,10 @@ def build_ledger_batch(request_id, page, rows):
     unit_price = _raw_vector(b, 8, 8, np.array([r.unit_price for r in rows], dtype="<f8"))
     amount = _raw_vector(b, 8, 8, np.array([r.amount for r in rows], dtype="<f8"))
     pages = _raw_vector(b, 4, 4, np.full(len(rows), page, dtype="<u4"))
+    # The split price columns only when some row has a part (as extract_worker.cpp).
+    split = any(not math.isnan(v) for r in rows for v in r.parts)
+    parts = [_raw_vector(b, 8, 8, np.array([r.parts[k] for r in rows], dtype="<f8"))
+             for k in range(6)] if split else []
     flags = _raw_vector(b, 1, 1, np.array([0 if r.adds_up else 1 for r in rows], dtype="u1"))
     # BBox is a struct of four float32: an (n, 4) float32 array is the vector's bytes.
     boxes = _raw_vector(b, 16, 4, np.array([(r.x0, r.y0, r.x1, r.y1) for r in rows],
@@ -615,8 +420,15 @@ def build_ledger_batch(request_id, page, rows):
     LedgerBatch.AddAmount(b, amount)
     LedgerBatch.AddFlags(b, flags)
     LedgerBatch.AddRowBbox(b, boxes)
+    for add, column in zip(_PART_ADDERS, parts):
+        add(b, column)
     return _extraction(b, request_id, ExtractionBody.ExtractionBody.LedgerBatch,
                        LedgerBatch.End(b))
+
+
+_PART_ADDERS = (LedgerBatch.AddUnitPriceMaterial, LedgerBatch.AddUnitPriceLabour,
+                LedgerBatch.AddUnitPriceMachine, LedgerBatch.AddAmountMaterial,
+                LedgerBatch.AddAmountLabour, LedgerBatch.AddAmountMachine)
 
 
 def crop_of(row, dpi, page_pt, full_w, full_h):
@@ -829,7 +641,7 @@ class Server:
                     False)
 
         self._catch_up(d, page_no)
-        rows = d.ledger.read_page(page_no, words)
+        rows = d.ledger.read_page(page_no, words, p)
         d.next_page = page_no + 1
         yield Reply(build_ledger_batch(request_id, page_no, rows), not rows)
         if not rows:

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <span>
@@ -28,6 +29,8 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "rules.hpp"
 
 namespace extraction {
 
@@ -169,10 +172,29 @@ enum class NumberStyle : std::uint8_t {
 
 namespace detail {
 
-enum Column : std::uint8_t { kStt, kCode, kName, kUnit, kQuantity, kUnitPrice, kAmount, kColumns };
+/// What a column holds. The six parts follow Row::parts' order.
+enum Slot : std::uint8_t {
+  kStt,
+  kCode,
+  kName,
+  kUnit,
+  kQuantity,
+  kUnitPrice,
+  kAmount,
+  kPriceMaterial,
+  kPriceLabour,
+  kPriceMachine,
+  kAmountMaterial,
+  kAmountLabour,
+  kAmountMachine,
+  kSlots,
+  kUnknown = kSlots, ///< a column the header names with something this reader does not read
+};
+inline constexpr std::size_t kMainSlots = kAmountMaterial - kPriceMaterial + kAmount + 1 - 3;
+static_assert(kMainSlots == 7);
 
 /// Folded column names; a header cell names a column when it equals one of them.
-inline constexpr std::array<std::array<std::string_view, 6>, kColumns> kHeaderNames{{
+inline constexpr std::array<std::array<std::string_view, 6>, kMainSlots> kHeaderNames{{
     {"stt", "tt", "no.", "no", "#", "item"},
     {"ma hieu", "ma", "ma so", "ma cong viec", "code", "ref"},
     {"ten cong viec", "noi dung cong viec", "hang muc", "noi dung", "description", "name"},
@@ -182,14 +204,34 @@ inline constexpr std::array<std::array<std::string_view, 6>, kColumns> kHeaderNa
     {"thanh tien", "amount", "total", "", "", ""},
 }};
 
+/// The sub-columns a two-level header splits `Đơn giá` and `Thành tiền` into: materials,
+/// labour, machine, and (index 3) their total.
+inline constexpr std::array<std::array<std::string_view, 5>, 4> kPartHeaderNames{{
+    {"vat lieu", "vl", "materials", "material", ""},
+    {"nhan cong", "nc", "labour", "labor", ""},
+    {"may", "may thi cong", "mtc", "machine", "machinery"},
+    {"cong", "tong", "tong cong", "", ""},
+}};
+
 struct Cell {
   std::string text;
   double x0, y0, x1, y1;
+  [[nodiscard]] double centre() const { return (x0 + x1) / 2; }
 };
 
 struct Line {
   std::vector<const Word *> words;
   double y0, y1;
+  [[nodiscard]] double centre() const { return (y0 + y1) / 2; }
+};
+
+/// A column of the table: what it holds and where; left/right bound the words it takes.
+struct Column {
+  std::uint8_t slot = kUnknown;
+  double centre = 0;       ///< of its header cell
+  double from = 0, to = 0; ///< its header cell's extent: no gutter lies under it
+  double left = -std::numeric_limits<double>::infinity();
+  double right = std::numeric_limits<double>::infinity();
 };
 
 [[nodiscard]] inline bool sane(const Word &w) {
@@ -230,20 +272,32 @@ struct Line {
   return lines;
 }
 
-/// A line's cells: a gap wider than 0.8 em (word spaces are ~0.3 em, column gutters more)
-/// starts a new cell. Words closer than 0.1 em without a space after the first are one word.
-[[nodiscard]] inline std::vector<Cell> cells_of(const Line &line) {
+/// Appends `w` to `text` as the next word of a cell: after a space when poppler saw one or the
+/// gap is wider than 0.1 em (words closer than that without a space are one word).
+inline void append_word(std::string &text, const Word *previous, const Word &w) {
+  if (previous != nullptr && (previous->space_after || w.x0 - previous->x1 > 0.1 * em(w)))
+    text += ' ';
+  text += w.text;
+}
+
+/// A line's cells: a gap wider than 0.8 em (word spaces are ~0.3 em, column gutters more), or
+/// a vertical rule (`cuts`, sorted x) between two words, starts a new cell.
+[[nodiscard]] inline std::vector<Cell> cells_of(const Line &line, std::span<const double> cuts) {
   std::vector<Cell> cells;
   const Word *previous = nullptr;
   for (const Word *w : line.words) {
     const double gap = previous != nullptr ? w->x0 - previous->x1 : 0;
-    if (previous == nullptr || gap > 0.8 * em(*w)) {
+    bool cut = previous == nullptr || gap > 0.8 * em(*w);
+    if (!cut) {
+      const double from = (previous->x0 + previous->x1) / 2, to = (w->x0 + w->x1) / 2;
+      const auto at = std::upper_bound(cuts.begin(), cuts.end(), from);
+      cut = at != cuts.end() && *at < to;
+    }
+    if (cut) {
       cells.push_back({w->text, w->x0, w->y0, w->x1, w->y1});
     } else {
       Cell &c = cells.back();
-      if (previous->space_after || gap > 0.1 * em(*w))
-        c.text += ' ';
-      c.text += w->text;
+      append_word(c.text, previous, *w);
       c.x1 = std::max(c.x1, w->x1);
       c.y0 = std::min(c.y0, w->y0);
       c.y1 = std::max(c.y1, w->y1);
@@ -253,17 +307,267 @@ struct Line {
   return cells;
 }
 
-/// A row number as BOQs print them: 12, 1.2.3, I..XXXIX, A..Z (optionally ending in '.').
-[[nodiscard]] inline bool is_row_number(std::string_view s) {
-  if (!s.empty() && s.back() == '.')
+/// `s` without one trailing '.' or ')'.
+[[nodiscard]] inline std::string_view number_core(std::string_view s) {
+  if (!s.empty() && (s.back() == '.' || s.back() == ')'))
     s.remove_suffix(1);
-  if (s.empty() || s.size() > 12)
+  return s;
+}
+
+/// A section's number: I..XXXIX or A..Z (optionally ending in '.' or ')').
+[[nodiscard]] inline bool is_section_number(std::string_view s) {
+  s = number_core(s);
+  if (s.empty() || s.size() > 8)
     return false;
-  if (std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; }))
-    return s.front() != '.' && s.find("..") == std::string_view::npos;
   if (s.size() == 1 && s[0] >= 'A' && s[0] <= 'Z')
     return true;
   return std::all_of(s.begin(), s.end(), [](char c) { return c == 'I' || c == 'V' || c == 'X'; });
+}
+
+/// A row number as BOQs print them: 12, 1.2.3, a), b., or a section's number.
+[[nodiscard]] inline bool is_row_number(std::string_view s) {
+  const std::string_view core = number_core(s);
+  if (core.empty() || core.size() > 12)
+    return false;
+  if (std::all_of(core.begin(), core.end(),
+                  [](char c) { return (c >= '0' && c <= '9') || c == '.'; }))
+    return core.front() != '.' && core.back() != '.' && core.find("..") == std::string_view::npos;
+  if (core.size() == 1 && core[0] >= 'a' && core[0] <= 'z')
+    return core.size() < s.size(); // "a)" or "a.", not a bare letter
+  return is_section_number(s);
+}
+
+/// Digits after the decimal separator of a number as printed in `style` (0 for none).
+[[nodiscard]] inline int decimals_of(std::string_view text, NumberStyle style) {
+  const std::size_t at = text.find(style == NumberStyle::vietnamese ? ',' : '.');
+  return at == std::string_view::npos ? 0 : static_cast<int>(text.size() - at - 1);
+}
+
+/// The header's match for a folded cell text: a main column, or a part of a split price.
+struct Naming {
+  int slot = -1; ///< kStt..kAmount
+  int part = -1; ///< 0..3 (kPartHeaderNames)
+  [[nodiscard]] bool any() const { return slot >= 0 || part >= 0; }
+};
+
+[[nodiscard]] inline Naming naming_of(std::string_view text) {
+  const std::string folded = fold(text);
+  Naming n;
+  for (std::size_t slot = 0; slot < kMainSlots && n.slot < 0; ++slot)
+    for (const std::string_view name : kHeaderNames[slot])
+      if (!name.empty() && folded == name)
+        n.slot = static_cast<int>(slot);
+  for (std::size_t part = 0; part < kPartHeaderNames.size() && n.part < 0; ++part)
+    for (const std::string_view name : kPartHeaderNames[part])
+      if (!name.empty() && folded == name)
+        n.part = static_cast<int>(part);
+  return n;
+}
+
+/// A table header found on a page: its lines and the columns it names.
+struct Header {
+  std::size_t first = 0, last = 0; // lines
+  std::vector<Column> columns;     // by centre, left to right
+  NumberStyle style = NumberStyle::vietnamese;
+};
+
+/// The header whose first line is `lines[first]`, if one starts there: up to four lines close
+/// together that name at least five columns, the quantity and the amount among them, plus the
+/// lines right under them that hold only column names (a two-level header's second line).
+/// A header cell split over two lines of a narrow column ("Khối" / "lượng") is joined.
+[[nodiscard]] inline std::optional<Header> header_at(std::span<const Line> lines,
+                                                     std::span<const std::vector<Cell>> cells,
+                                                     std::size_t first) {
+  const auto named_in = [&](std::size_t i) {
+    return std::any_of(cells[i].begin(), cells[i].end(),
+                       [](const Cell &c) { return naming_of(c.text).slot >= 0; });
+  };
+  if (!named_in(first))
+    return std::nullopt;
+  const double height = lines[first].y1 - lines[first].y0;
+  struct Named {
+    Cell cell;
+    Naming naming;
+  };
+  for (std::size_t last = first; last < lines.size() && last < first + 4; ++last) {
+    if (lines[last].y0 - lines[first].y1 > 4 * height)
+      break;
+    // The cells of lines first..last with their names; unnamed ones joined with an unnamed
+    // cell under them that they overlap when the two together are a name.
+    std::vector<Named> found;
+    std::vector<std::pair<std::size_t, std::size_t>> unnamed; // (line, cell)
+    for (std::size_t i = first; i <= last; ++i)
+      for (std::size_t k = 0; k < cells[i].size(); ++k) {
+        const Naming n = naming_of(cells[i][k].text);
+        if (n.any())
+          found.push_back({cells[i][k], n});
+        else
+          unnamed.emplace_back(i, k);
+      }
+    for (const auto &[i, k] : unnamed)
+      for (const auto &[j, m] : unnamed) {
+        if (j != i + 1)
+          continue;
+        const Cell &a = cells[i][k], &b = cells[j][m];
+        const double overlap = std::min(a.x1, b.x1) - std::max(a.x0, b.x0);
+        if (overlap * 2 < std::min(a.x1 - a.x0, b.x1 - b.x0))
+          continue;
+        const Naming n = naming_of(a.text + ' ' + b.text);
+        if (n.any())
+          found.push_back(
+              {{a.text + ' ' + b.text, std::min(a.x0, b.x0), a.y0, std::max(a.x1, b.x1), b.y1}, n});
+      }
+    std::array<const Named *, kMainSlots> main{};
+    int count = 0;
+    for (const Named &n : found)
+      if (n.naming.slot >= 0 && main[static_cast<std::size_t>(n.naming.slot)] == nullptr) {
+        main[static_cast<std::size_t>(n.naming.slot)] = &n;
+        ++count;
+      }
+    if (count < 5 || main[kQuantity] == nullptr || main[kAmount] == nullptr)
+      continue;
+    // Lines right under it that hold only names belong to it (the sub-columns).
+    std::size_t end = last;
+    while (end + 1 < lines.size() && lines[end + 1].y0 - lines[end].y1 < height &&
+           !cells[end + 1].empty() &&
+           std::all_of(cells[end + 1].begin(), cells[end + 1].end(),
+                       [](const Cell &c) { return naming_of(c.text).any(); })) {
+      ++end;
+      for (const Cell &c : cells[end]) {
+        const Naming n = naming_of(c.text);
+        found.push_back({c, n});
+        if (n.slot >= 0 && main[static_cast<std::size_t>(n.slot)] == nullptr)
+          main[static_cast<std::size_t>(n.slot)] = &found.back();
+      }
+    }
+    // `found` may have moved: take the main cells again, by value.
+    std::array<std::optional<Cell>, kMainSlots> mains{};
+    for (const Named &n : found)
+      if (n.naming.slot >= 0 && !mains[static_cast<std::size_t>(n.naming.slot)])
+        mains[static_cast<std::size_t>(n.naming.slot)] = n.cell;
+    Header h;
+    h.first = first;
+    h.last = end;
+    // Part names under a price or amount cell split it: each goes to the nearer of the two.
+    std::array<bool, kMainSlots> split{};
+    for (const Named &n : found) {
+      if (n.naming.part < 0 ||
+          (n.naming.slot >= 0 && mains[static_cast<std::size_t>(n.naming.slot)]->y0 == n.cell.y0))
+        continue;
+      int parent = -1;
+      double distance = std::numeric_limits<double>::infinity();
+      for (const int candidate : {int{kUnitPrice}, int{kAmount}}) {
+        const std::optional<Cell> &p = mains[static_cast<std::size_t>(candidate)];
+        if (p && p->y1 <= n.cell.y0 + 1 && std::abs(p->centre() - n.cell.centre()) < distance) {
+          distance = std::abs(p->centre() - n.cell.centre());
+          parent = candidate;
+        }
+      }
+      if (parent < 0)
+        continue;
+      split[static_cast<std::size_t>(parent)] = true;
+      const int slot = n.naming.part == 3     ? parent
+                       : parent == kUnitPrice ? kPriceMaterial + n.naming.part
+                                              : kAmountMaterial + n.naming.part;
+      h.columns.push_back({static_cast<std::uint8_t>(slot), n.cell.centre(), n.cell.x0, n.cell.x1});
+    }
+    for (std::size_t slot = 0; slot < kMainSlots; ++slot)
+      if (mains[slot] && !split[slot])
+        h.columns.push_back({static_cast<std::uint8_t>(slot), mains[slot]->centre(),
+                             mains[slot]->x0, mains[slot]->x1});
+    // Cells of the header that name nothing are columns this reader does not read: words under
+    // them stay out of the columns beside them.
+    for (const auto &[i, k] : unnamed) {
+      const Cell &c = cells[i][k];
+      if (std::none_of(found.begin(), found.end(), [&](const Named &n) {
+            return std::min(c.x1, n.cell.x1) > std::max(c.x0, n.cell.x0);
+          }))
+        h.columns.push_back({kUnknown, c.centre(), c.x0, c.x1});
+    }
+    std::sort(h.columns.begin(), h.columns.end(),
+              [](const Column &a, const Column &b) { return a.centre < b.centre; });
+    // Vietnamese names ("Khối lượng") mean Vietnamese numbers, English ones English numbers.
+    const std::string quantity = fold(mains[kQuantity]->text);
+    h.style = quantity == "quantity" || quantity == "qty" ? NumberStyle::english
+                                                          : NumberStyle::vietnamese;
+    return h;
+  }
+  return std::nullopt;
+}
+
+/// x in [from, to] that the fewest `cells` cover, the middle of the widest such stretch: the
+/// gutter between two columns whose header cells are centred at from and to. The header
+/// cells (`named`) weigh more than any count of body cells: a column's numbers, right-aligned
+/// under a wider name, leave a gap under that name which is not a gutter.
+[[nodiscard]] inline double gutter(double from, double to, std::span<const Cell> cells,
+                                   std::span<const Column> named) {
+  constexpr double kStep = 0.5; // points
+  const auto steps = static_cast<std::size_t>(std::clamp((to - from) / kStep, 0.0, 4000.0));
+  if (steps < 2)
+    return (from + to) / 2;
+  std::vector<int> cover(steps + 1, 0);
+  for (const Cell &c : cells) {
+    if (c.x1 < from || c.x0 > to)
+      continue;
+    const auto a = static_cast<std::size_t>(
+        std::clamp(std::ceil((c.x0 - from) / kStep), 0.0, static_cast<double>(steps)));
+    const auto b = static_cast<std::size_t>(
+        std::clamp(std::floor((c.x1 - from) / kStep), 0.0, static_cast<double>(steps)));
+    for (std::size_t i = a; i <= b; ++i)
+      ++cover[i];
+  }
+  for (const Column &c : named) {
+    if (c.to < from || c.from > to)
+      continue;
+    const auto a = static_cast<std::size_t>(
+        std::clamp(std::ceil((c.from - from) / kStep), 0.0, static_cast<double>(steps)));
+    const auto b = static_cast<std::size_t>(
+        std::clamp(std::floor((c.to - from) / kStep), 0.0, static_cast<double>(steps)));
+    for (std::size_t i = a; i <= b; ++i)
+      cover[i] += 1 << 20;
+  }
+  const int least = *std::min_element(cover.begin(), cover.end());
+  std::size_t best_from = 0, best_length = 0;
+  for (std::size_t i = 0; i <= steps;) {
+    if (cover[i] != least) {
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    while (j <= steps && cover[j] == least)
+      ++j;
+    if (j - i > best_length) {
+      best_from = i;
+      best_length = j - i;
+    }
+    i = j;
+  }
+  return from + (static_cast<double>(best_from) + static_cast<double>(best_length - 1) / 2) * kStep;
+}
+
+/// Sets every column's left and right: at a vertical rule between two neighbours' centres
+/// when there is one (several: the columns between are unnamed and read by nobody), else at
+/// the gutter the body's cells leave between them.
+inline void place_columns(std::vector<Column> &columns, std::span<const double> cuts,
+                          std::span<const Cell> body) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  for (std::size_t k = 0; k < columns.size(); ++k) {
+    Column &c = columns[k];
+    const auto after = std::upper_bound(cuts.begin(), cuts.end(), c.centre);
+    if (k == 0)
+      c.left = after != cuts.begin() ? *(after - 1) : -inf;
+    if (k + 1 == columns.size()) {
+      c.right = after != cuts.end() ? *after : inf;
+      break;
+    }
+    Column &next = columns[k + 1];
+    if (after != cuts.end() && *after < next.centre) {
+      c.right = *after;
+      next.left = *(std::upper_bound(cuts.begin(), cuts.end(), next.centre) - 1);
+    } else {
+      c.right = next.left = gutter(c.centre, next.centre, body, columns);
+    }
+  }
 }
 
 } // namespace detail
@@ -271,160 +575,565 @@ struct Line {
 /// Reads the ledger rows of a document, page after page, in page order.
 class LedgerReader {
 public:
-  /// The rows on page `page` (in reading order), given its words in any order.
-  [[nodiscard]] std::vector<Row> read_page(std::uint32_t page, std::span<const Word> words) {
+  /// Whether `words` (a page's) may hold ledger rows: a table was seen on an earlier page or
+  /// has its header here. Only then does the caller need the page's rules.
+  [[nodiscard]] bool may_hold_rows(std::span<const Word> words) const {
+    if (known_)
+      return true;
+    const std::vector<detail::Line> lines = detail::lines_of(words);
+    std::vector<std::vector<detail::Cell>> cells;
+    for (const detail::Line &line : lines)
+      cells.push_back(detail::cells_of(line, {}));
+    for (std::size_t i = 0; i < lines.size(); ++i)
+      if (detail::header_at(lines, cells, i))
+        return true;
+    return false;
+  }
+
+  /// The rows on page `page` (in reading order), given its words in any order and the rules
+  /// drawn on it (rules.hpp; none for a table without them).
+  [[nodiscard]] std::vector<Row> read_page(std::uint32_t page, std::span<const Word> words,
+                                           const Rules &rules = {}) {
+    const std::vector<detail::Line> lines = detail::lines_of(words);
+    std::vector<double> cuts; // vertical rules' x, for splitting cells
+    for (const Segment &v : rules.vertical)
+      cuts.push_back(v.pos);
+    std::sort(cuts.begin(), cuts.end());
+    std::vector<std::vector<detail::Cell>> cells;
+    for (const detail::Line &line : lines)
+      cells.push_back(detail::cells_of(line, cuts));
     std::vector<Row> rows;
-    bool continuable = false; // the previous line was part of the last row
-    double last_bottom = 0, last_height = 0;
-    for (const detail::Line &line : detail::lines_of(words)) {
-      const std::vector<detail::Cell> cells = detail::cells_of(line);
-      if (take_header(cells)) {
-        continuable = false;
+    // The page in stretches: the lines before the first header (a table continued from the
+    // page before), then each header's table up to the next header.
+    std::size_t begin = 0;
+    double table_top = -std::numeric_limits<double>::infinity(); // the header's bottom
+    for (std::size_t i = 0; i <= lines.size(); ++i) {
+      std::optional<detail::Header> header;
+      if (i < lines.size() && (header = detail::header_at(lines, cells, i)) == std::nullopt)
         continue;
-      }
-      if (!has_layout())
-        continue;
-      std::array<std::string, detail::kColumns> texts;
-      std::array<bool, detail::kColumns> used{};
-      bool inside_name = true; // every cell belongs to the name column
-      for (const detail::Cell &c : cells) {
-        const int col = column_of(c);
-        if (col < 0) {
-          inside_name = false;
-          continue;
-        }
-        // Starts inside the name column (a heading across the table starts left of it); may
-        // run past the midpoint to the next column's name, as long names do.
-        if (col != detail::kName || c.x0 < left_[detail::kName] - 1)
-          inside_name = false;
-        std::string &t = texts[static_cast<std::size_t>(col)];
-        if (!t.empty())
-          t += ' ';
-        t += c.text;
-        used[static_cast<std::size_t>(col)] = true;
-      }
-      const double height = line.y1 - line.y0;
-      if (detail::is_row_number(texts[detail::kStt])) {
-        rows.push_back(make_row(page, texts, line));
-        continuable = true;
-      } else if (continuable && inside_name && used[detail::kName] && !rows.empty() &&
-                 line.y0 - last_bottom < 1.5 * std::max(height, last_height)) {
-        Row &r = rows.back(); // a wrapped name
-        r.name += ' ';
-        r.name += texts[detail::kName];
-        extend(r, line);
-      } else {
-        continuable = false;
-      }
-      last_bottom = line.y1;
-      last_height = height;
+      if (known_)
+        read_table(page, std::span(lines).subspan(begin, i - begin),
+                   std::span(cells).subspan(begin, i - begin), rules, table_top, rows);
+      if (!header)
+        break;
+      columns_ = std::move(header->columns);
+      style_ = header->style;
+      known_ = true;
+      table_top = lines[header->last].y1;
+      i = header->last;
+      begin = i + 1;
     }
-    for (Row &r : rows)
-      finish(r);
     return rows;
   }
 
-  [[nodiscard]] bool has_layout() const noexcept { return has_layout_; }
+  [[nodiscard]] bool has_layout() const noexcept { return known_; }
 
-private:
-  static void extend(Row &r, const detail::Line &line) {
-    for (const Word *w : line.words) {
-      r.x0 = std::min(r.x0, w->x0);
-      r.y0 = std::min(r.y0, w->y0);
-      r.x1 = std::max(r.x1, w->x1);
-      r.y1 = std::max(r.y1, w->y1);
+  /// What carries over to the next page (the columns, the number convention, how wrapped
+  /// cells were aligned), as bytes a restarted reader can take back (restore_layout()).
+  [[nodiscard]] std::vector<std::uint8_t> save_layout() const {
+    std::vector<std::uint8_t> out;
+    if (!known_)
+      return out;
+    const auto put = [&out](const auto &value) {
+      const auto *p = reinterpret_cast<const std::uint8_t *>(&value);
+      out.insert(out.end(), p, p + sizeof value);
+    };
+    out.push_back(kLayoutVersion);
+    out.push_back(static_cast<std::uint8_t>(style_));
+    put(lines_above_);
+    put(lines_below_);
+    out.push_back(static_cast<std::uint8_t>(columns_.size()));
+    for (const detail::Column &c : columns_) {
+      out.push_back(c.slot);
+      put(c.centre);
+      put(c.from);
+      put(c.to);
+      put(c.left);
+      put(c.right);
     }
+    return out;
   }
 
-  /// When `cells` name at least five columns, including the quantity and the amount, they
-  /// become the layout: column i spans from the midpoint of the gap before its name to the
-  /// midpoint of the gap after it.
-  bool take_header(const std::vector<detail::Cell> &cells) {
-    std::array<const detail::Cell *, detail::kColumns> found{};
-    int named = 0;
-    for (const detail::Cell &c : cells) {
-      const std::string folded = fold(c.text);
-      for (std::size_t col = 0; col < detail::kColumns; ++col)
-        for (const std::string_view name : detail::kHeaderNames[col])
-          if (!name.empty() && folded == name && found[col] == nullptr) {
-            found[col] = &c;
-            ++named;
-          }
-    }
-    if (named < 5 || found[detail::kQuantity] == nullptr || found[detail::kAmount] == nullptr)
+  /// Takes back what save_layout() gave (of this reader's version): true when it did; false,
+  /// changing nothing, for anything else (the bytes come through a peer: untrusted).
+  bool restore_layout(std::span<const std::uint8_t> bytes) {
+    std::size_t at = 0;
+    bool ok = true;
+    const auto get = [&](auto &value) {
+      if (bytes.size() - at < sizeof value) {
+        ok = false;
+        return;
+      }
+      std::memcpy(&value, bytes.data() + at, sizeof value);
+      at += sizeof value;
+    };
+    std::uint8_t version = 0, style = 0, count = 0;
+    std::uint32_t above = 0, below = 0;
+    get(version);
+    get(style);
+    get(above);
+    get(below);
+    get(count);
+    if (!ok || version != kLayoutVersion || style > 1 || count == 0 || count > kMaxColumns)
       return false;
-    // Columns in left-to-right order of their names; absent ones never match.
-    std::vector<std::size_t> order;
-    for (std::size_t col = 0; col < detail::kColumns; ++col)
-      if (found[col] != nullptr)
-        order.push_back(col);
-    std::sort(order.begin(), order.end(),
-              [&](std::size_t a, std::size_t b) { return found[a]->x0 < found[b]->x0; });
-    left_.fill(std::numeric_limits<double>::quiet_NaN());
-    right_.fill(std::numeric_limits<double>::quiet_NaN());
-    for (std::size_t k = 0; k < order.size(); ++k) {
-      const detail::Cell &c = *found[order[k]];
-      left_[order[k]] =
-          k == 0 ? -std::numeric_limits<double>::infinity() : (found[order[k - 1]]->x1 + c.x0) / 2;
-      right_[order[k]] = k + 1 == order.size() ? std::numeric_limits<double>::infinity()
-                                               : (c.x1 + found[order[k + 1]]->x0) / 2;
+    std::vector<detail::Column> columns(count);
+    for (detail::Column &c : columns) {
+      get(c.slot);
+      get(c.centre);
+      get(c.from);
+      get(c.to);
+      get(c.left);
+      get(c.right);
+      if (!ok || c.slot > detail::kUnknown || !std::isfinite(c.centre) || !std::isfinite(c.from) ||
+          !std::isfinite(c.to) || c.from > c.to || std::isnan(c.left) || std::isnan(c.right) ||
+          c.left > c.centre || c.right < c.centre)
+        return false;
     }
-    // Vietnamese names ("Khối lượng") mean Vietnamese numbers, English ones English numbers.
-    const std::string quantity = fold(found[detail::kQuantity]->text);
-    style_ = quantity == "quantity" || quantity == "qty" ? NumberStyle::english
-                                                         : NumberStyle::vietnamese;
-    has_layout_ = true;
+    if (at != bytes.size() ||
+        !std::is_sorted(columns.begin(), columns.end(),
+                        [](const auto &a, const auto &b) { return a.centre < b.centre; }))
+      return false;
+    columns_ = std::move(columns);
+    style_ = static_cast<NumberStyle>(style);
+    lines_above_ = above;
+    lines_below_ = below;
+    known_ = true;
     return true;
   }
 
-  /// The column a cell overlaps most, or -1.
-  [[nodiscard]] int column_of(const detail::Cell &c) const {
-    int best = -1;
-    double best_overlap = 0;
-    for (std::size_t col = 0; col < detail::kColumns; ++col) {
-      if (std::isnan(left_[col]))
-        continue;
-      const double overlap = std::min(c.x1, right_[col]) - std::max(c.x0, left_[col]);
-      const double width = c.x1 - c.x0;
-      // A zero-width cell (one narrow glyph) overlaps by containment.
-      const bool contains = width <= 0 && c.x0 >= left_[col] && c.x0 < right_[col];
-      if ((overlap > best_overlap) || (contains && best < 0)) {
-        best = static_cast<int>(col);
-        best_overlap = std::max(overlap, 0.0);
+private:
+  static constexpr std::uint8_t kLayoutVersion = 1;
+  static constexpr std::size_t kMaxColumns = 64;
+
+  /// A row, or a candidate for one: the lines between two row rules of a ruled table, or one
+  /// line of an unruled one.
+  struct Unit {
+    std::size_t first = 0, last = 0;              // lines, inclusive
+    bool ruled = false;                           // between two row rules
+    double top = 0, bottom = 0;                   // the rules, when ruled
+    std::array<std::string, detail::kSlots> text; // per column, over its lines
+    std::size_t anchor = 0;                       // the line with the row number (anchors)
+    enum Kind : std::uint8_t { anchor_kind, continuation, other } kind = other;
+  };
+
+  struct Span {
+    std::size_t first, last, anchor; // units, inclusive: a row's, and the one with its number
+  };
+
+  void read_table(std::uint32_t page, std::span<const detail::Line> lines,
+                  std::span<const std::vector<detail::Cell>> cells, const Rules &rules,
+                  double table_top, std::vector<Row> &rows) {
+    if (lines.empty())
+      return;
+    const double top = lines.front().y0, bottom = lines.back().y1;
+    // Columns: at the vertical rules that cross this stretch, else at the body's gutters.
+    std::vector<double> cuts;
+    for (const Segment &v : rules.vertical)
+      if (v.to > top && v.from < bottom)
+        cuts.push_back(v.pos);
+    std::sort(cuts.begin(), cuts.end());
+    cuts.erase(
+        std::unique(cuts.begin(), cuts.end(), [](double a, double b) { return b - a < 1.5; }),
+        cuts.end());
+    std::vector<detail::Cell> body;
+    for (const std::vector<detail::Cell> &line : cells)
+      body.insert(body.end(), line.begin(), line.end());
+    detail::place_columns(columns_, cuts, body);
+    const detail::Column *stt = column(detail::kStt);
+    if (stt == nullptr)
+      return;
+
+    // Row rules: the horizontal rules across the STT column, in this stretch.
+    std::vector<const Segment *> row_rules;
+    const double stt_x = std::isfinite(stt->left) && std::isfinite(stt->right)
+                             ? (stt->left + stt->right) / 2
+                             : stt->centre;
+    for (const Segment &h : rules.horizontal)
+      if (h.from <= stt_x && stt_x <= h.to && h.pos >= table_top - 1 && h.pos <= bottom + 4 &&
+          (row_rules.empty() || h.pos - row_rules.back()->pos > 1.5))
+        row_rules.push_back(&h);
+
+    // Units: the lines between two row rules, one per line elsewhere.
+    std::vector<Unit> units;
+    for (std::size_t i = 0; i < lines.size();) {
+      const double centre = lines[i].centre();
+      const auto below = std::find_if(row_rules.begin(), row_rules.end(),
+                                      [&](const Segment *h) { return h->pos > centre; });
+      Unit u;
+      u.first = u.last = i;
+      if (below != row_rules.begin() && below != row_rules.end()) {
+        u.ruled = true;
+        u.top = (*(below - 1))->pos;
+        u.bottom = (*below)->pos;
+        while (u.last + 1 < lines.size() && lines[u.last + 1].centre() < u.bottom)
+          ++u.last;
+      }
+      i = u.last + 1;
+      fill(u, lines);
+      if (u.ruled && anchors_in(u, lines) > 1) { // no rules between its rows: one unit a line
+        for (std::size_t k = u.first; k <= u.last; ++k) {
+          Unit one;
+          one.first = one.last = k;
+          fill(one, lines);
+          units.push_back(std::move(one));
+        }
+      } else {
+        units.push_back(std::move(u));
       }
     }
-    return best;
+    for (Unit &u : units)
+      classify(u, lines);
+
+    // Rows: each anchor with the continuation units assigned to it.
+    std::vector<Span> spans;
+    std::vector<std::size_t> row_of(units.size(), SIZE_MAX);
+    for (std::size_t k = 0; k < units.size(); ++k)
+      if (units[k].kind == Unit::anchor_kind) {
+        row_of[k] = spans.size();
+        spans.push_back({k, k, k});
+        if (units[k].ruled) { // evidence of the alignment: lines above and below its number
+          lines_above_ += static_cast<std::uint32_t>(units[k].anchor - units[k].first);
+          lines_below_ += static_cast<std::uint32_t>(units[k].last - units[k].anchor);
+        }
+      }
+    for (std::size_t k = 0; k < units.size();) {
+      if (units[k].kind != Unit::continuation) {
+        ++k;
+        continue;
+      }
+      std::size_t end = k;
+      while (end + 1 < units.size() && units[end + 1].kind == Unit::continuation)
+        ++end;
+      assign_run(units, lines, k, end, row_of, spans);
+      k = end + 1;
+    }
+    const std::size_t first_row = rows.size();
+    const std::array<double, 2> edges = table_edges(cuts, row_rules);
+    for (const Span &s : spans)
+      rows.push_back(make_row(page, units, lines, s, edges));
+    spread_merged_cells(units, rules.horizontal, spans, std::span(rows).subspan(first_row));
   }
 
-  Row make_row(std::uint32_t page, std::array<std::string, detail::kColumns> &texts,
-               const detail::Line &line) const {
+  /// Where a ruled row's evidence begins and ends across: the outermost vertical rules, else
+  /// the row rules' ends.
+  [[nodiscard]] static std::array<double, 2>
+  table_edges(std::span<const double> cuts, std::span<const Segment *const> row_rules) {
+    if (cuts.size() >= 2)
+      return {cuts.front(), cuts.back()};
+    std::array<double, 2> edges{std::numeric_limits<double>::infinity(),
+                                -std::numeric_limits<double>::infinity()};
+    for (const Segment *h : row_rules) {
+      edges[0] = std::min(edges[0], h->from);
+      edges[1] = std::max(edges[1], h->to);
+    }
+    return edges;
+  }
+
+  [[nodiscard]] double number(const std::string &text) const {
+    return parse_number(text, style_).value_or(std::numeric_limits<double>::quiet_NaN());
+  }
+
+  /// The sum of the parts (by Row::parts index) [from, from + 3) that are present, rounded to
+  /// the most decimals printed among them (so 0.1 + 0.2 is 0.3, as printed); NaN when none is.
+  [[nodiscard]] double sum_of_parts(const std::array<std::string, detail::kSlots> &text,
+                                    std::size_t from) const {
+    double sum = 0;
+    int decimals = 0;
+    bool any = false;
+    for (std::size_t k = from; k < from + 3; ++k) {
+      const std::string &t = text[detail::kPriceMaterial + k];
+      const double v = number(t);
+      if (std::isnan(v))
+        continue;
+      sum += v;
+      decimals = std::max(decimals, detail::decimals_of(t, style_));
+      any = true;
+    }
+    if (!any)
+      return std::numeric_limits<double>::quiet_NaN();
+    const double scale = std::pow(10.0, std::min(decimals, 15));
+    const double scaled = std::round(sum * scale);
+    return std::abs(scaled) < 9e15 ? scaled / scale : sum;
+  }
+
+  [[nodiscard]] Row make_row(std::uint32_t page, const std::vector<Unit> &units,
+                             std::span<const detail::Line> lines, const Span &s,
+                             const std::array<double, 2> &edges) const {
+    std::array<std::string, detail::kSlots> text;
+    for (std::size_t k = s.first; k <= s.last; ++k)
+      for (std::size_t slot = 0; slot < detail::kSlots; ++slot)
+        if (!units[k].text[slot].empty()) {
+          if (!text[slot].empty())
+            text[slot] += ' ';
+          text[slot] += units[k].text[slot];
+        }
     Row r;
     r.page = page;
-    r.stt = std::move(texts[detail::kStt]);
-    r.code = std::move(texts[detail::kCode]);
-    r.name = std::move(texts[detail::kName]);
-    r.unit = std::move(texts[detail::kUnit]);
-    const auto number = [&](const std::string &t) {
-      return parse_number(t, style_).value_or(std::numeric_limits<double>::quiet_NaN());
-    };
-    r.quantity = number(texts[detail::kQuantity]);
-    r.unit_price = number(texts[detail::kUnitPrice]);
-    r.amount = number(texts[detail::kAmount]);
-    r.x0 = r.y0 = std::numeric_limits<double>::infinity();
-    r.x1 = r.y1 = -std::numeric_limits<double>::infinity();
-    extend(r, line);
-    return r;
-  }
-
-  static void finish(Row &r) {
+    r.stt = std::move(text[detail::kStt]);
+    r.code = std::move(text[detail::kCode]);
+    r.name = std::move(text[detail::kName]);
+    r.unit = std::move(text[detail::kUnit]);
+    r.quantity = number(text[detail::kQuantity]);
+    const bool split = std::any_of(columns_.begin(), columns_.end(), [](const detail::Column &c) {
+      return c.slot >= detail::kPriceMaterial && c.slot < detail::kSlots;
+    });
+    if (split)
+      for (std::size_t k = 0; k < r.parts.size(); ++k)
+        r.parts[k] = number(text[detail::kPriceMaterial + k]);
+    r.unit_price = has_slot(detail::kUnitPrice) || !split ? number(text[detail::kUnitPrice])
+                                                          : sum_of_parts(text, 0);
+    r.amount =
+        has_slot(detail::kAmount) || !split ? number(text[detail::kAmount]) : sum_of_parts(text, 3);
     const double product = r.quantity * r.unit_price;
     r.adds_up = std::isfinite(product) && std::isfinite(r.amount) &&
                 std::abs(r.amount - product) <= std::max(0.5, 1e-6 * std::abs(r.amount));
+    // The box: between the row rules and the table's edges when it has them, else around
+    // its words.
+    r.x0 = r.y0 = std::numeric_limits<double>::infinity();
+    r.x1 = r.y1 = -std::numeric_limits<double>::infinity();
+    for (std::size_t k = s.first; k <= s.last; ++k) {
+      const Unit &u = units[k];
+      if (u.ruled && edges[0] < edges[1]) {
+        r.x0 = std::min(r.x0, edges[0]);
+        r.x1 = std::max(r.x1, edges[1]);
+        r.y0 = std::min(r.y0, u.top);
+        r.y1 = std::max(r.y1, u.bottom);
+        continue;
+      }
+      for (std::size_t l = u.first; l <= u.last; ++l)
+        for (const Word *w : lines[l].words) {
+          r.x0 = std::min(r.x0, w->x0);
+          r.y0 = std::min(r.y0, w->y0);
+          r.x1 = std::max(r.x1, w->x1);
+          r.y1 = std::max(r.y1, w->y1);
+        }
+    }
+    return r;
   }
 
-  bool has_layout_ = false;
+  /// A code or unit printed once in a cell merged across several ruled rows (no rule inside
+  /// its column between them) applies to each of them.
+  void spread_merged_cells(const std::vector<Unit> &units, std::span<const Segment> horizontal,
+                           const std::vector<Span> &spans, std::span<Row> rows) const {
+    for (const int slot : {int{detail::kCode}, int{detail::kUnit}}) {
+      const detail::Column *c = column(slot);
+      if (c == nullptr || !std::isfinite(c->left) || !std::isfinite(c->right))
+        continue;
+      const auto covered = [&](double y) {
+        return std::any_of(horizontal.begin(), horizontal.end(), [&](const Segment &h) {
+          const double overlap = std::min(h.to, c->right) - std::max(h.from, c->left);
+          return std::abs(h.pos - y) < 1.5 && overlap >= 0.5 * (c->right - c->left);
+        });
+      };
+      // Groups of ruled units joined by an uncovered rule; each group's text goes to every row
+      // that lies wholly inside it.
+      for (std::size_t k = 0; k < units.size();) {
+        std::size_t end = k;
+        while (end + 1 < units.size() && units[end].ruled && units[end + 1].ruled &&
+               std::abs(units[end].bottom - units[end + 1].top) < 1.5 &&
+               !covered(units[end].bottom))
+          ++end;
+        if (end > k) {
+          std::string text;
+          for (std::size_t u = k; u <= end; ++u)
+            if (!units[u].text[static_cast<std::size_t>(slot)].empty()) {
+              if (!text.empty())
+                text += ' ';
+              text += units[u].text[static_cast<std::size_t>(slot)];
+            }
+          for (std::size_t r = 0; r < spans.size(); ++r)
+            if (spans[r].first >= k && spans[r].last <= end && !text.empty())
+              (slot == detail::kCode ? rows[r].code : rows[r].unit) = text;
+        }
+        k = end + 1;
+      }
+    }
+  }
+
+  [[nodiscard]] const detail::Column *column(int slot) const {
+    for (const detail::Column &c : columns_)
+      if (c.slot == slot)
+        return &c;
+    return nullptr;
+  }
+
+  [[nodiscard]] bool has_slot(int slot) const { return column(slot) != nullptr; }
+
+  /// The column a word belongs to (by its centre), or kUnknown.
+  [[nodiscard]] int slot_of(const Word &w) const {
+    const double x = (w.x0 + w.x1) / 2;
+    for (const detail::Column &c : columns_)
+      if (c.left <= x && x < c.right)
+        return c.slot;
+    return detail::kUnknown;
+  }
+
+  /// The texts of a line, per column.
+  [[nodiscard]] std::array<std::string, detail::kSlots> texts_of(const detail::Line &line) const {
+    std::array<std::string, detail::kSlots> texts;
+    std::array<const Word *, detail::kSlots> previous{};
+    for (const Word *w : line.words) {
+      const int slot = slot_of(*w);
+      if (slot == detail::kUnknown)
+        continue;
+      const auto s = static_cast<std::size_t>(slot);
+      detail::append_word(texts[s], previous[s], *w);
+      previous[s] = w;
+    }
+    return texts;
+  }
+
+  void fill(Unit &u, std::span<const detail::Line> lines) const {
+    for (std::size_t k = u.first; k <= u.last; ++k) {
+      const std::array<std::string, detail::kSlots> texts = texts_of(lines[k]);
+      for (std::size_t s = 0; s < detail::kSlots; ++s)
+        if (!texts[s].empty()) {
+          if (!u.text[s].empty())
+            u.text[s] += ' ';
+          u.text[s] += texts[s];
+        }
+    }
+  }
+
+  [[nodiscard]] std::size_t anchors_in(const Unit &u, std::span<const detail::Line> lines) const {
+    std::size_t n = 0;
+    for (std::size_t k = u.first; k <= u.last; ++k)
+      n += detail::is_row_number(texts_of(lines[k])[detail::kStt]) ? 1U : 0U;
+    return n;
+  }
+
+  [[nodiscard]] static bool numbers_in(const Unit &u) {
+    for (const int s : {detail::kQuantity, detail::kUnitPrice, detail::kAmount,
+                        detail::kPriceMaterial, detail::kPriceLabour, detail::kPriceMachine,
+                        detail::kAmountMaterial, detail::kAmountLabour, detail::kAmountMachine})
+      if (!u.text[static_cast<std::size_t>(s)].empty())
+        return true;
+    return false;
+  }
+
+  /// An anchor holds a row number and a unit or a quantity (a section heading numbered A or
+  /// II holds neither); a continuation holds only more of a name (and perhaps of its code or
+  /// unit); anything else (headings, subtotals, titles, page furniture) is neither.
+  void classify(Unit &u, std::span<const detail::Line> lines) const {
+    const std::string &stt = u.text[detail::kStt];
+    if (detail::is_row_number(stt) &&
+        (!u.text[detail::kUnit].empty() || !u.text[detail::kQuantity].empty())) {
+      u.kind = Unit::anchor_kind;
+      u.anchor = u.first;
+      for (std::size_t k = u.first; k <= u.last; ++k)
+        if (!texts_of(lines[k])[detail::kStt].empty()) {
+          u.anchor = k;
+          break;
+        }
+    } else if (stt.empty() && !u.text[detail::kName].empty() && !numbers_in(u)) {
+      u.kind = Unit::continuation;
+    } else {
+      u.kind = Unit::other;
+    }
+  }
+
+  /// The distance between the centres of the last line of `a` and the first line of `b`.
+  [[nodiscard]] static double pitch(const Unit &a, const Unit &b,
+                                    std::span<const detail::Line> lines) {
+    return lines[b.first].centre() - lines[a.last].centre();
+  }
+
+  /// Whether two neighbouring units are close enough to be parts of one row: rows of one
+  /// ruled table are, lines of an unruled one within about two lines of each other.
+  [[nodiscard]] static bool close(const Unit &a, const Unit &b,
+                                  std::span<const detail::Line> lines) {
+    if (a.ruled && b.ruled)
+      return std::abs(a.bottom - b.top) < 1.5;
+    const double height =
+        std::max(lines[a.last].y1 - lines[a.last].y0, lines[b.first].y1 - lines[b.first].y0);
+    return pitch(a, b, lines) < 2.2 * height;
+  }
+
+  /// Gives the continuation units [first, last] to the anchors around them: by the widest
+  /// gap between them when one gap is clearly the widest (rows are padded), else as the
+  /// table aligns its wrapped cells (learnt from the rows where the gap told, or from ruled
+  /// rows): top-aligned cells continue below their number, bottom-aligned above it, centred
+  /// cells as many lines below as above.
+  void assign_run(const std::vector<Unit> &units, std::span<const detail::Line> lines,
+                  std::size_t first, std::size_t last, const std::vector<std::size_t> &row_of,
+                  std::vector<Span> &spans) {
+    const bool has_prev = first > 0 && close(units[first - 1], units[first], lines);
+    const bool has_next = last + 1 < units.size() && close(units[last], units[last + 1], lines);
+    // A break inside the run (a gap of several lines) ends it there.
+    for (std::size_t k = first; k < last; ++k)
+      if (!close(units[k], units[k + 1], lines)) {
+        if (has_prev)
+          give(first, k, first - 1, row_of, spans);
+        if (has_next)
+          give(k + 1, last, last + 1, row_of, spans);
+        return;
+      }
+    const bool prev_row = has_prev && row_of[first - 1] != SIZE_MAX;
+    const bool next_row = has_next && row_of[last + 1] != SIZE_MAX;
+    if (!prev_row && !next_row)
+      return;
+    // The pitches between prev, the run and next; the split goes at the one clearly widest.
+    std::vector<double> pitches;
+    if (has_prev)
+      pitches.push_back(pitch(units[first - 1], units[first], lines));
+    for (std::size_t k = first; k < last; ++k)
+      pitches.push_back(pitch(units[k], units[k + 1], lines));
+    if (has_next)
+      pitches.push_back(pitch(units[last], units[last + 1], lines));
+    const double height = lines[units[first].first].y1 - lines[units[first].first].y0;
+    const double widest = *std::max_element(pitches.begin(), pitches.end());
+    const double narrowest = *std::min_element(pitches.begin(), pitches.end());
+    const auto near_widest = std::count_if(pitches.begin(), pitches.end(),
+                                           [&](double p) { return widest - p < 0.15 * height; });
+    std::size_t to_prev = 0; // the first to_prev units of the run go to prev, the rest to next
+    const std::size_t n = last - first + 1;
+    if (has_prev && has_next && near_widest == 1 && widest - narrowest >= 0.15 * height) {
+      to_prev = static_cast<std::size_t>(std::max_element(pitches.begin(), pitches.end()) -
+                                         pitches.begin());
+      if (prev_row)
+        lines_below_ += static_cast<std::uint32_t>(to_prev);
+      if (next_row)
+        lines_above_ += static_cast<std::uint32_t>(n - to_prev);
+    } else if (!has_next) {
+      to_prev = n;
+    } else if (!has_prev) {
+      to_prev = 0;
+    } else if (lines_above_ > 0 && lines_below_ > 0) { // centred: as many below as above
+      to_prev = prev_row ? std::min(n, lines_above(units, spans[row_of[first - 1]])) : 0;
+    } else if (lines_above_ > 0) { // bottom-aligned
+      to_prev = 0;
+    } else { // top-aligned
+      to_prev = n;
+    }
+    if (to_prev > 0 && has_prev)
+      give(first, first + to_prev - 1, first - 1, row_of, spans);
+    if (to_prev < n && has_next)
+      give(first + to_prev, last, last + 1, row_of, spans);
+  }
+
+  /// Lines of a row above the line with its number.
+  [[nodiscard]] static std::size_t lines_above(const std::vector<Unit> &units, const Span &s) {
+    std::size_t n = units[s.anchor].anchor - units[s.anchor].first;
+    for (std::size_t k = s.first; k < s.anchor; ++k)
+      n += units[k].last - units[k].first + 1;
+    return n;
+  }
+
+  /// Units [first, last] join the row of unit `owner`, if it has one.
+  static void give(std::size_t first, std::size_t last, std::size_t owner,
+                   const std::vector<std::size_t> &row_of, std::vector<Span> &spans) {
+    if (row_of[owner] == SIZE_MAX)
+      return;
+    Span &s = spans[row_of[owner]];
+    s.first = std::min(s.first, first);
+    s.last = std::max(s.last, last);
+  }
+
+  bool known_ = false;
   NumberStyle style_ = NumberStyle::vietnamese;
-  std::array<double, detail::kColumns> left_{}, right_{};
+  std::vector<detail::Column> columns_;
+  // Lines of wrapped cells seen above and below their row's number: how the table aligns them.
+  std::uint32_t lines_above_ = 0, lines_below_ = 0;
 };
 
 } // namespace extraction

@@ -4,6 +4,7 @@
 // conventions, wrapped names, tables continuing without a header, skipped headings and
 // subtotals, rows that do not add up, and junk input.
 #include "ledger.hpp"
+#include "rules.hpp"
 
 #include <cmath>
 #include <limits>
@@ -171,6 +172,212 @@ TEST(LedgerTest, JunkWordsAreIgnored) {
   const std::vector<Row> rows = reader.read_page(0, w);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].name, "Đào");
+}
+
+/// The rules of a grid over the columns of header() (x 25..645), with row rules at `ys` and
+/// the vertical rules between columns; `skip_unit_at` leaves the unit column (325..380) out of
+/// the row rule at that y (a merged cell).
+Rules grid(const std::vector<double> &ys, double skip_unit_at = -1) {
+  Rules r;
+  const std::vector<double> xs{25, 65, 125, 325, 380, 445, 535, 645};
+  for (const double y : ys) {
+    if (y == skip_unit_at) {
+      r.horizontal.push_back({y, 25, 325});
+      r.horizontal.push_back({y, 380, 645});
+    } else {
+      r.horizontal.push_back({y, 25, 645});
+    }
+  }
+  for (const double x : xs)
+    r.vertical.push_back({x, ys.front(), ys.back()});
+  return r;
+}
+
+TEST(LedgerTest, RuledRowsWithCentredCellsKeepEveryLineOfTheirNames) {
+  // Each row between two rules; the numbers sit on the middle line of a three-line name, or
+  // between the two lines of a two-line one: by alignment alone the first line belongs above.
+  std::vector<Word> w;
+  header(w, 40, true);
+  put(w, "Đào móng băng", 130, 62);
+  row(w, 74, "1", "bằng máy đào", "10", "2.000", "20.000");
+  put(w, "khu nhà điều hành", 130, 86);
+  put(w, "Bê tông lót móng", 130, 104);
+  row(w, 110, "2", "", "1", "5", "5");
+  put(w, "đá 4x6", 130, 116);
+  LedgerReader reader;
+  const std::vector<Row> rows = reader.read_page(0, w, grid({35, 55, 98, 130}));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].name, "Đào móng băng bằng máy đào khu nhà điều hành");
+  EXPECT_EQ(rows[1].name, "Bê tông lót móng đá 4x6");
+  EXPECT_EQ(rows[0].y0, 55) << "the evidence box follows the row rules";
+  EXPECT_EQ(rows[0].y1, 98);
+  EXPECT_EQ(rows[0].x0, 25);
+  EXPECT_EQ(rows[0].x1, 645);
+}
+
+TEST(LedgerTest, UnruledCentredAndBottomAlignedNamesSplitAtTheRowGap) {
+  for (const bool bottom : {false, true}) {
+    // Rows are padded: the gap between two rows is wider than between the lines of one.
+    std::vector<Word> w;
+    header(w, 40, false);
+    double y = 60;
+    for (int i = 1; i <= 3; ++i) {
+      const std::string n = std::to_string(i);
+      if (bottom) {
+        put(w, "Long item " + n, 130, y);
+        put(w, "continued " + n, 130, y + 12);
+        row(w, y + 24, n, "ends " + n, "2", "3", "6");
+      } else {
+        put(w, "Long item " + n, 130, y);
+        row(w, y + 12, n, "continued " + n, "2", "3", "6");
+        put(w, "ends " + n, 130, y + 24);
+      }
+      y += 42; // three lines and 6 pt of padding above and below
+    }
+    put(w, "Page 1", 300, 800);
+    LedgerReader reader;
+    const std::vector<Row> rows = reader.read_page(0, w);
+    ASSERT_EQ(rows.size(), 3u) << bottom;
+    for (int i = 0; i < 3; ++i) {
+      const std::string n = std::to_string(i + 1);
+      EXPECT_EQ(rows[static_cast<std::size_t>(i)].name,
+                "Long item " + n + " continued " + n + " ends " + n)
+          << bottom;
+    }
+  }
+}
+
+TEST(LedgerTest, SectionHeadingsAreNotRowsButHierarchicalItemsAre) {
+  std::vector<Word> w;
+  header(w, 40, true);
+  put(w, "A", 30, 52);
+  put(w, "PHẦN MÓNG", 130, 52);
+  put(w, "I", 30, 64);
+  put(w, "Công tác đất", 130, 64);
+  row(w, 76, "1.1", "Đào móng", "1", "2", "2");
+  row(w, 88, "a)", "Đào bằng tay", "1", "2", "2");
+  row(w, 100, "1.1.2", "Đắp đất", "1", "2", "2");
+  put(w, "II", 30, 112);
+  put(w, "Kết cấu", 130, 112);
+  put_right(w, "6", 640, 112); // a section's subtotal on its heading row
+  LedgerReader reader;
+  const std::vector<Row> rows = reader.read_page(0, w);
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0].stt, "1.1");
+  EXPECT_EQ(rows[1].stt, "a)");
+  EXPECT_EQ(rows[2].stt, "1.1.2");
+}
+
+TEST(LedgerTest, ATwoLevelHeaderSplitsPricesIntoParts) {
+  std::vector<Word> w;
+  put(w, "STT", 30, 40);
+  put(w, "Mã hiệu", 70, 40);
+  put(w, "Tên công việc", 130, 40);
+  put(w, "Đơn vị", 250, 40);
+  put(w, "Khối lượng", 290, 40);
+  put(w, "Đơn giá", 390, 34);
+  put(w, "Thành tiền", 540, 34);
+  for (const auto &[x, name] : std::vector<std::pair<double, std::string>>{{350, "Vật liệu"},
+                                                                           {400, "Nhân công"},
+                                                                           {455, "Máy"},
+                                                                           {500, "Vật liệu"},
+                                                                           {550, "Nhân công"},
+                                                                           {605, "Máy"}})
+    put(w, name, x, 46);
+  put(w, "1", 30, 64);
+  put(w, "AB.1", 70, 64);
+  put(w, "Đào móng", 130, 64);
+  put(w, "m3", 250, 64);
+  put_right(w, "2", 340, 64);
+  put_right(w, "1.000,5", 395, 64);
+  put_right(w, "200,25", 445, 64);
+  // no machine part
+  put_right(w, "2.001", 545, 64);
+  put_right(w, "400,5", 595, 64);
+  LedgerReader reader;
+  const std::vector<Row> rows = reader.read_page(0, w);
+  ASSERT_EQ(rows.size(), 1u);
+  const Row &r = rows[0];
+  EXPECT_EQ(r.parts[0], 1000.5);
+  EXPECT_EQ(r.parts[1], 200.25);
+  EXPECT_TRUE(std::isnan(r.parts[2]));
+  EXPECT_EQ(r.parts[3], 2001);
+  EXPECT_EQ(r.parts[4], 400.5);
+  EXPECT_TRUE(std::isnan(r.parts[5]));
+  EXPECT_EQ(r.unit_price, 1200.75) << "the sum of the parts";
+  EXPECT_EQ(r.amount, 2401.5);
+  EXPECT_TRUE(r.adds_up);
+}
+
+TEST(LedgerTest, AUnitInACellMergedOverRuledRowsAppliesToEach) {
+  std::vector<Word> w;
+  header(w, 40, true);
+  put(w, "1", 30, 60);
+  put(w, "Đào", 130, 60);
+  put_right(w, "1", 440, 60);
+  put(w, "m3", 330, 66); // centred in the cell merged over rows 1 and 2
+  put(w, "2", 30, 72);
+  put(w, "Đắp", 130, 72);
+  put_right(w, "2", 440, 72);
+  LedgerReader reader;
+  const std::vector<Row> rows = reader.read_page(0, w, grid({35, 55, 69, 83}, 69));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].unit, "m3");
+  EXPECT_EQ(rows[1].unit, "m3");
+}
+
+TEST(LedgerTest, TheLayoutSurvivesARestartAndJunkIsRefused) {
+  LedgerReader first;
+  std::vector<Word> page0;
+  header(page0, 40, false);
+  row(page0, 52, "1", "Excavation", "1,234.5", "2,000", "2,469,000");
+  ASSERT_EQ(first.read_page(0, page0).size(), 1u);
+  const std::vector<std::uint8_t> saved = first.save_layout();
+  ASSERT_FALSE(saved.empty());
+  LedgerReader second;
+  ASSERT_TRUE(second.restore_layout(saved));
+  std::vector<Word> page1;
+  row(page1, 40, "2", "Formwork", "3", "7.5", "22.5");
+  const std::vector<Row> rows = second.read_page(1, page1);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].unit_price, 7.5) << "English numbers carried over";
+  for (std::size_t cut = 0; cut < saved.size(); ++cut) {
+    LedgerReader r;
+    EXPECT_FALSE(r.restore_layout(std::span(saved).first(cut))) << cut;
+    EXPECT_FALSE(r.has_layout());
+  }
+  std::vector<std::uint8_t> bad = saved;
+  bad[0] ^= 0xff; // another version
+  EXPECT_FALSE(LedgerReader().restore_layout(bad));
+}
+
+TEST(LedgerTest, RulesAreFoundInABitmapAndSpecksAndFillsAreNot) {
+  constexpr int kW = 600, kH = 400;
+  std::vector<std::uint8_t> gray(kW * kH, 255);
+  const auto paint = [&](int x0, int y0, int x1, int y1, std::uint8_t v) {
+    for (int y = y0; y < y1; ++y)
+      for (int x = x0; x < x1; ++x)
+        gray[static_cast<std::size_t>(y * kW + x)] = v;
+  };
+  paint(50, 100, 550, 101, 0);   // a rule
+  paint(50, 200, 550, 201, 110); // a lighter one spread over two pixel rows
+  paint(50, 201, 550, 202, 110);
+  paint(300, 60, 301, 300, 0);  // a vertical rule
+  paint(60, 300, 200, 340, 40); // a filled box: not a rule
+  paint(400, 320, 410, 330, 0); // a speck
+  const Rules r = find_rules(gray.data(), gray.size(), kW, kH, kW, 1, 72);
+  ASSERT_EQ(r.horizontal.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.horizontal[0].pos, 100.5);
+  EXPECT_DOUBLE_EQ(r.horizontal[1].pos, 201);
+  EXPECT_DOUBLE_EQ(r.horizontal[0].from, 50);
+  EXPECT_DOUBLE_EQ(r.horizontal[0].to, 550);
+  ASSERT_EQ(r.vertical.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.vertical[0].pos, 300.5);
+  // Sizes that do not fit the buffer: nothing is read.
+  EXPECT_TRUE(find_rules(gray.data(), gray.size() - 1, kW, kH, kW, 1, 72).empty());
+  EXPECT_TRUE(find_rules(gray.data(), gray.size(), kW, kH, kW - 1, 1, 72).empty());
+  EXPECT_TRUE(find_rules(gray.data(), gray.size(), kW, kH, kW, 2, 72).empty());
+  EXPECT_TRUE(find_rules(nullptr, 0, kW, kH, kW, 1, 72).empty());
 }
 
 } // namespace

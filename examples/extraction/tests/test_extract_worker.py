@@ -310,15 +310,24 @@ def test_a_damaged_request_is_a_bad_request():
         assert e.value.code == pyworker.BAD_REQUEST
 
 
-def test_ledger_port_matches_ledger_hpp_details():
-    """Spots where a port goes wrong quietly: numbers, folding, row numbers."""
-    p = pyworker.parse_number
-    assert p("1.234.567,5", pyworker.VIETNAMESE) == 1234567.5
-    assert p("1,234,567.5", pyworker.ENGLISH) == 1234567.5
-    assert p("12.34", pyworker.VIETNAMESE) is None and p("1,2", pyworker.ENGLISH) is None
-    assert p("-0,5", pyworker.VIETNAMESE) == -0.5 and p("", pyworker.ENGLISH) is None
-    assert math.isinf(float("9" * 400)) and p("9" * 400, pyworker.ENGLISH) is None
-    assert pyworker.fold("Khối lượng") == "khoi luong" and pyworker.fold("ĐƠN GIÁ") == "don gia"
-    assert pyworker.fold("Thành tiền") == "thanh tien" and pyworker.fold("x\U0001F600") == "x????"
-    assert all(map(pyworker.is_row_number, ["12", "1.2.3", "IV", "A", "7."]))
-    assert not any(map(pyworker.is_row_number, ["", ".1", "1..2", "AB", "Ⅳ", "1234567890123"]))
+def test_the_python_worker_reads_tables_with_ledger_hpp_itself():
+    """extraction_ledger is ledger.hpp and rules.hpp: rules from a bitmap, untrusted sizes and
+    layouts refused without a crash."""
+    import extraction_ledger as el
+    image = np.full((300, 400, 3), 255, dtype=np.uint8)
+    image[100, 20:380] = 0         # a horizontal rule, 1 px thick
+    image[50:250, 200] = 0         # a vertical one crossing it
+    image[30:36, 30:34] = 0        # a speck: no rule
+    rules = el.find_rules(image.reshape(-1), 400, 300, 400 * 3, 3, 72.0)
+    assert [round(y, 1) for y, _, _ in rules.horizontal] == [100.5]
+    assert [round(x, 1) for x, _, _ in rules.vertical] == [200.5]
+    # A buffer smaller than the sizes say: nothing read, nothing found.
+    short = el.find_rules(image.reshape(-1)[:1000], 400, 300, 400 * 3, 3, 72.0)
+    assert short.horizontal == [] and short.vertical == []
+    reader = el.LedgerReader()
+    assert not reader.has_layout and reader.save_layout() == b""
+    for junk in (b"", b"\x01", b"\xff" * 64, bytes(range(256))):
+        assert reader.restore_layout(junk) is False
+    assert not reader.has_layout
+
+
