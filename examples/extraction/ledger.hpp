@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: MIT
 // Copyright (c) 2026 the shmpipe authors
-// Ledger (bill of quantities) rows from the word boxes of PDF pages, without poppler: the
-// worker feeds it what poppler::page::text_list() found, the tests feed it synthetic words.
+// Ledger (bill of quantities) rows from the word boxes and ruling lines of PDF pages, without
+// poppler: the workers feed it the words poppler or MuPDF found and the rules of their render
+// (rules.hpp); the tests feed it synthetic words and rules.
 #pragma once
 
-// The method (the usual one for ruled-less tables): words -> lines (by vertical centre) -> cells
-// (split where the gap between words is wider than about an em) -> a header line recognised
-// by its column names in Vietnamese or English -> each later line's cells assigned to the
-// header's columns by horizontal overlap. A line whose STT cell is a row number starts a row;
-// a line with text only in the name column, right under a row, continues that row's name;
-// anything else (titles, section headings, subtotals, page furniture) is skipped. The column
-// layout and the number convention carry over to pages that do not repeat the header.
+// The method. Words -> lines (by vertical centre) -> a header: up to four close lines naming
+// at least five columns in Vietnamese or English, plus a second line of sub-columns when
+// `Đơn giá` / `Thành tiền` are split into materials, labour and machine. Each column then
+// reaches to the vertical rule between its name and the next one's, or, in a table without
+// rules, to the gutter the body leaves there (never under a column name: right-aligned numbers
+// leave room under a wider name). Every word goes to the column its centre lies in.
+// Rows come in units: the lines between two row rules (horizontal rules across the STT column)
+// of a ruled table, else single lines; text alignment alone cannot tell where a ruled row
+// begins, the rules can. A unit with a row number (12, 1.2.3, a), II) and a unit or quantity
+// starts a row (a section heading numbered A or II has neither); a unit holding only more of a
+// name continues the row above or below it: at the one clearly widest gap when rows are
+// padded, else as the table aligns its wrapped cells (learnt from ruled or padded rows: top,
+// bottom, or centred with as many lines below the number as above). Anything else (titles,
+// headings, subtotals, page furniture) is skipped. A code or unit printed once in a cell
+// merged over several ruled rows applies to each. The columns, the number convention and the
+// alignment carry over to pages that do not repeat the header (save_layout() hands them to a
+// restarted reader).
 //
 // Input is untrusted (the PDF is): junk coordinates, empty words and any text are handled
 // without undefined behaviour; only std::bad_alloc escapes.
