@@ -393,7 +393,10 @@ struct Header {
     return std::any_of(cells[i].begin(), cells[i].end(),
                        [](const Cell &c) { return naming_of(c.text).slot >= 0; });
   };
-  if (!named_in(first))
+  // A header line has a few cells; a line of hundreds is not one (and would make the joining
+  // of stacked cells below quadratic in them).
+  constexpr std::size_t kMaxHeaderCells = 64;
+  if (cells[first].size() > kMaxHeaderCells || !named_in(first))
     return std::nullopt;
   const double height = lines[first].y1 - lines[first].y0;
   struct Named {
@@ -401,7 +404,7 @@ struct Header {
     Naming naming;
   };
   for (std::size_t last = first; last < lines.size() && last < first + 4; ++last) {
-    if (lines[last].y0 - lines[first].y1 > 4 * height)
+    if (lines[last].y0 - lines[first].y1 > 4 * height || cells[last].size() > kMaxHeaderCells)
       break;
     // The cells of lines first..last with their names; unnamed ones joined with an unnamed
     // cell under them that they overlap when the two together are a name.
@@ -516,28 +519,29 @@ struct Header {
   const auto steps = static_cast<std::size_t>(std::clamp((to - from) / kStep, 0.0, 4000.0));
   if (steps < 2)
     return (from + to) / 2;
-  std::vector<int> cover(steps + 1, 0);
-  for (const Cell &c : cells) {
-    if (c.x1 < from || c.x0 > to)
-      continue;
+  // Coverage by differences (+w where a cell begins, -w after it ends), summed once: linear in
+  // cells and steps however wide the cells (a hostile page may have many).
+  std::vector<std::int64_t> cover(steps + 2, 0);
+  const auto add = [&](double x0, double x1, std::int64_t weight) {
+    if (x1 < from || x0 > to)
+      return;
     const auto a = static_cast<std::size_t>(
-        std::clamp(std::ceil((c.x0 - from) / kStep), 0.0, static_cast<double>(steps)));
+        std::clamp(std::ceil((x0 - from) / kStep), 0.0, static_cast<double>(steps)));
     const auto b = static_cast<std::size_t>(
-        std::clamp(std::floor((c.x1 - from) / kStep), 0.0, static_cast<double>(steps)));
-    for (std::size_t i = a; i <= b; ++i)
-      ++cover[i];
-  }
-  for (const Column &c : named) {
-    if (c.to < from || c.from > to)
-      continue;
-    const auto a = static_cast<std::size_t>(
-        std::clamp(std::ceil((c.from - from) / kStep), 0.0, static_cast<double>(steps)));
-    const auto b = static_cast<std::size_t>(
-        std::clamp(std::floor((c.to - from) / kStep), 0.0, static_cast<double>(steps)));
-    for (std::size_t i = a; i <= b; ++i)
-      cover[i] += 1 << 20;
-  }
-  const int least = *std::min_element(cover.begin(), cover.end());
+        std::clamp(std::floor((x1 - from) / kStep), 0.0, static_cast<double>(steps)));
+    if (a > b)
+      return;
+    cover[a] += weight;
+    cover[b + 1] -= weight;
+  };
+  for (const Cell &c : cells)
+    add(c.x0, c.x1, 1);
+  for (const Column &c : named)
+    add(c.from, c.to, std::int64_t{1} << 32);
+  cover.pop_back();
+  for (std::size_t i = 1; i < cover.size(); ++i)
+    cover[i] += cover[i - 1];
+  const std::int64_t least = *std::min_element(cover.begin(), cover.end());
   std::size_t best_from = 0, best_length = 0;
   for (std::size_t i = 0; i <= steps;) {
     if (cover[i] != least) {

@@ -76,44 +76,57 @@ struct Run {
 }
 
 /// Runs on neighbouring lines that overlap by half the shorter one, merged into segments in
-/// points; stacks thicker than kMaxThicknessPt dropped.
-[[nodiscard]] inline std::vector<Segment> merge_runs(std::vector<Run> runs, double pt_per_px) {
-  std::sort(runs.begin(), runs.end(), [](const Run &a, const Run &b) {
-    return a.from != b.from ? a.from < b.from : a.line < b.line;
-  });
+/// points; stacks thicker than kMaxThicknessPt dropped. `runs` come line by line, each line's
+/// left to right (as ink_runs() gives them): one sweep over each pair of neighbouring lines
+/// joins them, so a hostile page of stripes costs linear time, not quadratic.
+[[nodiscard]] inline std::vector<Segment> merge_runs(const std::vector<Run> &runs,
+                                                     double pt_per_px) {
+  std::vector<std::size_t> parent(runs.size());
+  for (std::size_t i = 0; i < parent.size(); ++i)
+    parent[i] = i;
+  const auto root = [&parent](std::size_t i) {
+    while (parent[i] != i)
+      i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  // [line_begin, line_end) of the previous line's runs and of this one's.
+  std::size_t previous_begin = 0, previous_end = 0;
+  for (std::size_t begin = 0; begin < runs.size();) {
+    std::size_t end = begin;
+    while (end < runs.size() && runs[end].line == runs[begin].line)
+      ++end;
+    if (previous_end > previous_begin && runs[previous_begin].line + 1 == runs[begin].line) {
+      for (std::size_t a = previous_begin, b = begin; a < previous_end && b < end;) {
+        const Run &x = runs[a], &y = runs[b];
+        const int overlap = std::min(x.to, y.to) - std::max(x.from, y.from);
+        if (overlap * 2 >= std::min(x.to - x.from, y.to - y.from))
+          parent[root(a)] = root(b);
+        if (x.to < y.to)
+          ++a;
+        else
+          ++b;
+      }
+    }
+    previous_begin = begin;
+    previous_end = end;
+    begin = end;
+  }
   struct Stack {
     int first, last, from, to;
   };
-  std::vector<Stack> stacks;
-  std::vector<bool> taken(runs.size(), false);
+  std::vector<Stack> stacks(runs.size(), Stack{-1, -1, 0, 0});
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (taken[i])
-      continue;
-    Stack s{runs[i].line, runs[i].line, runs[i].from, runs[i].to};
-    taken[i] = true;
-    // Runs are few (tens per page), so a quadratic sweep is cheaper than an index.
-    for (bool grown = true; grown;) {
-      grown = false;
-      for (std::size_t j = 0; j < runs.size(); ++j) {
-        if (taken[j] || runs[j].line < s.first - 1 || runs[j].line > s.last + 1)
-          continue;
-        const int overlap = std::min(s.to, runs[j].to) - std::max(s.from, runs[j].from);
-        if (overlap * 2 < std::min(s.to - s.from, runs[j].to - runs[j].from))
-          continue;
-        taken[j] = true;
-        s.first = std::min(s.first, runs[j].line);
-        s.last = std::max(s.last, runs[j].line);
-        s.from = std::min(s.from, runs[j].from);
-        s.to = std::max(s.to, runs[j].to);
-        grown = true;
-      }
-    }
-    stacks.push_back(s);
+    Stack &s = stacks[root(i)];
+    const Run &r = runs[i];
+    if (s.first < 0)
+      s = {r.line, r.line, r.from, r.to};
+    s = {std::min(s.first, r.line), std::max(s.last, r.line), std::min(s.from, r.from),
+         std::max(s.to, r.to)};
   }
   std::vector<Segment> out;
   for (const Stack &s : stacks) {
     // A pair line k covers pixel lines k and k+1: the stack covers [first, last + 2).
-    if ((s.last - s.first + 1) * pt_per_px > kMaxThicknessPt)
+    if (s.first < 0 || (s.last - s.first + 1) * pt_per_px > kMaxThicknessPt)
       continue;
     out.push_back({(s.first + s.last + 2) / 2.0 * pt_per_px, s.from * pt_per_px, s.to * pt_per_px});
   }

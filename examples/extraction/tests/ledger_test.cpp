@@ -6,8 +6,11 @@
 #include "ledger.hpp"
 #include "rules.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -43,6 +46,9 @@ void put(std::vector<Word> &words, const std::string &text, double x, double y) 
     start = end + 1;
   }
 }
+
+/// ledger.hpp's own test of a row number.
+bool is_row_number_for_test(const std::string &s) { return detail::is_row_number(s); }
 
 /// Right-aligned at `right`.
 void put_right(std::vector<Word> &words, const std::string &text, double right, double y) {
@@ -378,6 +384,62 @@ TEST(LedgerTest, RulesAreFoundInABitmapAndSpecksAndFillsAreNot) {
   EXPECT_TRUE(find_rules(gray.data(), gray.size(), kW, kH, kW - 1, 1, 72).empty());
   EXPECT_TRUE(find_rules(gray.data(), gray.size(), kW, kH, kW, 2, 72).empty());
   EXPECT_TRUE(find_rules(nullptr, 0, kW, kH, kW, 1, 72).empty());
+}
+
+TEST(LedgerTest, HostileWordsRulesAndLayoutsNeitherCrashNorHang) {
+  // Untrusted pages: random words around a real header, random rules, a page of stripes, and
+  // random bytes for a saved layout. ASan and UBSan (CI's sanitizer stage) watch the rest.
+  std::mt19937_64 rng(17);
+  const auto uniform = [&](double a, double b) {
+    return std::uniform_real_distribution<double>(a, b)(rng);
+  };
+  LedgerReader reader;
+  for (std::uint32_t page = 0; page < 200; ++page) {
+    std::vector<Word> w;
+    if (page % 3 == 0)
+      header(w, uniform(0, 200), page % 2 == 0);
+    const int words = static_cast<int>(rng() % 400);
+    for (int i = 0; i < words; ++i) {
+      const double x = uniform(-50, 700), y = uniform(-50, 900);
+      static const std::array<const char *, 8> kTexts{"1",       "II",  "a)",      "m3",
+                                                      "1.234,5", "Máy", "Đơn giá", "x"};
+      w.push_back({kTexts[rng() % kTexts.size()], x, y, x + uniform(0, 80), y + uniform(0, 20),
+                   uniform(-1, 30), rng() % 2 == 0});
+    }
+    Rules rules;
+    const int segments = static_cast<int>(rng() % 60);
+    for (int i = 0; i < segments; ++i) {
+      const double a = uniform(-10, 700), b = a + uniform(0, 700);
+      (rng() % 2 == 0 ? rules.horizontal : rules.vertical).push_back({uniform(-10, 900), a, b});
+    }
+    for (auto *list : {&rules.horizontal, &rules.vertical})
+      std::sort(list->begin(), list->end(),
+                [](const Segment &a, const Segment &b) { return a.pos < b.pos; });
+    for (const Row &r : reader.read_page(page, w, rules)) {
+      EXPECT_TRUE(is_row_number_for_test(r.stt)) << r.stt;
+      EXPECT_LE(r.x0, r.x1);
+      EXPECT_LE(r.y0, r.y1);
+    }
+    std::vector<std::uint8_t> junk(rng() % 300);
+    for (std::uint8_t &b : junk)
+      b = static_cast<std::uint8_t>(rng());
+    LedgerReader restored;
+    if (restored.restore_layout(junk))
+      static_cast<void>(restored.read_page(page, w, rules));
+  }
+  // A page of stripes every 4 pixels both ways: hundreds of rules, thousands of runs.
+  constexpr int kW = 1240, kH = 1754;
+  std::vector<std::uint8_t> stripes(static_cast<std::size_t>(kW) * kH, 255);
+  for (int y = 0; y < kH; ++y)
+    for (int x = 0; x < kW; ++x)
+      if (y % 4 == 0 || x % 4 == 0)
+        stripes[static_cast<std::size_t>(y) * kW + static_cast<std::size_t>(x)] = 0;
+  const Rules dense = find_rules(stripes.data(), stripes.size(), kW, kH, kW, 1, 150);
+  std::vector<Word> w;
+  header(w, 40, true);
+  for (int i = 0; i < 5000; ++i)
+    row(w, 52 + i * 0.15, std::to_string(i + 1), "Đào", "1", "2", "2");
+  static_cast<void>(LedgerReader().read_page(0, w, dense));
 }
 
 } // namespace
