@@ -143,6 +143,7 @@ class Ledger:
 
     def __init__(self):
         self.reader = extraction_ledger.LedgerReader()
+        self.render = None  # the last page's render at RULES_DPI, if it was rendered
 
     @property
     def has_layout(self):
@@ -150,24 +151,31 @@ class Ledger:
 
     def read_page(self, page_no, words, page=None):
         """The rows on page `page_no`; `page` (a fitz.Page) is rendered for its rules when the
-        page may hold a table."""
+        page may hold a table, and that render kept in self.render for the crops."""
         tuples = [(w.text, w.x0, w.y0, w.x1, w.y1, w.font_size, w.space_after) for w in words]
         rules = extraction_ledger.Rules()
+        self.render = None
         if page is not None and self.reader.may_hold_rows(tuples):
-            rules = rules_of(page)
+            self.render = render(page, RULES_DPI)
+            if self.render is None:
+                raise Failure(UNREADABLE, "page %d did not render" % (page_no + 1))
+            pix = self.render
+            rules = extraction_ledger.find_rules(pix.samples_mv, pix.width, pix.height,
+                                                 pix.stride, pix.n, RULES_DPI)
         return [Row(page_no, r) for r in self.reader.read_page(page_no, tuples, rules)]
 
 
-def rules_of(page):
-    """The page's ruling lines, from a render at RULES_DPI (rules.hpp)."""
-    scale = RULES_DPI / 72.0
+def render(page, dpi):
+    """The page rendered at `dpi` as RGB, or None when MuPDF cannot."""
+    scale = dpi / 72.0
     try:
         pix = page.get_pixmap(matrix=fitz.Matrix(scale, scale), colorspace=fitz.csRGB,
                               alpha=False)
     except Exception:
-        return extraction_ledger.Rules()
-    return extraction_ledger.find_rules(pix.samples_mv, pix.width, pix.height, pix.stride, pix.n,
-                                        RULES_DPI)
+        return None
+    if pix is None or pix.width <= 0 or pix.height <= 0 or pix.n != 3:
+        return None
+    return pix
 
 
 def _font_metrics(doc, page):
@@ -650,12 +658,9 @@ class Server:
         # round(size x dpi / 72) pixels; MuPDF covers every pixel the page touches (one more
         # where the size is not whole): the crops are computed on poppler's size.
         scale = dpi / 72.0
-        try:
-            pix = p.get_pixmap(matrix=fitz.Matrix(scale, scale), colorspace=fitz.csRGB,
-                               alpha=False)
-        except Exception:
-            pix = None
-        if pix is None or pix.width <= 0 or pix.height <= 0 or pix.n != 3:
+        pix = d.ledger.render if dpi == RULES_DPI and d.ledger.render is not None else \
+            render(p, dpi)
+        if pix is None:
             raise Failure(UNREADABLE, "page %d did not render" % (page_no + 1))
         full_w = min(pix.width, int(float(width_pt) * scale + 0.5))
         full_h = min(pix.height, int(float(height_pt) * scale + 0.5))
