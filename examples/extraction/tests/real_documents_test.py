@@ -71,13 +71,18 @@ SUMMARY = re.compile(r"^pages (\d+) \(failed (\d+)\), rows (\d+)", re.M)
 
 
 def doc_pdfs():
-    found = []
+    """Every .pdf and .pdf.gz file, once: packages link one file under several names
+    (docbook-xsl-doc-pdf's reference.pdf.gz, groff's mom-pdf.pdf.gz), and a dangling link is
+    no document."""
+    found = {}
     for top in DOC_DIRS:
         for root, _, files in os.walk(top):
-            for f in files:
-                if f.endswith(".pdf") or f.endswith(".pdf.gz"):
-                    found.append(os.path.join(root, f))
-    return sorted(found)
+            for f in sorted(files):
+                path = os.path.join(root, f)
+                if (f.endswith(".pdf") or f.endswith(".pdf.gz")) and os.path.isfile(path):
+                    real = os.path.realpath(path)
+                    found[real] = min(found.get(real, path), path)
+    return sorted(found.values())
 
 
 DOCS = doc_pdfs()
