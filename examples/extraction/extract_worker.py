@@ -245,8 +245,13 @@ def words_of(doc, page):
     metrics = _font_metrics(doc, page)
     split = _split_ligature_fonts(doc, page)
     rotate = page.rotation_matrix
+    # poppler keeps a glyph that starts on the page even where it runs past the edge (a code
+    # listing wider than the page keeps its last letter); MuPDF's page clip drops every glyph
+    # not wholly inside. So nothing is clipped here, and poppler's test is made below: the
+    # glyph's origin on the page, or its advance reaching into it (TextPage::addChar).
     raw = page.get_text("rawdict", flags=fitz.TEXT_PRESERVE_LIGATURES |
-                        fitz.TEXT_PRESERVE_WHITESPACE | fitz.TEXT_MEDIABOX_CLIP)
+                        fitz.TEXT_PRESERVE_WHITESPACE, clip=fitz.Rect(-1e9, -1e9, 1e9, 1e9))
+    bound = fitz.Rect(0, 0, page.cropbox.width, page.cropbox.height)  # text coordinates
     words = []
     for block in raw["blocks"]:
         for line in block.get("lines", ()):
@@ -262,6 +267,9 @@ def words_of(doc, page):
                     c = ligatures.get(c, c)
                     ox, base = ch["origin"]
                     advance = ch["bbox"][2] - ch["bbox"][0]
+                    if (ox + advance < bound.x0 or ox > bound.x1 or base < bound.y0 or
+                            base > bound.y1):
+                        continue
                     x0 = ox
                     if pen is not None and pen[3] == size and pen[4] == base and size > 0:
                         units = pen[2] * 1000 / size
@@ -301,8 +309,21 @@ def words_of(doc, page):
 
 
 def page_text(words):
-    """The page's text in physical layout order: lines top to bottom, words left to right."""
-    return "\n".join(" ".join(w.text for w in line.words) for line in lines_of(words)) + "\n"
+    """The page's text in physical layout order: lines top to bottom, words left to right;
+    words apart only where poppler puts a space (its words also end where the font changes:
+    "memcheck.h" in one font and "." in another print as "memcheck.h.")."""
+    out = []
+    for line in lines_of(words):
+        text = []
+        previous = None
+        for w in line.words:
+            if previous is not None and (previous.space_after or
+                                         w.x0 - previous.x1 > 0.1 * _em(w)):
+                text.append(" ")
+            text.append(w.text)
+            previous = w
+        out.append("".join(text))
+    return "\n".join(out) + "\n"
 
 
 def _media_size(page):
