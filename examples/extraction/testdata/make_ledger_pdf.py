@@ -389,6 +389,10 @@ def fill_names(rows, o, rng, name_room):
 # Geometry
 
 
+class NoRoom(Exception):
+    """The columns leave too little room for names on the page."""
+
+
 class Column:
     def __init__(self, key, width, align, header, header_align):
         self.key, self.width, self.align = key, width, align
@@ -420,9 +424,12 @@ class Geometry:
                                    (num_h if a == "r" else text_h))
                             for k, (w, a), label in zip(keys, COLUMNS, h)]
         else:
-            def fit(texts, header, extra):
-                return max([width_of(t) for t in texts] + [width_of(header, bold)]) + \
-                    2 * self.pad + extra
+            def fit(texts, header, extra, bold_texts=()):
+                return max([width_of(t) for t in texts] + [width_of(header, bold)] +
+                           [width_of(t, True) for t in bold_texts]) + 2 * self.pad + extra
+
+            # The grand total, the largest subtotal, has to fit the amount columns too.
+            totals = sum_amounts(rows, self.split)
 
             def slack():
                 # Six number columns leave less to spare.
@@ -445,24 +452,32 @@ class Geometry:
                     for k in range(3):
                         values = [printed(r["parts"][group_i + k], lang) for r in rows
                                   if r["parts"][group_i + k] is not None]
+                        sums = totals[k] if group_i and totals[k] is not None else None
                         cols.append(Column("%s%d" % (group_key, k),
-                                           fit(values, sub[k], slack()), "r", sub[k], num_h))
+                                           fit(values, sub[k], slack(),
+                                               [] if sums is None else [printed(sums, lang)]),
+                                           "r", sub[k], num_h))
                 self.groups = [(h[5], 5, 7), (h[6], 8, 10)]
             else:
                 cols.append(Column("price", fit([printed(r["price"], lang) for r in rows],
                                                 h[5], slack()), "r", h[5], num_h))
                 cols.append(Column("amount", fit([printed(r["amount"], lang) for r in rows],
-                                                 h[6], slack()), "r", h[6], num_h))
+                                                 h[6], slack(), [printed(totals[0], lang)]),
+                                   "r", h[6], num_h))
             room = self.page_width - 2 * LEFT - sum(c.width for c in cols)
+            # Room for names: 100 pt, and with --max-lines 1 the shortest work description.
+            need = 100
+            if o["max_lines"] == 1:
+                need = max(need, min(width_of(w) for w in WORK[lang]) + 2 * self.pad)
+            if room < need:
+                raise NoRoom("the table does not fit the page (%s): %.0f pt left for names, "
+                             "%.0f needed; try a wider --page" % (o["page"], room, need))
             if o["wide_name"]:
                 name = room
             else:
                 portrait = self.page_width < self.page_height
                 name = rng.randint(150, 200) if portrait else rng.randint(200, 300)
-                name = min(name, room)
-            if name < 100:
-                sys.exit("the table does not fit a %s page (%.0f pt left for names): try a "
-                         "landscape or A3 page" % (o["page"], room))
+                name = max(min(name, room), need)
             cols[2].width = name
             self.columns = cols
         x = LEFT
@@ -984,10 +999,8 @@ def pick_class(name, seed, given):
         o[k] = given[k] if given[k] is not None else v
     if name == "narrow-stt":
         # Numbers that reach four digits: a late part of a long ledger when rows are few.
-        last = 9999 - o["rows"] + 1
-        o["first_stt"] = rng.choice([1, rng.randint(min(900, last), last), last]) \
-            if o["rows"] < 9999 else 1
-        o["first_stt"] = max(1, o["first_stt"])
+        last = min(9999, 10000 - o["rows"])  # the largest first number
+        o["first_stt"] = rng.choice([1, rng.randint(min(900, last), last), last])
     return o
 
 
@@ -1076,7 +1089,17 @@ def main():
     else:
         rng = random.Random(seed)
         rows = new_rows(o, rng)
-    geo = Geometry(o, rows, random.Random("geometry %d" % seed))
+    # A class's table that does not fit its page goes on the next larger one.
+    sizes = list(PAGES)
+    for page in sizes[sizes.index(o["page"]):] if a["layout_class"] else [o["page"]]:
+        o["page"] = page
+        try:
+            geo = Geometry(o, rows, random.Random("geometry %d" % seed))
+            break
+        except NoRoom as e:
+            no_room = e
+    else:
+        sys.exit(str(no_room))
     if not legacy_content:
         fill_names(rows, o, rng, geo.name_room())
     names = []
