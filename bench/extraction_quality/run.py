@@ -8,7 +8,7 @@
         [--timeout SEC] [--jobs J] [--dpi N] [--generator PATH] [--keep]
 
 A measurement, not a test: it generates --docs documents (by default 208, 16 per class, about
-27k rows; fixed seed) with testdata/make_ledger_pdf.py --class C, runs extract_core on each
+28k rows; fixed seed) with testdata/make_ledger_pdf.py --class C, runs extract_core on each
 (each with its own --out and a timeout), compares its ledger.csv with the expected CSV and
 prints, per class: documents, documents that failed to run (exit status not 0, timeout),
 documents exactly right, rows expected, rows exact, rows wrong, rows missing, extra rows.
@@ -349,12 +349,13 @@ def markdown(meta, table, fields, total, results):
 
 
 def plan(a, classes):
-    """The documents: per class, seeds and row counts from --seed."""
-    rng = random.Random(a.seed)
+    """The documents: per class, seeds and row counts from --seed and the class's name (the
+    same documents of a class whichever other classes run)."""
     docs = []
     per_class = [a.docs // len(classes) + (i < a.docs % len(classes))
                  for i in range(len(classes))]
     for c, n in zip(classes, per_class):
+        rng = random.Random("%d %s" % (a.seed, c))
         for _ in range(n):
             if a.quick:
                 rows = rng.randint(15, 60)
@@ -467,7 +468,9 @@ def main():
         print("extraction_quality: %s" % e, file=sys.stderr)
         return 1
     finally:
-        if not a.keep:
+        if a.keep:
+            print("extraction_quality: documents kept in %s" % work, file=sys.stderr)
+        else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -10,6 +10,7 @@ well-formed table, whatever the numbers in it.
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -135,6 +136,10 @@ elif mode == "hang":  # deaf to SIGTERM, with a worker
     with open(os.environ["FAKE_PIDS"], "a") as f:
         f.write("%d\n%d\n" % (os.getpid(), worker.pid))
     time.sleep(1000)
+elif mode == "sleep":  # a long document
+    with open(os.environ["FAKE_PIDS"], "a") as f:
+        f.write("%d\n" % os.getpid())
+    time.sleep(1000)
 '''
 
 
@@ -207,6 +212,35 @@ def test_failed_documents_leave_nothing(tmp_path, fake, mode):
     if mode == "hang":  # 2 s, then 10 s of SIGTERM unheard, then SIGKILL
         assert 11 < time.monotonic() - start < 60
     assert "status" in (out / "quality.md").read_text()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stopped_by_a_signal(tmp_path, fake, signum):
+    """run.py stopped while extract_core runs: 128 + the signal, extract_core ended, no
+    temporary file left."""
+    tmp, pids = tmp_path / "tmp", tmp_path / "pids"
+    tmp.mkdir()
+    p = subprocess.Popen([sys.executable, RUN, "--extract-core", str(fake), "--docs", "2",
+                          "--quick", "--classes", "lined"], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, FAKE_MODE="sleep", FAKE_PIDS=str(pids),
+                                  TMPDIR=str(tmp)))
+    try:
+        deadline = time.monotonic() + 60
+        while not (pids.exists() and pids.read_text().endswith("\n")):
+            assert time.monotonic() < deadline and p.poll() is None
+            time.sleep(0.05)
+        p.send_signal(signum)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 128 + signum, err
+    assert "stopped" in err
+    for pid in map(int, pids.read_text().split()):
+        assert not alive(pid), pid
+    assert list(tmp.iterdir()) == []
 
 
 def test_bad_command_lines(tmp_path, fake):
