@@ -287,12 +287,11 @@ def hierarchical_numbers(n, rng):
         elif r < 0.5 and len(stack) > 1:
             stack.pop()
             stack[-1] += 1
-        elif stack[-1] >= (26 if len(stack) == 4 else 40):
+        elif len(stack) > 1 and stack[-1] >= (26 if len(stack) == 4 else 40):
+            # Letters end at z); below the top, numbers stay under 100 ("1.100" would read
+            # as a Vietnamese thousand).
             stack.pop()
-            if stack:
-                stack[-1] += 1
-            else:
-                stack = [1]
+            stack[-1] += 1
         else:
             stack[-1] += 1
         if len(stack) == 4:

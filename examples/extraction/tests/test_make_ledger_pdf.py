@@ -129,6 +129,8 @@ def test_class(tmp_path, name, seed):
     if name == "hierarchical":
         assert all(re.fullmatch(r"\d+(\.\d+){0,2}|[a-z]\)", s) for s in stts), stts
         assert any("." in s for s in stts)
+        numbered = [s for s in stts if not s.endswith(")")]
+        assert len(set(numbered)) == len(numbered)
     else:
         first = int(option(args, "--first-stt", 1))
         assert stts == [str(first + i) for i in range(len(rows))]
