@@ -229,3 +229,12 @@ def test_bad_options(tmp_path):
     fails(["--first-stt", "9990", "--rows", "20"], "--first-stt")
     fails(["--split-prices", "--rules", "grid"], "does not fit")
     fails(["--numbering", "hierarchical", "--narrow-stt"], "hierarchical")
+
+
+def test_hierarchical_numbers_are_unique():
+    import random
+    labels = gen.hierarchical_numbers(9999, random.Random(5))
+    numbered = [s for s in labels if not s.endswith(")")]
+    assert len(set(numbered)) == len(numbered)
+    assert all(int(k) < 100 for s in numbered for k in s.split(".")[1:])
+    assert all(re.fullmatch(r"\d+(\.\d+){0,2}|[a-z]\)", s) for s in labels)
