@@ -515,8 +515,8 @@ class Element:
 class Span(Element):
     """A line of text across the table (titles, old-style headings, "(continued)")."""
 
-    def __init__(self, text, kind="span", bold=False, boxed=False, keep=False):
-        self.text, self.kind, self.bold, self.boxed, self.keep = text, kind, bold, boxed, keep
+    def __init__(self, text, kind="span", bold=False, keep=False):
+        self.text, self.kind, self.bold, self.keep = text, kind, bold, keep
 
 
 class Blank(Element):
@@ -587,7 +587,7 @@ def build_body(o, rows, names, rng):
                 section += 1
                 done = []
                 out.append(Span(SECTIONS[lang][(section - 1) % 3].format(section), "heading",
-                                bold, boxed=True, keep=True))
+                                bold, keep=True))
             out.append(LedgerRow(r, i, names[i]))
             done.append(r)
         return out
@@ -624,9 +624,6 @@ def build_body(o, rows, names, rng):
 
 class Writer:
     def __init__(self, path, o, geo):
-        pdfmetrics.registerFont(TTFont(FONT, FONT_FILE))
-        if geo.header_bold:
-            pdfmetrics.registerFont(TTFont(BOLD, BOLD_FILE))
         self.o, self.geo = o, geo
         self.lang = o["lang"]
         self.words = WORDS[self.lang]
@@ -638,7 +635,7 @@ class Writer:
         self.y = TOP
         self.c.setFont(FONT, SIZE)
         self.boxes = []  # grid cells of the page: (x0, y0, x1, y1), y down
-        self.runs = {}  # merged column: the run (first, last element) each row belongs to
+        self.runs = {}  # merged column: row index -> the first row of its merged cell
 
     # -- primitives
 
