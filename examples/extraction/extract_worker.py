@@ -117,6 +117,11 @@ def _sane(w):
             all(abs(v) < far for v in (w.x0, w.x1, w.y0, w.y1)))
 
 
+def _em(w):
+    size = w.font_size if math.isfinite(w.font_size) and w.font_size > 0 else w.y1 - w.y0
+    return min(max(size, 1.0), 200.0)
+
+
 def lines_of(words):
     """Words grouped into lines, as ledger.hpp groups them (for the page text)."""
     ordered = sorted((w for w in words if _sane(w)), key=lambda w: w.y0 + w.y1)  # stable
