@@ -757,6 +757,11 @@ private:
     const detail::Column *stt = column(detail::kStt);
     if (stt == nullptr)
       return;
+    name_edge_ = -std::numeric_limits<double>::infinity();
+    for (const detail::Line &line : lines)
+      for (const Word *w : line.words)
+        if (slot_of(*w) == detail::kName)
+          name_edge_ = std::max(name_edge_, w->x1);
 
     // Row rules: the horizontal rules across the STT column, in this stretch.
     std::vector<const Segment *> row_rules;
@@ -1102,9 +1107,14 @@ private:
                                            [&](double p) { return widest - p < 0.15 * height; });
     std::size_t to_prev = 0; // the first to_prev units of the run go to prev, the rest to next
     const std::size_t n = last - first + 1;
-    if (has_prev && has_next && near_widest == 1 && widest - narrowest >= 0.15 * height) {
-      to_prev = static_cast<std::size_t>(std::max_element(pitches.begin(), pitches.end()) -
-                                         pitches.begin());
+    const std::optional<std::size_t> wrapped =
+        has_prev && has_next ? only_wrap(units, lines, first, last) : std::nullopt;
+    if ((has_prev && has_next && near_widest == 1 && widest - narrowest >= 0.15 * height) ||
+        wrapped) {
+      to_prev = wrapped && !(near_widest == 1 && widest - narrowest >= 0.15 * height)
+                    ? *wrapped
+                    : static_cast<std::size_t>(std::max_element(pitches.begin(), pitches.end()) -
+                                               pitches.begin());
       if (prev_row)
         lines_below_ += static_cast<std::uint32_t>(to_prev);
       if (next_row)
@@ -1124,6 +1134,68 @@ private:
       give(first, first + to_prev - 1, first - 1, row_of, spans);
     if (to_prev < n && has_next)
       give(first + to_prev, last, last + 1, row_of, spans);
+  }
+
+  /// The extent of a unit's name words: the first one's width, the last line's right end.
+  struct NameExtent {
+    double first_width, right, em;
+  };
+  [[nodiscard]] std::optional<NameExtent> name_extent(const Unit &u,
+                                                      std::span<const detail::Line> lines) const {
+    std::optional<NameExtent> out;
+    for (std::size_t k = u.first; k <= u.last; ++k) {
+      bool on_this_line = false;
+      for (const Word *w : lines[k].words) {
+        if (slot_of(*w) != detail::kName)
+          continue;
+        if (!out)
+          out = NameExtent{w->x1 - w->x0, w->x1, detail::em(*w)};
+        if (!on_this_line) // a later line: its end is the one that counts
+          out->right = w->x1;
+        on_this_line = true;
+        out->right = std::max(out->right, w->x1);
+      }
+    }
+    return out;
+  }
+
+  /// Whether the name's line `a` may wrap onto `b`'s first line: wrapping moves a word to the
+  /// next line only when it does not fit, so `a` must end too near the column's edge (the
+  /// rightmost name on the page, less some slack) for `b`'s first word. Unknown (no name in
+  /// one of them): true.
+  [[nodiscard]] bool may_continue(const Unit &a, const Unit &b,
+                                  std::span<const detail::Line> lines) const {
+    const std::optional<NameExtent> x = name_extent(a, lines), y = name_extent(b, lines);
+    if (!x || !y)
+      return true;
+    // Half an em of slack: the program that wrapped the text measured it with its own
+    // metrics (LibreOffice's lines end up to a few tenths of a point off the PDF's).
+    return x->right + 0.25 * x->em + y->first_width > name_edge_ - 0.5 * x->em;
+  }
+
+  /// The one way to split the run [first, last] between the rows around it that lets every
+  /// name wrap as text wraps (see may_continue()), if there is exactly one.
+  [[nodiscard]] std::optional<std::size_t> only_wrap(const std::vector<Unit> &units,
+                                                     std::span<const detail::Line> lines,
+                                                     std::size_t first, std::size_t last) const {
+    const std::size_t n = last - first + 1;
+    // continues[k]: unit first - 1 + k may wrap onto unit first + k (k = 0..n).
+    std::vector<bool> continues(n + 1);
+    for (std::size_t k = 0; k <= n; ++k)
+      continues[k] = may_continue(units[first - 1 + k], units[first + k], lines);
+    std::optional<std::size_t> only;
+    for (std::size_t j = 0; j <= n; ++j) {
+      // The first j go to the row above (links 0..j-1), the rest to the row below (j+1..n).
+      bool ok = true;
+      for (std::size_t k = 0; k <= n && ok; ++k)
+        ok = k == j || continues[k];
+      if (!ok)
+        continue;
+      if (only)
+        return std::nullopt;
+      only = j;
+    }
+    return only;
   }
 
   /// Lines of a row above the line with its number.
@@ -1149,6 +1221,7 @@ private:
   std::vector<detail::Column> columns_;
   // Lines of wrapped cells seen above and below their row's number: how the table aligns them.
   std::uint32_t lines_above_ = 0, lines_below_ = 0;
+  double name_edge_ = 0; // the rightmost end of a name in the stretch being read
 };
 
 } // namespace extraction
