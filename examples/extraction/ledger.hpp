@@ -442,7 +442,7 @@ struct Header {
       continue;
     // Lines right under it that hold only names belong to it (the sub-columns).
     std::size_t end = last;
-    while (end + 1 < lines.size() && lines[end + 1].y0 - lines[end].y1 < height &&
+    while (end + 1 < lines.size() && lines[end + 1].y0 - lines[end].y1 < 2 * height &&
            !cells[end + 1].empty() &&
            std::all_of(cells[end + 1].begin(), cells[end + 1].end(),
                        [](const Cell &c) { return naming_of(c.text).any(); })) {
