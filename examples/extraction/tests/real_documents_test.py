@@ -23,9 +23,8 @@ characters (whitespace aside, in order) must agree with pdftotext's at MIN_PY_CH
 and the words of at least MIN_PY_EXACT of all pages must be equal.
 
 Rows. The manuals and the tables that are not bills of quantities must give no ledger row.
-A bill of quantities' ledger.csv is compared with the one make_debian_tables.py derives from
-the same data; how many rows come out exact is reported, and the test fails on it only with
-REAL_DOCUMENTS_STRICT_ROWS=1 (today's reader does not read every layout).
+A bill of quantities' ledger.csv must equal, byte for byte, the one make_debian_tables.py
+derives from the same data (how many rows come out exact is reported either way).
 
 Environment: EXTRACT_CORE (required), EXTRACT_WORKER_PY (the build tree's extract_worker.py:
 the Python worker runs only when it is set), TABLES_SCRIPT (make_debian_tables.py),
@@ -52,7 +51,6 @@ EXTRACT_WORKER_PY = os.environ.get("EXTRACT_WORKER_PY", "")
 TABLES_SCRIPT = os.environ.get("TABLES_SCRIPT", os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "testdata", "make_debian_tables.py"))
 DOC_DIRS = os.environ.get("REAL_DOCUMENTS_DIRS", "/usr/share/doc").split(":")
-STRICT_ROWS = os.environ.get("REAL_DOCUMENTS_STRICT_ROWS") == "1"
 PYTHON = "/usr/bin/python3"
 
 # The Python worker's floors. Measured on Debian 12 with the packages of .ci/run (2026-12-07,
@@ -258,10 +256,7 @@ def check_run(name, pdf, worker, workdir, producer, expected_csv=None):
         detail = "first difference at row %d: expected %r, got %r" % (
             first + 1, want[first] if first < len(want) else None,
             got[first] if first < len(got) else None)
-        if STRICT_ROWS:
-            pytest.fail(summary + "; " + detail)
-        pytest.xfail(summary + " (REAL_DOCUMENTS_STRICT_ROWS=1 makes this a failure); " +
-                     detail)
+        pytest.fail(summary + "; " + detail)
 
 
 # ---------------------------------------------------------------------------------------------
