@@ -3,25 +3,27 @@
 // extract_core: extracts page text, ledger rows and evidence images from a PDF through a
 // supervised extract_worker process, over a shmpipe session.
 //
-//   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K]
+//   extract_core --pdf FILE --out DIR [--force] [--dpi N] [--pages A-B] [--in-flight K]
 //                [--worker PATH|python]
 //
 // --worker python runs extract_worker.py (PyMuPDF; next to this program) with /usr/bin/python3
 // in place of extract_worker (poppler): the same messages, the same ledger.csv and crops.
 // writes DIR/pages/page-0001.txt ..., DIR/ledger.csv and DIR/evidence/row-000001.png ..., and
-// prints a one-line summary. Everything is written into a staging directory inside DIR first
-// and takes its place only at the end of a run (replacing pages/, evidence/ and ledger.csv of
-// an earlier run as a whole): a failed, interrupted (SIGINT, SIGTERM, SIGHUP) or refused run
-// leaves DIR as it found it, and no segment and no worker behind. Every message from the worker is
-// verified and its columns and pixel sizes checked before use (the worker parses untrusted PDFs: it
-// is untrusted too). Pages are requested a few at a time; a worker that dies is restarted by the
-// Supervisor and the page it was on is sent once more; a page that fails twice is reported and
-// skipped.
+// prints a one-line summary. A DIR that holds an earlier run's results is refused unless --force
+// says to replace them. Everything is written into a staging directory inside DIR first and
+// takes its place only at the end of a run (pages/, evidence/ and ledger.csv all three or none,
+// each replacing its predecessor as a whole): a failed, interrupted (SIGINT, SIGTERM, SIGHUP) or
+// refused run leaves DIR as it found it, and no segment and no worker behind. Every message from
+// the worker is verified and its columns and pixel sizes checked before use (the worker parses
+// untrusted PDFs: it is untrusted too). Pages are requested a few at a time; a worker that dies is
+// restarted by the Supervisor and the page it was on is sent once more; a page that fails twice is
+// reported and skipped.
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -36,11 +38,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
 #include <png.h>
 #include <stdio.h> // renameat2
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/cli.hpp"
@@ -67,6 +71,7 @@ public:
 struct Args {
   std::string pdf;
   fs::path out;
+  bool force = false; // replace an earlier run's results in DIR
   unsigned dpi = 150;
   std::uint32_t first_page = 0; // 1-based; 0: from the first
   std::uint32_t last_page = 0;  // 1-based; 0: to the last
@@ -79,18 +84,20 @@ struct Args {
 constexpr const char *kPython = "/usr/bin/python3";
 
 constexpr examples::Usage kUsage("extract_core",
-                                 "extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] "
-                                 "[--in-flight K] [--worker PATH|python]");
+                                 "extract_core --pdf FILE --out DIR [--force] [--dpi N] "
+                                 "[--pages A-B] [--in-flight K] [--worker PATH|python]");
 
 [[noreturn]] void usage(const std::string &why) { kUsage.fail(why); }
 
 Args parse_args(int argc, char **argv) {
   Args args;
-  kUsage.options(argc, argv, [&](std::string_view flag, std::string_view value) {
+  kUsage.options(argc, argv, {"--force"}, [&](std::string_view flag, std::string_view value) {
     if (flag == "--pdf")
       args.pdf = value;
     else if (flag == "--out")
       args.out = value;
+    else if (flag == "--force")
+      args.force = true;
     else if (flag == "--dpi")
       args.dpi = kUsage.number<unsigned>(value, "--dpi", 18, 600);
     else if (flag == "--in-flight")
@@ -529,6 +536,59 @@ void refuse_overwriting_the_input(const Args &args) {
   }
 }
 
+/// What a run puts in DIR, in the order OutputDir::commit() moves them there.
+constexpr std::array<const char *, 3> kResults{"pages", "evidence", "ledger.csv"};
+
+/// Refuses (a usage error) an --out that is not a directory, and one that holds an earlier
+/// run's results unless --force says to replace them: a run replaces each of them as a whole,
+/// and a DIR given by mistake (or one with a pages/ of its own) would lose its files. Other
+/// files in DIR are never touched, so they are no reason to refuse. Runs before anything is
+/// written.
+void refuse_a_used_out(const Args &args) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(args.out, ec);
+  if (fs::exists(status) && !fs::is_directory(status))
+    usage("--out " + args.out.string() + " is not a directory");
+  if (args.force)
+    return;
+  std::string held;
+  for (const char *name : kResults)
+    if (fs::exists(fs::symlink_status(args.out / name, ec)))
+      held += (held.empty() ? "" : ", ") + std::string(name);
+  if (!held.empty())
+    usage("--out " + args.out.string() + " holds the results of an earlier run (" + held +
+          "): --force replaces them, or choose another directory");
+}
+
+/// An exclusive flock(2) on a directory, held for the renames of one commit: runs into one DIR
+/// commit one after the other, so that DIR never ends with one run's pages/ and another's
+/// ledger.csv.
+class DirectoryLock {
+public:
+  explicit DirectoryLock(const fs::path &dir)
+      : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0)
+      fail("cannot open " + dir.string() + ": " + std::strerror(errno));
+    // Another run holds it for a few renames; 30 s means something else is wrong.
+    const auto until = Clock::now() + 30s;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      if ((error != EWOULDBLOCK && error != EINTR) || Clock::now() > until) {
+        ::close(fd_);
+        fail("cannot lock " + dir.string() + ": " +
+             (error == EWOULDBLOCK ? std::string("another run holds it") : std::strerror(error)));
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  DirectoryLock(const DirectoryLock &) = delete;
+  DirectoryLock &operator=(const DirectoryLock &) = delete;
+  ~DirectoryLock() { ::close(fd_); } // releases the lock
+
+private:
+  int fd_;
+};
+
 /// Where a run writes: a new directory DIR/.extract_core-XXXXXX (mkdtemp: concurrent runs
 /// into one DIR never share it) whose pages/, evidence/ and ledger.csv commit() moves into
 /// DIR. Removed with whatever is in it when the run ends otherwise, and so are the
@@ -558,24 +618,49 @@ public:
 
   [[nodiscard]] const fs::path &path() const noexcept { return staging_; }
 
-  /// Moves the results into DIR. Each one replaces its predecessor in one step (the old one
-  /// is exchanged into the staging directory and removed with it).
+  /// Moves the results into DIR, all three or none: each replaces its predecessor in one step
+  /// (the old one is exchanged into the staging directory and removed with it), and when one
+  /// cannot be moved, those already moved are put back before the run fails.
   void commit() {
-    for (const char *name : {"pages", "evidence", "ledger.csv"}) {
+    const DirectoryLock lock(out_);
+    struct Rename {
+      fs::path from, to;
+      bool exchange;
+    };
+    std::vector<Rename> done; // to undo, in reverse
+    const auto rename = [&](const fs::path &from, const fs::path &to, unsigned flags) {
+      const bool ok = flags != 0
+                          ? ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags) == 0
+                          : ::rename(from.c_str(), to.c_str()) == 0;
+      if (ok)
+        done.push_back({from, to, flags == RENAME_EXCHANGE});
+      return ok;
+    };
+    for (const char *name : kResults) {
       const fs::path from = staging_ / name, to = out_ / name;
-      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
-        continue;
-      if (errno == EEXIST &&
-          ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0)
+      if (rename(from, to, RENAME_NOREPLACE) ||
+          (errno == EEXIST && rename(from, to, RENAME_EXCHANGE)))
         continue;
       if (errno == EINVAL) { // a file system without renameat2's flags: two steps
+        const fs::path old = staging_ / (std::string("old-") + name);
         std::error_code ec;
-        if (fs::exists(to, ec))
-          fs::rename(to, staging_ / (std::string("old-") + name));
-        fs::rename(from, to);
-        continue;
+        if ((!fs::exists(fs::symlink_status(to, ec)) || rename(to, old, 0)) && rename(from, to, 0))
+          continue;
       }
-      fail("cannot move " + from.string() + " to " + to.string() + ": " + std::strerror(errno));
+      const std::string why =
+          "cannot move " + from.string() + " to " + to.string() + ": " + std::strerror(errno);
+      for (auto undo = done.rbegin(); undo != done.rend(); ++undo) {
+        const bool back = undo->exchange ? ::renameat2(AT_FDCWD, undo->from.c_str(), AT_FDCWD,
+                                                       undo->to.c_str(), RENAME_EXCHANGE) == 0
+                                         : ::rename(undo->to.c_str(), undo->from.c_str()) == 0;
+        if (!back) { // the staging directory is then kept: it holds what DIR lost
+          keep_staging_ = true;
+          std::fprintf(stderr, "extract_core: cannot put %s back: %s\n", undo->to.c_str(),
+                       std::strerror(errno));
+        }
+      }
+      fail(why + (keep_staging_ ? " (DIR is incomplete; the rest is in " + staging_.string() + ")"
+                                : " (" + out_.string() + " is as it was)"));
     }
     created_.clear(); // DIR holds the results now
   }
@@ -583,7 +668,7 @@ public:
 private:
   void remove() noexcept {
     std::error_code ec;
-    if (!staging_.empty())
+    if (!staging_.empty() && !keep_staging_)
       fs::remove_all(staging_, ec);
     for (const fs::path &dir : created_)
       fs::remove(dir, ec); // only when empty: another run may be writing there too
@@ -592,6 +677,7 @@ private:
   fs::path out_;
   fs::path staging_;
   std::vector<fs::path> created_; // directories made for DIR, innermost first
+  bool keep_staging_ = false;     // a failed commit could not put everything back
 };
 
 int run(int argc, char **argv) {
@@ -602,6 +688,7 @@ int run(int argc, char **argv) {
       fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
   }
   refuse_overwriting_the_input(args);
+  refuse_a_used_out(args);
   // A worker that cannot start fails the run anyway, but later and less clearly.
   if (::access(args.worker_args[0].c_str(), X_OK) != 0)
     fail("cannot run the worker " + args.worker_args[0] + ": " + std::strerror(errno) +

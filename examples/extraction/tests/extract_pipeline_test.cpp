@@ -77,6 +77,13 @@ std::string without_space(const std::string &text) {
   return out;
 }
 
+/// The names of the files in `dir`, sorted.
+std::vector<std::string> names_in(const fs::path &dir) {
+  std::vector<std::string> names = shmpipe::test::entries_starting_with(dir, "");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
 /// The workers every test runs with (the test's parameter).
 std::vector<std::string> workers() {
 #ifdef EXTRACT_WORKER_PY
@@ -352,13 +359,6 @@ std::pair<std::uint32_t, std::uint32_t> png_size(const fs::path &path) {
   return {be32(16), be32(20)};
 }
 
-/// The names of the files in `dir`, sorted.
-std::vector<std::string> names_in(const fs::path &dir) {
-  std::vector<std::string> names = shmpipe::test::entries_starting_with(dir, "");
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // The two workers side by side on one document: the same ledger.csv byte for byte, the same
 // evidence files (names and count), crops of the same size (or one pixel apart: two renderers
 // round a crop whose edge falls on a pixel boundary differently), the same page files with
@@ -500,13 +500,18 @@ TEST_P(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
     fs::remove_all(dir_ / "out");
     const std::map<std::string, std::string> before =
         earlier ? previous_output() : std::map<std::string, std::string>{};
+    // Over an earlier output, --force: else the run is refused before it reads the PDF.
+    const std::vector<std::string> force =
+        earlier ? std::vector<std::string>{"--force"} : std::vector<std::string>{};
     for (const char *bad : {"junk.pdf", "empty.pdf", "locked.pdf"}) {
       SCOPED_TRACE(std::string(bad) + (earlier ? " over an earlier output" : ""));
-      auto program = start(dir_ / bad);
+      auto program = start(dir_ / bad, force);
       expect_nothing_left(*program, 1, before);
     }
     SCOPED_TRACE("--pages past the end");
-    auto program = start(pdf, {"--pages", "2-3"});
+    std::vector<std::string> pages = {"--pages", "2-3"};
+    pages.insert(pages.end(), force.begin(), force.end());
+    auto program = start(pdf, pages);
     expect_nothing_left(*program, 2, before);
     EXPECT_NE(read_file(dir_ / "log").find("the document has 1 pages"), std::string::npos)
         << read_file(dir_ / "log");
@@ -532,7 +537,7 @@ TEST_P(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
     SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
     fs::remove_all(dir_ / "out");
     const std::map<std::string, std::string> before = previous_output();
-    auto program = start(pdf);
+    auto program = start(pdf, {"--force"});
     // Started: its session exists, and files are being written under DIR/out.
     ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
     const std::vector<std::string> segments = segments_of(program->pid());
@@ -553,7 +558,7 @@ TEST_P(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
 TEST_P(ExtractCleanupTest, CtrlCToTheWholeGroupLeavesNothing) {
   const fs::path pdf = make_pdf("--lang en --rows 1500 --seed 12");
   const std::map<std::string, std::string> before = previous_output();
-  auto program = start(pdf);
+  auto program = start(pdf, {"--force"});
   ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
   ASSERT_EQ(::kill(-program->pid(), SIGINT), 0);
   expect_nothing_left(*program, 128 + SIGINT, before);
@@ -619,7 +624,7 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
   refused(out / "evidence" / "sub" / "doc.pdf", out);
 
   fs::copy_file(pdf, out / "doc.pdf"); // in DIR but not replaced: extracted as usual
-  const Result r = extract(out / "doc.pdf");
+  const Result r = extract(out / "doc.pdf", "--force"); // over the pages/ and evidence/ there
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(read_file(out / "doc.pdf"), bytes);
   EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
@@ -637,6 +642,105 @@ TEST_P(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) 
   EXPECT_EQ(shmpipe::test::entries_starting_with(dir_ / "out", ".extract_core-"),
             std::vector<std::string>{});
   expect_complete_output(pdf);
+}
+
+// A DIR that holds an earlier run's results is refused (status 2, nothing changed) unless
+// --force says to replace them; then pages/, evidence/ and ledger.csv are the new run's alone
+// (another document, or fewer pages, leaves nothing of the earlier run behind) and the user's
+// own files stay. An --out that is a file is refused too.
+TEST_P(ExtractCleanupTest, AUsedOutputIsRefusedWithoutForceAndReplacedWholeWithIt) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15"); // seven pages
+  fs::rename(many, dir_ / "many.pdf");
+  fs::rename(dir_ / "expected.csv", dir_ / "many.csv");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16"); // two pages
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  std::ofstream(out / "notes.txt") << "the user's own file\n";
+  ASSERT_GT(names_in(out / "pages").size(), 3u);
+  const auto refused = [&](const std::vector<std::string> &extra, const std::string &why) {
+    const std::map<std::string, std::string> before = files_under(out);
+    auto program = start(two, extra);
+    expect_nothing_left(*program, 2, before);
+    EXPECT_NE(read_file(dir_ / "log").find(why), std::string::npos) << read_file(dir_ / "log");
+  };
+  refused({}, "holds the results of an earlier run (pages, evidence, ledger.csv): --force");
+  refused({"--pages", "1-1"}, "--force replaces them");
+  fs::remove_all(out / "pages"); // any one of the three is enough
+  fs::remove_all(out / "evidence");
+  refused({}, "(ledger.csv)");
+  ASSERT_EQ(extract(dir_ / "many.pdf", "--force").status, 0);
+
+  Result r = extract(two, "--force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(names_in(out / "pages"), (std::vector<std::string>{"page-0001.txt", "page-0002.txt"}));
+  EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(names_in(out / "evidence").size(), 40u);
+  EXPECT_EQ(read_file(out / "notes.txt"), "the user's own file\n");
+
+  r = extract(dir_ / "many.pdf", "--force --pages 3-3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(names_in(out / "pages"), std::vector<std::string>{"page-0003.txt"});
+  std::string page3;
+  std::size_t rows3 = 0;
+  for (const std::string &line : lines_of(read_file(dir_ / "many.csv")))
+    if (line.starts_with("page,") || line.starts_with("3,")) {
+      page3 += line + "\n";
+      rows3 += line.starts_with("3,") ? 1u : 0u;
+    }
+  ASSERT_GT(rows3, 0u);
+  // The evidence numbers restart at 1: compare without that column.
+  const auto without_evidence = [](const std::string &csv) {
+    std::string cut;
+    for (const std::string &line : lines_of(csv))
+      cut += line.substr(0, line.rfind(',')) + "\n";
+    return cut;
+  };
+  EXPECT_EQ(without_evidence(read_file(out / "ledger.csv")), without_evidence(page3));
+  EXPECT_EQ(names_in(out / "evidence").size(), rows3);
+
+  std::ofstream(dir_ / "a-file") << "not a directory\n";
+  std::vector<std::string> argv = {
+      EXTRACT_CORE, "--pdf", two.string(), "--out", (dir_ / "a-file").string(), "--force"};
+  shmpipe::test::Background program(argv, dir_ / "log");
+  EXPECT_EQ(program.wait(), 2);
+  EXPECT_NE(read_file(dir_ / "log").find("is not a directory"), std::string::npos)
+      << read_file(dir_ / "log");
+  EXPECT_EQ(read_file(dir_ / "a-file"), "not a directory\n");
+}
+
+// A commit that cannot move one of the results puts back those it had moved: the run fails
+// (status 1) and DIR holds the earlier run's output, not the new pages/ beside the old
+// evidence/ and ledger.csv (as it did). The old evidence/ is made immovable (immutable as root,
+// read-only otherwise: moving a directory to another parent writes its "..").
+TEST_P(ExtractCleanupTest, AFailedCommitPutsBackWhatItHadMoved) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
+  fs::rename(many, dir_ / "many.pdf");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  const std::map<std::string, std::string> before = files_under(out);
+  const fs::path evidence = out / "evidence";
+  const bool root = ::geteuid() == 0;
+  if (root ? run("chattr +i " + evidence.string()).status != 0
+           : (fs::permissions(evidence, fs::perms::owner_write, fs::perm_options::remove), false))
+    GTEST_SKIP() << "cannot make " << evidence << " immutable";
+  struct Restore {
+    fs::path dir;
+    bool root;
+    ~Restore() {
+      if (root)
+        static_cast<void>(run("chattr -i " + dir.string()));
+      else
+        fs::permissions(dir, fs::perms::owner_write, fs::perm_options::add);
+    }
+  } restore{evidence, root};
+  auto program = start(two, {"--force"});
+  expect_nothing_left(*program, 1, before);
+  const std::string log = read_file(dir_ / "log");
+  EXPECT_NE(log.find("cannot move"), std::string::npos) << log;
+  EXPECT_NE(log.find("is as it was"), std::string::npos) << log;
+  EXPECT_EQ(shmpipe::test::entries_starting_with(out, ".extract_core-"),
+            std::vector<std::string>{});
 }
 
 std::string worker_name(const ::testing::TestParamInfo<std::string> &info) { return info.param; }
