@@ -48,7 +48,7 @@ using namespace std::chrono_literals;
 /// Error codes of this pipeline (Envelope Error.code).
 enum Code : std::int32_t {
   kUnreadable = 10, ///< missing, unreadable or damaged document
-  kEncrypted = 11,  ///< password-protected
+  kEncrypted = 11,  ///< needs a user password (one with an empty user password opens)
   kBadPage = 12,    ///< page number out of range
   kTooLarge = 13,   ///< an evidence crop larger than the ring holds
   kBadRequest = 14, ///< not a request this worker serves
@@ -128,8 +128,11 @@ private:
       reply_error(id, kUnreadable, "cannot open '" + path + "': missing, unreadable or not a PDF");
       return nullptr;
     }
+    // A PDF encrypted with an empty user password (only an owner password, restricting
+    // printing or copying) opens unlocked: poppler tries the empty password itself.
     if (doc->is_locked()) {
-      reply_error(id, kEncrypted, "'" + path + "' is encrypted (password protected)");
+      reply_error(id, kEncrypted,
+                  "'" + path + "' is encrypted and needs a password to open (none can be given)");
       return nullptr;
     }
     doc_ = std::make_unique<Document>(Document{path, std::move(doc), {}, 0});

@@ -71,7 +71,7 @@ from shmpipe.schema import (BBox, DocumentInfo, Evidence, ExtractionBody, Extrac
 
 # Envelope Error codes of this pipeline (as extract_worker.cpp).
 UNREADABLE = 10  # missing, unreadable or damaged document
-ENCRYPTED = 11   # password-protected
+ENCRYPTED = 11   # needs a user password (one with an empty user password opens)
 BAD_PAGE = 12    # page number out of range
 TOO_LARGE = 13   # an evidence crop larger than the ring holds
 BAD_REQUEST = 14  # not a request this worker serves
@@ -769,9 +769,10 @@ class Server:
             if doc is not None:
                 doc.close()
             raise Failure(UNREADABLE, "cannot open '%s': missing, unreadable or not a PDF" % path)
-        if doc.needs_pass:
+        if doc.needs_pass:  # MuPDF, like poppler, opens an empty user password itself
             doc.close()
-            raise Failure(ENCRYPTED, "'%s' is encrypted (password protected)" % path)
+            raise Failure(ENCRYPTED, "'%s' is encrypted and needs a password to open (none can "
+                          "be given)" % path)
         self.doc = _Document(path, doc)
         return self.doc
 

@@ -279,11 +279,33 @@ TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   ASSERT_EQ(enc.status, 0) << enc.out;
   r = extract(dir_ / "locked.pdf");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("encrypted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'" + (dir_ / "locked.pdf").string() +
+                       "' is encrypted and needs a password to open"),
+            std::string::npos)
+      << r.out;
 
   r = extract(pdf, "--pages 5-9");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("pages"), std::string::npos) << r.out;
+}
+
+// Encrypted with an empty user password (only an owner password, which restricts what a reader
+// may do): it opens without asking, and is extracted like the plain PDF; the restriction on
+// copying text (--extract=n) is not enforced. AES-256 and RC4-128 alike.
+TEST_P(ExtractPipelineTest, APdfEncryptedWithAnEmptyUserPasswordIsExtracted) {
+  const fs::path pdf = make_pdf("--lang vi --rows 60 --seed 17");
+  for (const char *how : {"256 --", "256 --extract=n --", "128 --use-aes=n --"}) {
+    SCOPED_TRACE(how);
+    const fs::path locked = dir_ / "owner-only.pdf";
+    const Result enc = run("qpdf --allow-weak-crypto --encrypt '' owner " + std::string(how) +
+                           " " + pdf.string() + " " + locked.string());
+    ASSERT_EQ(enc.status, 0) << enc.out;
+    ASSERT_NE(read_file(locked).find("/Encrypt"), std::string::npos);
+    fs::remove_all(dir_ / "out");
+    const Result r = extract(locked);
+    ASSERT_EQ(r.status, 0) << r.out;
+    expect_complete_output(locked);
+  }
 }
 
 // The worker answers a damaged document with an Error and goes on serving: the same process
