@@ -16,8 +16,9 @@
 // refused run leaves DIR as it found it, and no segment and no worker behind. Every message from
 // the worker is verified and its columns and pixel sizes checked before use (the worker parses
 // untrusted PDFs: it is untrusted too). Pages are requested a few at a time; a worker that dies is
-// restarted by the Supervisor and the page it was on is sent once more; a page that fails twice is
-// reported and skipped.
+// restarted by the Supervisor and the page it was on is sent once more, with the reading state
+// (table layout) the page before reported, so that the new worker re-reads no earlier page; a
+// page that fails twice is reported and skipped.
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
@@ -190,6 +191,9 @@ struct PageResult {
   bool done = false;
   std::string error;                 // why it failed; empty when it did not
   std::vector<extraction::Row> rows; // in page order
+  /// The worker's reading state after the page (LedgerBatch.layout, opaque): what a restarted
+  /// worker is handed with the page after it. Empty: no table seen yet.
+  std::vector<std::uint8_t> layout;
 };
 
 class Extraction {
@@ -244,13 +248,22 @@ public:
         const std::uint32_t page = again ? retry_.front() : next;
         const shmpipe::Sent sent = sup_.request<sc::Extraction>(
             [&](fb::FlatBufferBuilder &b) {
-              const auto r = sc::CreateExtractRequest(b, b.CreateString(args_.pdf), page, nullptr,
-                                                      static_cast<std::uint16_t>(args_.dpi));
+              // Built once a worker runs (request() starts the next one first). One that has
+              // not just read the page before (a restarted one, or one whose pages came out
+              // of order) gets the state the pages before left: it need not re-read them.
+              const bool continues = sup_.restarts() == sent_to_ && page == sent_page_ + 1;
+              const std::vector<std::uint8_t> *layout = continues ? nullptr : layout_before(page);
+              const auto r =
+                  sc::CreateExtractRequest(b, b.CreateString(args_.pdf), page, nullptr,
+                                           static_cast<std::uint16_t>(args_.dpi),
+                                           layout != nullptr ? b.CreateVector(*layout) : 0);
               return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
             },
             30s);
         if (sent.status != shmpipe::Status::ok)
           break; // the worker is down: receive() restarts it (or reports it gone)
+        sent_to_ = sup_.restarts();
+        sent_page_ = page;
         in_flight_[sent.request_id] = {page, sup_.restarts()};
         pages_[page] = PageResult{};
         if (again)
@@ -379,6 +392,17 @@ private:
   /// A page whose worker died. The worker serves requests in order, so the first page lost
   /// in a death is the one it was on: that one is tried once more, then reported; the others
   /// were only queued behind it and go again, uncounted. Returns true when the page is done.
+  /// The reading state the closest page before `page` that completed reported; nullptr when
+  /// none did or it had seen no table (a new worker starts with none).
+  [[nodiscard]] const std::vector<std::uint8_t> *layout_before(std::uint32_t page) const {
+    for (auto it = pages_.lower_bound(page); it != pages_.begin();) {
+      --it;
+      if (it->second.done && it->second.error.empty())
+        return it->second.layout.empty() ? nullptr : &it->second.layout;
+    }
+    return nullptr;
+  }
+
   bool lost(std::uint32_t page, unsigned worker) {
     const bool culprit = worker != last_death_; // losses come in the order of the requests
     last_death_ = worker;
@@ -434,6 +458,10 @@ private:
     for (const fb::Vector<double> *part : parts)
       if (part != nullptr && part->size() != n)
         return false;
+    // Opaque, kept per page and handed back: bounded (today's is 115 bytes).
+    constexpr std::size_t kMaxLayout = 4096;
+    if (batch.layout() != nullptr && batch.layout()->size() > kMaxLayout)
+      return false;
     std::vector<extraction::Row> rows(n);
     for (fb::uoffset_t i = 0; i < n; ++i) {
       if (batch.page()->Get(i) != page)
@@ -458,6 +486,8 @@ private:
           r.parts[k] = parts[k]->Get(i);
     }
     pages_[page].rows = std::move(rows);
+    if (batch.layout() != nullptr)
+      pages_[page].layout.assign(batch.layout()->begin(), batch.layout()->end());
     return true;
   }
 
@@ -493,6 +523,8 @@ private:
   std::deque<std::uint32_t> retry_;           // pages to send again
   std::map<std::uint32_t, unsigned> crashes_; // page -> deaths while the worker was on it
   unsigned last_death_ = ~0u;                 // the worker (its number) whose loss came last
+  unsigned sent_to_ = ~0u;                    // the worker (its number) the last request went to
+  std::uint32_t sent_page_ = 0;               // and its page
   std::uint64_t bytes_ = 0;
   std::size_t images_ = 0;
   std::size_t not_adding_up_ = 0;

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -325,6 +326,83 @@ public:
   }
 
   [[nodiscard]] bool has_layout() const noexcept { return has_layout_; }
+
+  /// The reading state that carries over to the next page (whether a table header was seen,
+  /// its columns, its number convention) as bytes, for another reader to restore_layout():
+  /// a restarted worker continues from it without re-reading earlier pages. Version 1: the
+  /// version, has_layout_ (0/1), style_ (0/1), then left_ and right_ (kColumns each) as
+  /// little-endian IEEE doubles, NaN for a column the header does not have (every column
+  /// before any header). extract_worker.py's Ledger writes and reads the same bytes.
+  [[nodiscard]] std::vector<std::uint8_t> save_layout() const {
+    std::vector<std::uint8_t> out{kLayoutVersion, has_layout_ ? std::uint8_t{1} : std::uint8_t{0},
+                                  static_cast<std::uint8_t>(style_)};
+    for (const std::array<double, detail::kColumns> *edges : {&left_, &right_})
+      for (const double edge : *edges) {
+        const auto bits = std::bit_cast<std::uint64_t>(
+            has_layout_ ? edge : std::numeric_limits<double>::quiet_NaN());
+        for (int shift = 0; shift < 64; shift += 8)
+          out.push_back(static_cast<std::uint8_t>(bits >> shift));
+      }
+    return out;
+  }
+
+  /// Adopts a state that save_layout() wrote. The bytes are untrusted (they come back from
+  /// another process): false, and nothing changed, unless they are a state take_header()
+  /// can leave: this version and size; flags 0 or 1; without a layout every edge NaN; with one
+  /// at least five columns including the quantity and the amount, each absent (both edges NaN)
+  /// or spanning left < right, in a chain from -inf to +inf where each column ends where the
+  /// next begins, the inner edges finite and on a page.
+  [[nodiscard]] bool restore_layout(std::span<const std::uint8_t> bytes) {
+    constexpr std::size_t kSize = 3 + 2 * detail::kColumns * 8;
+    if (bytes.size() != kSize || bytes[0] != kLayoutVersion || bytes[1] > 1 || bytes[2] > 1)
+      return false;
+    std::array<double, detail::kColumns> left{}, right{};
+    std::size_t at = 3;
+    for (std::array<double, detail::kColumns> *edges : {&left, &right})
+      for (double &edge : *edges) {
+        std::uint64_t bits = 0;
+        for (int shift = 0; shift < 64; shift += 8)
+          bits |= std::uint64_t{bytes[at++]} << shift;
+        edge = std::bit_cast<double>(bits);
+      }
+    const bool has = bytes[1] == 1;
+    std::size_t present = 0;
+    for (std::size_t col = 0; col < detail::kColumns; ++col) {
+      if (std::isnan(left[col]) != std::isnan(right[col]) || (!has && !std::isnan(left[col])))
+        return false;
+      present += std::isnan(left[col]) ? 0u : 1u;
+    }
+    if (has) {
+      if (present < 5 || std::isnan(left[detail::kQuantity]) || std::isnan(left[detail::kAmount]))
+        return false;
+      // Walk the chain from -inf: each step the one column that begins where the last ended.
+      constexpr double kFar = 1e6; // points: far beyond any page (detail::sane)
+      constexpr double kInf = std::numeric_limits<double>::infinity();
+      double edge = -kInf;
+      for (std::size_t k = 0; k < present; ++k) {
+        std::size_t next = detail::kColumns;
+        for (std::size_t col = 0; col < detail::kColumns; ++col)
+          if (left[col] == edge) {
+            if (next != detail::kColumns)
+              return false;
+            next = col;
+          }
+        if (next == detail::kColumns)
+          return false;
+        const double end = right[next];
+        const bool last = k + 1 == present;
+        if (!(edge < end) || (last ? end != kInf : !(std::abs(end) < kFar)))
+          return false;
+        edge = end;
+      }
+    }
+    has_layout_ = has;
+    style_ = static_cast<NumberStyle>(bytes[2]);
+    left_ = left;
+    right_ = right;
+    return true;
+  }
+  static constexpr std::uint8_t kLayoutVersion = 1; ///< of save_layout()'s bytes
 
 private:
   static void extend(Row &r, const detail::Line &line) {

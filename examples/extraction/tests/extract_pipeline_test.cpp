@@ -24,6 +24,7 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -251,6 +252,78 @@ TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAndTheRestCompletes) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / "pages" / "page-0003.txt"));
 }
 
+/// How many times the workers of a run opened each page (1-based) to read it: the lines
+/// "read PAGE" (0-based) that SHMPIPE_EXTRACT_TRACE=FILE makes them append.
+std::map<int, int> reads_in(const fs::path &trace) {
+  std::map<int, int> reads;
+  for (const std::string &line : lines_of(read_file(trace)))
+    if (line.starts_with("read "))
+      ++reads[std::stoi(line.substr(5)) + 1];
+  return reads;
+}
+
+/// The lines of a ledger.csv without its evidence column (numbered from 1 in every output),
+/// and without the rows of 1-based `page` when it is not 0.
+std::vector<std::string> rows_without_evidence(const std::string &csv, int page = 0) {
+  std::vector<std::string> rows;
+  for (const std::string &line : lines_of(csv))
+    if (page == 0 || !line.starts_with(std::to_string(page) + ","))
+      rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
+// A worker killed on page 4 of a table whose header is only on page 1: the restarted worker
+// gets the layout that page 3 ended with (LedgerBatch.layout, handed back in the request) and
+// reads page 4 alone. Every page is read once (the read that crashed aside), where the worker
+// used to re-read pages 1 to 3 to find the header; every row comes out right.
+TEST_P(ExtractPipelineTest, ARestartedWorkerIsHandedTheLayoutAndRereadsNothing) {
+  const fs::path pdf = make_pdf("--lang en --rows 200 --seed 18 --no-repeat-header");
+  const fs::path trace = dir_ / "trace";
+  const std::string marker = (dir_ / "crashed-once").string();
+  const Result r = run("SHMPIPE_EXTRACT_TRACE=" + trace.string() +
+                       " SHMPIPE_EXTRACT_CRASH=3:" + marker + " " + EXTRACT_CORE + worker_flag() +
+                       " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(marker)) << "the worker was killed";
+  EXPECT_NE(r.out.find("exited"), std::string::npos) << r.out;
+  expect_complete_output(pdf);
+  const std::size_t pages = names_in(dir_ / "out" / "pages").size();
+  ASSERT_GE(pages, 5u);
+  std::map<int, int> once;
+  for (int p = 1; p <= static_cast<int>(pages); ++p)
+    once[p] = 1;
+  EXPECT_EQ(reads_in(trace), once);
+}
+
+// A page that kills every worker that reads it (as a page that crashes poppler does), in a
+// table whose header is only on page 1: that page fails alone, and every later page, read by
+// restarted workers from the layout the pages before them reported, comes out right. It used
+// to fail them all: each restarted worker re-read pages back to the header, the killing one
+// among them.
+TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAloneWithoutRepeatedHeaders) {
+  const fs::path pdf = make_pdf("--lang vi --rows 250 --seed 19 --no-repeat-header");
+  const fs::path trace = dir_ / "trace";
+  const Result r =
+      run("SHMPIPE_EXTRACT_TRACE=" + trace.string() + " SHMPIPE_EXTRACT_CRASH=2 " + EXTRACT_CORE +
+          worker_flag() + " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("page 3 failed: the worker died on this page twice"), std::string::npos)
+      << r.out;
+  std::size_t failures = 0;
+  for (const std::string &line : lines_of(r.out))
+    failures += line.find("failed:") != std::string::npos ? 1u : 0u;
+  EXPECT_EQ(failures, 1u) << r.out;
+  EXPECT_EQ(rows_without_evidence(read_file(dir_ / "out" / "ledger.csv")),
+            rows_without_evidence(read_file(dir_ / "expected.csv"), 3));
+  const std::size_t pages = names_in(dir_ / "out" / "pages").size() + 1; // page 3 failed
+  ASSERT_GE(pages, 5u);
+  std::map<int, int> once;
+  for (int p = 1; p <= static_cast<int>(pages); ++p)
+    if (p != 3)
+      once[p] = 1;
+  EXPECT_EQ(reads_in(trace), once);
+}
+
 TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   Result r = extract(dir_ / "nope.pdf");
   EXPECT_EQ(r.status, 1);
@@ -297,8 +370,8 @@ TEST_P(ExtractPipelineTest, APdfEncryptedWithAnEmptyUserPasswordIsExtracted) {
   for (const char *how : {"256 --", "256 --extract=n --", "128 --use-aes=n --"}) {
     SCOPED_TRACE(how);
     const fs::path locked = dir_ / "owner-only.pdf";
-    const Result enc = run("qpdf --allow-weak-crypto --encrypt '' owner " + std::string(how) +
-                           " " + pdf.string() + " " + locked.string());
+    const Result enc = run("qpdf --allow-weak-crypto --encrypt '' owner " + std::string(how) + " " +
+                           pdf.string() + " " + locked.string());
     ASSERT_EQ(enc.status, 0) << enc.out;
     ASSERT_NE(read_file(locked).find("/Encrypt"), std::string::npos);
     fs::remove_all(dir_ / "out");
@@ -347,6 +420,136 @@ TEST_P(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
   EXPECT_EQ(info->body_as_DocumentInfo()->pages(), 1u);
   EXPECT_EQ(sup.worker_pid(), worker) << "the same worker, not a restarted one";
   EXPECT_EQ(sup.restarts(), 0u);
+}
+
+/// What a worker answered one ExtractRequest with: the layout of its LedgerBatch (absent:
+/// nullopt), how many rows, and the Error's code and message if it sent one (nothing else then).
+struct PageAnswer {
+  std::optional<std::vector<std::uint8_t>> layout;
+  std::size_t rows = 0;
+  std::size_t messages = 0;
+  int error_code = 0;
+  std::string error;
+};
+
+/// Sends page `page` of `pdf` (with `layout` when given) and collects the answer.
+PageAnswer ask_page(shmpipe::Supervisor &sup, const fs::path &pdf, std::uint32_t page,
+                    const std::vector<std::uint8_t> *layout) {
+  const shmpipe::Sent sent = sup.request<sc::Extraction>(
+      [&](flatbuffers::FlatBufferBuilder &b) {
+        const auto r = sc::CreateExtractRequest(b, b.CreateString(pdf.string()), page, nullptr, 72,
+                                                layout != nullptr ? b.CreateVector(*layout) : 0);
+        return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
+      },
+      10s);
+  EXPECT_EQ(sent.status, shmpipe::Status::ok);
+  PageAnswer answer;
+  for (;;) {
+    shmpipe::Incoming in = sup.receive(60s);
+    if (!in) {
+      ADD_FAILURE() << "no answer: " << shmpipe::to_string(in.status());
+      return answer;
+    }
+    if (in.request_id() != sent.request_id)
+      continue;
+    ++answer.messages;
+    const bool final = in.final();
+    if (in.is<sc::Envelope>()) {
+      const auto envelope = std::move(in).as<sc::Envelope>();
+      const sc::Error *error = envelope ? envelope->body_as_Error() : nullptr;
+      EXPECT_NE(error, nullptr);
+      if (error != nullptr) {
+        answer.error_code = error->code();
+        answer.error = error->message() != nullptr ? error->message()->str() : "";
+      }
+      return answer;
+    }
+    const auto message = std::move(in).as<sc::Extraction>();
+    EXPECT_TRUE(message);
+    if (const sc::LedgerBatch *batch = message ? message->body_as_LedgerBatch() : nullptr) {
+      answer.rows = batch->page() != nullptr ? batch->page()->size() : 0;
+      if (batch->layout() != nullptr)
+        answer.layout.emplace(batch->layout()->begin(), batch->layout()->end());
+    }
+    if (final)
+      return answer;
+  }
+}
+
+// The worker's side of a restart, one request at a time: it reports its reading state after
+// each page once it has seen a table; a fresh worker asked for page 2 of a table whose header
+// is on page 1 finds no row (it re-reads nothing), and finds them all when the request carries
+// the state page 1 left, from either worker (one format). A state that is not one it writes
+// (size, version, flags, edges that do not chain) is answered with an Error naming the page,
+// before anything else, and leaves the worker's own state as it was.
+TEST_P(ExtractPipelineTest, TheWorkerAdoptsAGivenLayoutAndRefusesADamagedOne) {
+  const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 20 --no-repeat-header");
+  std::size_t page2_rows = 0;
+  for (const std::string &line : lines_of(read_file(dir_ / "expected.csv")))
+    page2_rows += line.starts_with("2,") ? 1u : 0u;
+  ASSERT_GT(page2_rows, 0u);
+  const auto supervise = [&](const std::vector<std::string> &command, const char *name) {
+    shmpipe::SupervisorOptions options;
+    options.command = command;
+    options.session.capacity = std::uint64_t{1} << 24;
+    return std::make_unique<shmpipe::Supervisor>(
+        "shmpipe-extract-test-" + std::to_string(::getpid()) + "-" + name, options);
+  };
+  // The state after page 1, from each worker there is.
+  std::vector<std::vector<std::uint8_t>> layouts;
+  std::vector<std::vector<std::string>> commands = {{EXTRACT_WORKER}};
+#ifdef EXTRACT_WORKER_PY
+  commands.push_back({PYTHON, EXTRACT_WORKER_PY});
+#endif
+  for (const std::vector<std::string> &command : commands) {
+    auto sup = supervise(command, "first");
+    const PageAnswer first = ask_page(*sup, pdf, 0, nullptr);
+    ASSERT_TRUE(first.layout.has_value()) << command.back();
+    ASSERT_EQ(first.layout->size(), 115u);
+    EXPECT_EQ((*first.layout)[0], 1) << "version";
+    EXPECT_EQ((*first.layout)[1], 1) << "has a layout";
+    EXPECT_EQ((*first.layout)[2], 0) << "Vietnamese numbers";
+    layouts.push_back(*first.layout);
+  }
+  auto sup = supervise(worker_command(), "second");
+  EXPECT_EQ(ask_page(*sup, pdf, 1, nullptr).rows, 0u) << "a fresh worker re-read page 1";
+  std::vector<std::vector<std::uint8_t>> bad;
+  const std::vector<std::uint8_t> &good = layouts[0];
+  bad.push_back({});
+  bad.emplace_back(good.begin(), good.end() - 1);
+  bad.push_back(good);
+  bad.back().push_back(0);
+  for (const std::size_t at : {0u, 1u, 2u}) { // version 2, has_layout 2, style 2
+    bad.push_back(good);
+    bad.back()[at] = 2;
+  }
+  bad.push_back(good); // without a layout, but with edges
+  bad.back()[1] = 0;
+  // One edge moved by a point (the chain breaks), or made NaN on one side only: the byte just
+  // below the sign of each column's left edge, little-endian.
+  for (std::size_t col = 0; col < 7; ++col) {
+    bad.push_back(good);
+    bad.back()[3 + 8 * col + 6] ^= 0x01;
+    bad.push_back(good);
+    for (std::size_t i = 0; i < 8; ++i)
+      bad.back()[3 + 8 * col + i] = i == 6 ? 0xF8 : i == 7 ? 0x7F : 0x00;
+  }
+  for (const std::vector<std::uint8_t> &layout : bad) {
+    const PageAnswer answer = ask_page(*sup, pdf, 1, &layout);
+    EXPECT_EQ(answer.messages, 1u);
+    EXPECT_EQ(answer.error_code, 14);
+    EXPECT_EQ(answer.error, "the layout sent with page 2 (" + std::to_string(layout.size()) +
+                                " bytes) is not a reading state this worker writes");
+  }
+  EXPECT_EQ(ask_page(*sup, pdf, 1, nullptr).rows, 0u) << "a refused layout was adopted";
+  for (const std::vector<std::uint8_t> &layout : layouts) {
+    const PageAnswer answer = ask_page(*sup, pdf, 1, &layout);
+    EXPECT_EQ(answer.rows, page2_rows);
+    EXPECT_EQ(answer.error, "");
+    ASSERT_TRUE(answer.layout.has_value());
+    EXPECT_EQ(answer.layout->size(), 115u);
+  }
+  EXPECT_EQ(sup->restarts(), 0u);
 }
 
 TEST_P(ExtractPipelineTest, ARealPdfFromADebianPackage) {

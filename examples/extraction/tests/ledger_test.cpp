@@ -6,6 +6,7 @@
 #include "ledger.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
@@ -171,6 +172,65 @@ TEST(LedgerTest, JunkWordsAreIgnored) {
   const std::vector<Row> rows = reader.read_page(0, w);
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].name, "Đào");
+}
+
+// The state that carries over to the next page, as bytes: a reader that restores it reads a
+// page without a header as the reader that saved it would (the columns and the number
+// convention), and a reader before any header saves "no table". Bytes that are not such a
+// state are refused, and the reader is left as it was.
+TEST(LedgerTest, TheLayoutSavedIsTheLayoutRestored) {
+  for (const bool vietnamese : {true, false}) {
+    SCOPED_TRACE(vietnamese ? "vi" : "en");
+    LedgerReader reader;
+    const std::vector<std::uint8_t> none = reader.save_layout();
+    ASSERT_EQ(none.size(), 115u);
+    EXPECT_EQ(none[0], LedgerReader::kLayoutVersion);
+    EXPECT_EQ(none[1], 0);
+    std::vector<Word> first;
+    header(first, 40, vietnamese);
+    row(first, 52, "1", "Excavation", "1", "2", "2");
+    ASSERT_EQ(reader.read_page(0, first).size(), 1u);
+    const std::vector<std::uint8_t> saved = reader.save_layout();
+    ASSERT_EQ(saved.size(), 115u);
+    EXPECT_EQ(saved[1], 1);
+    EXPECT_EQ(saved[2], vietnamese ? 0 : 1);
+
+    std::vector<Word> second;
+    row(second, 40, "2", "Formwork", vietnamese ? "1.234,5" : "1,234.5", "2", "2469");
+    LedgerReader restored;
+    EXPECT_TRUE(restored.read_page(1, second).empty()) << "no header: no rows";
+    ASSERT_TRUE(restored.restore_layout(saved));
+    EXPECT_TRUE(restored.has_layout());
+    EXPECT_EQ(restored.save_layout(), saved);
+    const std::vector<Row> rows = restored.read_page(1, second);
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows[0].quantity, 1234.5) << "the number convention came with it";
+    EXPECT_EQ(rows[0].name, reader.read_page(1, second)[0].name);
+
+    // Garbage is refused and changes nothing.
+    std::vector<std::vector<std::uint8_t>> bad = {{}, {saved.begin(), saved.end() - 1}};
+    bad.push_back(saved);
+    bad.back().push_back(0);
+    for (const std::size_t at : {0u, 1u, 2u}) {
+      bad.push_back(saved);
+      bad.back()[at] = 2;
+    }
+    bad.push_back(saved);
+    bad.back()[1] = 0; // no table, but columns
+    bad.push_back(none);
+    bad.back()[1] = 1; // a table without columns
+    for (std::size_t edge = 0; edge < 14; ++edge) {
+      bad.push_back(saved); // moved by a little: the chain from -inf to +inf breaks
+      bad.back()[3 + 8 * edge + 5] ^= 0x10;
+    }
+    for (const std::vector<std::uint8_t> &bytes : bad) {
+      EXPECT_FALSE(restored.restore_layout(bytes)) << bytes.size();
+      EXPECT_EQ(restored.save_layout(), saved);
+    }
+    ASSERT_TRUE(restored.restore_layout(none));
+    EXPECT_FALSE(restored.has_layout());
+    EXPECT_TRUE(restored.read_page(1, second).empty());
+  }
 }
 
 } // namespace
