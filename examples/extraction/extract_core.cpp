@@ -367,6 +367,21 @@ public:
     return number;
   }
 
+  /// Why no row was found (for a run that found none): the first page where the worker saw a
+  /// table header, or that it saw none on the pages it read.
+  [[nodiscard]] std::string why_no_rows(bool some_failed) const {
+    for (const auto &[page, result] : pages_)
+      if (result.done && result.error.empty() && !result.layout.empty())
+        return "a table header was recognised on page " + std::to_string(page + 1) +
+               ", but no ledger row under it";
+    std::string why = "no table header recognised on any page";
+    if (some_failed)
+      why += " that could be read";
+    if (!pages_.empty() && pages_.begin()->first > 0)
+      why += "; pages before " + std::to_string(pages_.begin()->first + 1) + " were not read";
+    return why;
+  }
+
   [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] std::size_t images() const noexcept { return images_; }
   [[nodiscard]] std::size_t not_adding_up() const noexcept { return not_adding_up_; }
@@ -761,12 +776,25 @@ int run(int argc, char **argv) {
   static_cast<void>(sup->shutdown("done", 5s));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const std::size_t done = last - first + 1;
-  std::printf("pages %zu (failed %zu), rows %zu (not adding up %zu), images %zu, bytes moved "
-              "%llu, %.3f s, %.1f pages/s\n",
-              done, failed, rows, extraction.not_adding_up(), extraction.images(),
+  // No row at all is said, not left to a header-only ledger.csv: a table the reader does not
+  // recognise looks exactly like that. The status tells it from success, for scripts; the
+  // pages' text is in DIR all the same (a PDF without a table is not an error to read).
+  std::string rows_note = "not adding up " + std::to_string(extraction.not_adding_up());
+  if (rows == 0) {
+    const std::string why = extraction.why_no_rows(failed > 0);
+    rows_note = "no ledger row found: " + why;
+    std::fprintf(stderr,
+                 "extract_core: no ledger row found in '%s': %s (ledger.csv holds only its "
+                 "header line)\n",
+                 args.pdf.c_str(), why.c_str());
+  }
+  std::printf("pages %zu (failed %zu), rows %zu (%s), images %zu, bytes moved %llu, %.3f s, "
+              "%.1f pages/s\n",
+              done, failed, rows, rows_note.c_str(), extraction.images(),
               static_cast<unsigned long long>(extraction.bytes()), seconds,
               static_cast<double>(done) / seconds);
-  return failed == 0 ? 0 : 3;
+  std::fflush(stdout);
+  return failed != 0 ? 3 : rows == 0 ? 4 : 0;
 }
 
 } // namespace

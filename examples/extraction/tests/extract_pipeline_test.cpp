@@ -324,6 +324,50 @@ TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAloneWithoutRepeatedHe
   EXPECT_EQ(reads_in(trace), once);
 }
 
+// A document in which no ledger row is found says so, on stderr and in the summary line, with
+// why when it can tell, and exits 4 (3 when pages failed too) instead of 0; its page text and
+// the header-only ledger.csv are in DIR all the same.
+TEST_P(ExtractPipelineTest, NoLedgerRowFoundIsSaidAndExits4) {
+  fs::path pdf = make_pdf("--lang en --rows 0 --seed 21"); // a table header, no row under it
+  Result r = extract(pdf);
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("extract_core: no ledger row found in '" + pdf.string() +
+                       "': a table header was recognised on page 1, but no ledger row under it"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("rows 0 (no ledger row found: a table header was recognised on page 1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_file(dir_ / "out" / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(lines_of(read_file(dir_ / "out" / "ledger.csv")).size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "pages" / "page-0001.txt"));
+
+  // A table whose only header is on page 1, read from page 2 on.
+  pdf = make_pdf("--lang vi --rows 150 --seed 22 --no-repeat-header");
+  r = extract(pdf, "--force --pages 2-3");
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("rows 0 (no ledger row found: no table header recognised on any page; "
+                       "pages before 2 were not read)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(names_in(dir_ / "out" / "pages"),
+            (std::vector<std::string>{"page-0002.txt", "page-0003.txt"}));
+
+  // The page with the header kills every worker: no row, and a failed page: status 3.
+  r = run(std::string("SHMPIPE_EXTRACT_CRASH=0 ") + EXTRACT_CORE + worker_flag() +
+          " --force --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("page 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no ledger row found in '" + pdf.string() +
+                       "': no table header recognised on any page that could be read"),
+            std::string::npos)
+      << r.out;
+
+  r = extract(pdf, "--force"); // rows: no such line
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("no ledger row"), std::string::npos) << r.out;
+}
+
 TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   Result r = extract(dir_ / "nope.pdf");
   EXPECT_EQ(r.status, 1);
@@ -559,7 +603,13 @@ TEST_P(ExtractPipelineTest, ARealPdfFromADebianPackage) {
   const fs::path pdf = dir_ / "fontconfig-user.pdf";
   ASSERT_EQ(run("gzip -dc " + gz.string() + " > " + pdf.string()).status, 0);
   const Result r = extract(pdf, "--pages 1-4");
-  ASSERT_EQ(r.status, 0) << r.out;
+  // A manual, not a ledger: its text is extracted, and the run says it found no row.
+  ASSERT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("no ledger row found in '" + pdf.string() +
+                       "': no table header recognised on any page (ledger.csv holds only its "
+                       "header line)"),
+            std::string::npos)
+      << r.out;
   for (int p = 1; p <= 4; ++p) {
     char name[32];
     std::snprintf(name, sizeof name, "page-%04d.txt", p);
