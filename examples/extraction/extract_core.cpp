@@ -92,7 +92,12 @@ constexpr examples::Usage kUsage("extract_core",
 
 Args parse_args(int argc, char **argv) {
   Args args;
+  std::vector<std::string_view> seen;
   kUsage.options(argc, argv, {"--force"}, [&](std::string_view flag, std::string_view value) {
+    // A repeated option would silently win over the first (another PDF, another DIR).
+    if (std::find(seen.begin(), seen.end(), flag) != seen.end())
+      usage(std::string(flag) + " given twice");
+    seen.push_back(flag);
     if (flag == "--pdf")
       args.pdf = value;
     else if (flag == "--out")
@@ -103,6 +108,8 @@ Args parse_args(int argc, char **argv) {
       args.dpi = kUsage.number<unsigned>(value, "--dpi", 18, 600);
     else if (flag == "--in-flight")
       args.in_flight = kUsage.number<unsigned>(value, "--in-flight", 1, 64);
+    else if (flag == "--worker" && value.empty())
+      usage("--worker takes a path or 'python'");
     else if (flag == "--worker")
       args.worker = value;
     else if (flag == "--pages") {
@@ -147,7 +154,11 @@ bool write_png(const fs::path &path, const std::uint8_t *pixels, std::uint32_t w
   std::FILE *file = std::fopen(path.c_str(), "wbe");
   if (file == nullptr)
     return false;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  // The caller says what failed: libpng's own "libpng error: Write Error" on stderr says less.
+  const png_error_ptr quiet_error = [](png_structp p, png_const_charp) { png_longjmp(p, 1); };
+  const png_error_ptr quiet_warning = [](png_structp, png_const_charp) {};
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, quiet_error, quiet_warning);
   png_infop info = png != nullptr ? png_create_info_struct(png) : nullptr;
   bool ok = false;
   // libpng reports errors by longjmp to here: nothing with a destructor lives in this frame.
@@ -360,7 +371,7 @@ public:
       }
     csv.close();
     if (!csv)
-      fail("cannot write " + (dir_ / "ledger.csv").string());
+      fail("cannot write " + (dir_ / "ledger.csv").string() + ": " + std::strerror(errno));
     for (const fs::directory_entry &e : fs::directory_iterator(dir_ / "evidence"))
       if (e.path().filename().string().starts_with(".p")) // a crop without its row
         fs::remove(e.path());
@@ -444,10 +455,14 @@ private:
         return false;
       char name[32];
       std::snprintf(name, sizeof name, "page-%04u.txt", page + 1);
-      std::ofstream out(dir_ / "pages" / name, std::ios::binary);
+      const fs::path path = dir_ / "pages" / name;
+      std::ofstream out(path, std::ios::binary);
       if (text->text() != nullptr)
         out.write(text->text()->c_str(), static_cast<std::streamsize>(text->text()->size()));
-      return static_cast<bool>(out);
+      out.close(); // a full disk may show only here
+      if (!out)    // ours, not the worker's: the run cannot be written, so it fails
+        fail("cannot write " + path.string() + ": " + std::strerror(errno));
+      return true;
     }
     if (const sc::LedgerBatch *batch = message.body_as_LedgerBatch())
       return take_rows(page, *batch);
@@ -517,11 +532,11 @@ private:
         height > 1u << 20 || stride < width * bpp || have < stride * height ||
         evidence.row() >= pages_[page].rows.size())
       return false;
-    if (!write_png(dir_ / "evidence" / staged_name(page, evidence.row()), evidence.pixels()->data(),
-                   static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height),
-                   static_cast<std::uint32_t>(stride),
+    const fs::path path = dir_ / "evidence" / staged_name(page, evidence.row());
+    if (!write_png(path, evidence.pixels()->data(), static_cast<std::uint32_t>(width),
+                   static_cast<std::uint32_t>(height), static_cast<std::uint32_t>(stride),
                    bpp == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY))
-      fail("cannot write a PNG under " + (dir_ / "evidence").string());
+      fail("cannot write " + path.string() + ": " + std::strerror(errno));
     ++images_;
     return true;
   }
@@ -752,7 +767,10 @@ int run(int argc, char **argv) {
   options.health_interval = 1s;
   options.health_timeout = 60s; // a page being rendered does not answer health checks
   options.on_event = [](const shmpipe::SupervisorEvent &e) {
-    if (e.kind != shmpipe::SupervisorEvent::Kind::started)
+    // A start, and a worker that ended cleanly when asked, are how every run goes: no news.
+    using Kind = shmpipe::SupervisorEvent::Kind;
+    if (e.kind != Kind::started &&
+        !(e.kind == Kind::stopped && e.detail.ends_with("exited with status 0 after Shutdown")))
       std::fprintf(stderr, "extract_core: worker %d %s: %s\n", static_cast<int>(e.pid),
                    std::string(shmpipe::to_string(e.kind)).c_str(), e.detail.c_str());
   };

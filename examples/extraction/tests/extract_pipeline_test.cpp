@@ -212,6 +212,8 @@ TEST_P(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
   const Result r = extract(pdf);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("rows 240 (not adding up 3)"), std::string::npos) << r.out;
+  // The summary line and nothing else (a worker stopped as asked is no news).
+  EXPECT_EQ(lines_of(r.out).size(), 1u) << r.out;
   expect_complete_output(pdf);
 }
 
@@ -796,11 +798,18 @@ TEST_P(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
 TEST_P(ExtractCleanupTest, BadArgumentsLeaveNothing) {
   const fs::path pdf = make_pdf("--lang en --rows 5 --seed 8");
   const std::map<std::string, std::string> before = previous_output();
-  for (const std::vector<std::string> &extra :
-       {std::vector<std::string>{"--dpi", "5"}, {"--pages", "x"}, {"--frobnicate", "1"}}) {
+  for (const std::vector<std::string> &extra : {std::vector<std::string>{"--dpi", "5"},
+                                                {"--pages", "x"},
+                                                {"--frobnicate", "1"},
+                                                {"--force", "--worker", ""}}) {
     auto program = start(pdf, extra);
     expect_nothing_left(*program, 2, before);
   }
+  // A repeated option used to win silently over the first: another PDF, another DIR.
+  auto program = start(pdf, {"--force", "--pdf", (dir_ / "other.pdf").string()});
+  expect_nothing_left(*program, 2, before);
+  EXPECT_NE(read_file(dir_ / "log").find("--pdf given twice"), std::string::npos)
+      << read_file(dir_ / "log");
 }
 
 // SIGINT and SIGTERM in the middle of a run (the session exists and PNGs are being staged):
@@ -1016,6 +1025,33 @@ TEST_P(ExtractCleanupTest, AFailedCommitPutsBackWhatItHadMoved) {
   EXPECT_NE(log.find("is as it was"), std::string::npos) << log;
   EXPECT_EQ(shmpipe::test::entries_starting_with(out, ".extract_core-"),
             std::vector<std::string>{});
+}
+
+// A disk that fills up while page text (or a crop) is written fails the run (status 1) with the
+// file that could not be written and why, and leaves nothing behind. A page text that could not
+// be written used to be blamed on the worker: every page "failed: an inconsistent message from
+// the worker". DIR is a 4 KiB tmpfs in a mount namespace of the test's own (root only).
+TEST_P(ExtractCleanupTest, AFullDiskFailsTheRunAndSaysWhatCouldNotBeWritten) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "needs a mount namespace of its own (root)";
+  const fs::path pdf = make_pdf("--lang vi --rows 200 --seed 23"); // 4.5 KiB of text on page 1
+  const fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  const Result r =
+      run("unshare -m sh -c 'mount -t tmpfs -o size=4k tmpfs " + small.string() + " || exit 99; " +
+          EXTRACT_CORE + worker_flag() + " --pdf " + pdf.string() + " --out " +
+          (small / "out").string() + "; echo status $?; ls -A " + small.string() + "'");
+  if (r.status == 99 || r.out.find("status ") == std::string::npos)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << r.out;
+  EXPECT_NE(r.out.find("status 1"), std::string::npos) << r.out;
+  EXPECT_NE(
+      r.out.find("extract_core: cannot write " + (small / "out").string() + "/.extract_core-"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(": No space left on device\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("inconsistent"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("libpng"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.ends_with("status 1\n")) << "something left in DIR: " << r.out;
 }
 
 std::string worker_name(const ::testing::TestParamInfo<std::string> &info) { return info.param; }
