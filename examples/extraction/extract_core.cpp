@@ -640,6 +640,10 @@ public:
         fail("cannot lock " + dir.string() + ": " +
              (error == EWOULDBLOCK ? std::string("another run holds it") : std::strerror(error)));
       }
+      if (examples::stop_signal() != 0) { // nothing is moved yet: the run can still stop
+        ::close(fd_);
+        examples::throw_if_stopped();
+      }
       std::this_thread::sleep_for(5ms);
     }
   }

@@ -27,8 +27,11 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -919,8 +922,9 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
 // with a complete output.
 TEST_P(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) {
   const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 11");
-  auto first = start(pdf);
-  auto second = start(pdf);
+  // --force: a run that starts after the other committed would be refused without it.
+  auto first = start(pdf, {"--force"});
+  auto second = start(pdf, {"--force"});
   EXPECT_EQ(first->wait(), 0);
   EXPECT_EQ(second->wait(), 0);
   EXPECT_EQ(shmpipe::test::entries_starting_with(dir_ / "out", ".extract_core-"),
@@ -990,6 +994,51 @@ TEST_P(ExtractCleanupTest, AUsedOutputIsRefusedWithoutForceAndReplacedWholeWithI
   EXPECT_NE(read_file(dir_ / "log").find("is not a directory"), std::string::npos)
       << read_file(dir_ / "log");
   EXPECT_EQ(read_file(dir_ / "a-file"), "not a directory\n");
+}
+
+// A commit holds an flock on DIR while it moves the results in, so that runs into one DIR at
+// once commit one after the other and DIR never ends with one run's pages/ beside another's
+// ledger.csv. Here the test holds the lock: the run has staged everything and waits, DIR keeps
+// the earlier output; a stop signal still ends it with nothing changed; once the lock is
+// released a run commits and ends.
+TEST_P(ExtractCleanupTest, ACommitWaitsForTheLockOnTheDirectory) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
+  fs::rename(many, dir_ / "many.pdf");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  const std::map<std::string, std::string> before = files_under(out);
+  const int fd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  const auto staged_and_waiting = [&](shmpipe::test::Background &program) {
+    // Staged to the end (ledger.csv is written last, just before the commit).
+    const bool staged = shmpipe::test::wait_until([&] {
+      for (const std::string &name : shmpipe::test::entries_starting_with(out, ".extract_core-"))
+        if (fs::exists(out / name / "ledger.csv"))
+          return true;
+      return !program.running();
+    });
+    EXPECT_TRUE(staged && program.running()) << read_file(dir_ / "log");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(program.running());
+    std::map<std::string, std::string> now = files_under(out);
+    std::erase_if(now, [](const auto &file) { return file.first.starts_with(".extract_core-"); });
+    EXPECT_EQ(now, before) << "committed while another held the lock";
+  };
+  auto stopped = start(two, {"--force"});
+  staged_and_waiting(*stopped);
+  stopped->signal(SIGTERM);
+  // Within a few seconds, not after the 30 s a commit waits for the lock at most.
+  EXPECT_TRUE(shmpipe::test::wait_until([&] { return !stopped->running(); }, 10s));
+  expect_nothing_left(*stopped, 128 + SIGTERM, before);
+
+  auto program = start(two, {"--force"});
+  staged_and_waiting(*program);
+  ::close(fd); // releases it
+  EXPECT_EQ(program->wait(), 0) << read_file(dir_ / "log");
+  EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(names_in(out / "pages"), (std::vector<std::string>{"page-0001.txt", "page-0002.txt"}));
 }
 
 // A commit that cannot move one of the results puts back those it had moved: the run fails
