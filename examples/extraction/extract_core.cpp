@@ -415,9 +415,6 @@ private:
     return error->message() != nullptr ? error->message()->str() : "an error without a message";
   }
 
-  /// A page whose worker died. The worker serves requests in order, so the first page lost
-  /// in a death is the one it was on: that one is tried once more, then reported; the others
-  /// were only queued behind it and go again, uncounted. Returns true when the page is done.
   /// The reading state the closest page before `page` that completed reported; nullptr when
   /// none did or it had seen no table (a new worker starts with none).
   [[nodiscard]] const std::vector<std::uint8_t> *layout_before(std::uint32_t page) const {
@@ -429,6 +426,9 @@ private:
     return nullptr;
   }
 
+  /// A page whose worker died. The worker serves requests in order, so the first page lost
+  /// in a death is the one it was on: that one is tried once more, then reported; the others
+  /// were only queued behind it and go again, uncounted. Returns true when the page is done.
   bool lost(std::uint32_t page, unsigned worker) {
     const bool culprit = worker != last_death_; // losses come in the order of the requests
     last_death_ = worker;
@@ -640,9 +640,9 @@ public:
         fail("cannot lock " + dir.string() + ": " +
              (error == EWOULDBLOCK ? std::string("another run holds it") : std::strerror(error)));
       }
-      if (examples::stop_signal() != 0) { // nothing is moved yet: the run can still stop
-        ::close(fd_);
-        examples::throw_if_stopped();
+      if (const int signal = examples::stop_signal(); signal != 0) {
+        ::close(fd_); // nothing is moved yet: the run can still stop
+        throw examples::Interrupted(signal);
       }
       std::this_thread::sleep_for(5ms);
     }

@@ -881,18 +881,22 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
   const std::string bytes = read_file(pdf);
   const fs::path out = dir_ / "out";
   const auto refused = [&](const fs::path &input, const fs::path &out_dir) {
-    SCOPED_TRACE(input.string() + " into " + out_dir.string());
-    const std::map<std::string, std::string> before = files_under(out);
-    std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", input.string(), "--out",
-                                     out_dir.string()};
-    for (const std::string &a : worker_args())
-      argv.push_back(a);
-    shmpipe::test::Background program(argv, dir_ / "log");
-    EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
-    EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
-    EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
-    EXPECT_EQ(files_under(out), before);
-    EXPECT_EQ(read_file(input), bytes);
+    for (const bool force : {false, true}) { // --force replaces results, never the PDF
+      SCOPED_TRACE(input.string() + " into " + out_dir.string() + (force ? " --force" : ""));
+      const std::map<std::string, std::string> before = files_under(out);
+      std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", input.string(), "--out",
+                                       out_dir.string()};
+      for (const std::string &a : worker_args())
+        argv.push_back(a);
+      if (force)
+        argv.push_back("--force");
+      shmpipe::test::Background program(argv, dir_ / "log");
+      EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
+      EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
+      EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
+      EXPECT_EQ(files_under(out), before);
+      EXPECT_EQ(read_file(input), bytes);
+    }
   };
   fs::create_directories(out / "pages");
   fs::copy_file(pdf, out / "ledger.csv");
