@@ -5,7 +5,9 @@
 // status 2 once every destructor has run).
 #pragma once
 
+#include <algorithm>
 #include <charconv>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -52,10 +54,24 @@ public:
   /// Calls on_option(flag, value) for each "--flag value" pair of the command line; a flag
   /// without a value fails.
   template <class OnOption> void options(int argc, char **argv, OnOption &&on_option) const {
-    for (int i = 1; i < argc; i += 2) {
+    options(argc, argv, {}, on_option);
+  }
+
+  /// The same, where the flags in `switches` take no value: on_option(flag, "") for each.
+  template <class OnOption>
+  void options(int argc, char **argv, std::initializer_list<std::string_view> switches,
+               OnOption &&on_option) const {
+    for (int i = 1; i < argc;) {
+      const std::string_view flag(argv[i]);
+      if (std::find(switches.begin(), switches.end(), flag) != switches.end()) {
+        on_option(flag, std::string_view());
+        i += 1;
+        continue;
+      }
       if (i + 1 >= argc)
-        fail("missing value after " + std::string(argv[i]));
-      on_option(std::string_view(argv[i]), std::string_view(argv[i + 1]));
+        fail("missing value after " + std::string(flag));
+      on_option(flag, std::string_view(argv[i + 1]));
+      i += 2;
     }
   }
 

@@ -3,25 +3,28 @@
 // extract_core: extracts page text, ledger rows and evidence images from a PDF through a
 // supervised extract_worker process, over a shmpipe session.
 //
-//   extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] [--in-flight K]
+//   extract_core --pdf FILE --out DIR [--force] [--dpi N] [--pages A-B] [--in-flight K]
 //                [--worker PATH|python]
 //
 // --worker python runs extract_worker.py (PyMuPDF; next to this program) with /usr/bin/python3
 // in place of extract_worker (poppler): the same messages, the same ledger.csv and crops.
 // writes DIR/pages/page-0001.txt ..., DIR/ledger.csv and DIR/evidence/row-000001.png ..., and
-// prints a one-line summary. Everything is written into a staging directory inside DIR first
-// and takes its place only at the end of a run (replacing pages/, evidence/ and ledger.csv of
-// an earlier run as a whole): a failed, interrupted (SIGINT, SIGTERM, SIGHUP) or refused run
-// leaves DIR as it found it, and no segment and no worker behind. Every message from the worker is
-// verified and its columns and pixel sizes checked before use (the worker parses untrusted PDFs: it
-// is untrusted too). Pages are requested a few at a time; a worker that dies is restarted by the
-// Supervisor and the page it was on is sent once more; a page that fails twice is reported and
-// skipped.
+// prints a one-line summary. A DIR that holds an earlier run's results is refused unless --force
+// says to replace them. Everything is written into a staging directory inside DIR first and
+// takes its place only at the end of a run (pages/, evidence/ and ledger.csv all three or none,
+// each replacing its predecessor as a whole): a failed, interrupted (SIGINT, SIGTERM, SIGHUP) or
+// refused run leaves DIR as it found it, and no segment and no worker behind. Every message from
+// the worker is verified and its columns and pixel sizes checked before use (the worker parses
+// untrusted PDFs: it is untrusted too). Pages are requested a few at a time; a worker that dies is
+// restarted by the Supervisor and the page it was on is sent once more, with the reading state
+// (table layout) the page before reported, so that the new worker re-reads no earlier page; a
+// page that fails twice is reported and skipped.
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -36,11 +39,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <fcntl.h>
 #include <png.h>
 #include <stdio.h> // renameat2
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/cli.hpp"
@@ -67,6 +72,7 @@ public:
 struct Args {
   std::string pdf;
   fs::path out;
+  bool force = false; // replace an earlier run's results in DIR
   unsigned dpi = 150;
   std::uint32_t first_page = 0; // 1-based; 0: from the first
   std::uint32_t last_page = 0;  // 1-based; 0: to the last
@@ -79,22 +85,31 @@ struct Args {
 constexpr const char *kPython = "/usr/bin/python3";
 
 constexpr examples::Usage kUsage("extract_core",
-                                 "extract_core --pdf FILE --out DIR [--dpi N] [--pages A-B] "
-                                 "[--in-flight K] [--worker PATH|python]");
+                                 "extract_core --pdf FILE --out DIR [--force] [--dpi N] "
+                                 "[--pages A-B] [--in-flight K] [--worker PATH|python]");
 
 [[noreturn]] void usage(const std::string &why) { kUsage.fail(why); }
 
 Args parse_args(int argc, char **argv) {
   Args args;
-  kUsage.options(argc, argv, [&](std::string_view flag, std::string_view value) {
+  std::vector<std::string_view> seen;
+  kUsage.options(argc, argv, {"--force"}, [&](std::string_view flag, std::string_view value) {
+    // A repeated option would silently win over the first (another PDF, another DIR).
+    if (std::find(seen.begin(), seen.end(), flag) != seen.end())
+      usage(std::string(flag) + " given twice");
+    seen.push_back(flag);
     if (flag == "--pdf")
       args.pdf = value;
     else if (flag == "--out")
       args.out = value;
+    else if (flag == "--force")
+      args.force = true;
     else if (flag == "--dpi")
       args.dpi = kUsage.number<unsigned>(value, "--dpi", 18, 600);
     else if (flag == "--in-flight")
       args.in_flight = kUsage.number<unsigned>(value, "--in-flight", 1, 64);
+    else if (flag == "--worker" && value.empty())
+      usage("--worker takes a path or 'python'");
     else if (flag == "--worker")
       args.worker = value;
     else if (flag == "--pages") {
@@ -139,7 +154,11 @@ bool write_png(const fs::path &path, const std::uint8_t *pixels, std::uint32_t w
   std::FILE *file = std::fopen(path.c_str(), "wbe");
   if (file == nullptr)
     return false;
-  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  // The caller says what failed: libpng's own "libpng error: Write Error" on stderr says less.
+  const png_error_ptr quiet_error = [](png_structp p, png_const_charp) { png_longjmp(p, 1); };
+  const png_error_ptr quiet_warning = [](png_structp, png_const_charp) {};
+  png_structp png =
+      png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, quiet_error, quiet_warning);
   png_infop info = png != nullptr ? png_create_info_struct(png) : nullptr;
   bool ok = false;
   // libpng reports errors by longjmp to here: nothing with a destructor lives in this frame.
@@ -183,6 +202,9 @@ struct PageResult {
   bool done = false;
   std::string error;                 // why it failed; empty when it did not
   std::vector<extraction::Row> rows; // in page order
+  /// The worker's reading state after the page (LedgerBatch.layout, opaque): what a restarted
+  /// worker is handed with the page after it. Empty: no table seen yet.
+  std::vector<std::uint8_t> layout;
 };
 
 class Extraction {
@@ -237,13 +259,22 @@ public:
         const std::uint32_t page = again ? retry_.front() : next;
         const shmpipe::Sent sent = sup_.request<sc::Extraction>(
             [&](fb::FlatBufferBuilder &b) {
-              const auto r = sc::CreateExtractRequest(b, b.CreateString(args_.pdf), page, nullptr,
-                                                      static_cast<std::uint16_t>(args_.dpi));
+              // Built once a worker runs (request() starts the next one first). One that has
+              // not just read the page before (a restarted one, or one whose pages came out
+              // of order) gets the state the pages before left: it need not re-read them.
+              const bool continues = sup_.restarts() == sent_to_ && page == sent_page_ + 1;
+              const std::vector<std::uint8_t> *layout = continues ? nullptr : layout_before(page);
+              const auto r =
+                  sc::CreateExtractRequest(b, b.CreateString(args_.pdf), page, nullptr,
+                                           static_cast<std::uint16_t>(args_.dpi),
+                                           layout != nullptr ? b.CreateVector(*layout) : 0);
               return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
             },
             30s);
         if (sent.status != shmpipe::Status::ok)
           break; // the worker is down: receive() restarts it (or reports it gone)
+        sent_to_ = sup_.restarts();
+        sent_page_ = page;
         in_flight_[sent.request_id] = {page, sup_.restarts()};
         pages_[page] = PageResult{};
         if (again)
@@ -340,11 +371,26 @@ public:
       }
     csv.close();
     if (!csv)
-      fail("cannot write " + (dir_ / "ledger.csv").string());
+      fail("cannot write " + (dir_ / "ledger.csv").string() + ": " + std::strerror(errno));
     for (const fs::directory_entry &e : fs::directory_iterator(dir_ / "evidence"))
       if (e.path().filename().string().starts_with(".p")) // a crop without its row
         fs::remove(e.path());
     return number;
+  }
+
+  /// Why no row was found (for a run that found none): the first page where the worker saw a
+  /// table header, or that it saw none on the pages it read.
+  [[nodiscard]] std::string why_no_rows(bool some_failed) const {
+    for (const auto &[page, result] : pages_)
+      if (result.done && result.error.empty() && !result.layout.empty())
+        return "a table header was recognised on page " + std::to_string(page + 1) +
+               ", but no ledger row under it";
+    std::string why = "no table header recognised on any page";
+    if (some_failed)
+      why += " that could be read";
+    if (!pages_.empty() && pages_.begin()->first > 0)
+      why += "; pages before " + std::to_string(pages_.begin()->first + 1) + " were not read";
+    return why;
   }
 
   [[nodiscard]] std::uint64_t bytes() const noexcept { return bytes_; }
@@ -367,6 +413,17 @@ private:
     if (error == nullptr)
       return "an unexpected message from the worker";
     return error->message() != nullptr ? error->message()->str() : "an error without a message";
+  }
+
+  /// The reading state the closest page before `page` that completed reported; nullptr when
+  /// none did or it had seen no table (a new worker starts with none).
+  [[nodiscard]] const std::vector<std::uint8_t> *layout_before(std::uint32_t page) const {
+    for (auto it = pages_.lower_bound(page); it != pages_.begin();) {
+      --it;
+      if (it->second.done && it->second.error.empty())
+        return it->second.layout.empty() ? nullptr : &it->second.layout;
+    }
+    return nullptr;
   }
 
   /// A page whose worker died. The worker serves requests in order, so the first page lost
@@ -398,10 +455,14 @@ private:
         return false;
       char name[32];
       std::snprintf(name, sizeof name, "page-%04u.txt", page + 1);
-      std::ofstream out(dir_ / "pages" / name, std::ios::binary);
+      const fs::path path = dir_ / "pages" / name;
+      std::ofstream out(path, std::ios::binary);
       if (text->text() != nullptr)
         out.write(text->text()->c_str(), static_cast<std::streamsize>(text->text()->size()));
-      return static_cast<bool>(out);
+      out.close(); // a full disk may show only here
+      if (!out)    // ours, not the worker's: the run cannot be written, so it fails
+        fail("cannot write " + path.string() + ": " + std::strerror(errno));
+      return true;
     }
     if (const sc::LedgerBatch *batch = message.body_as_LedgerBatch())
       return take_rows(page, *batch);
@@ -427,6 +488,10 @@ private:
     for (const fb::Vector<double> *part : parts)
       if (part != nullptr && part->size() != n)
         return false;
+    // Opaque, kept per page and handed back: bounded (today's is 115 bytes).
+    constexpr std::size_t kMaxLayout = 4096;
+    if (batch.layout() != nullptr && batch.layout()->size() > kMaxLayout)
+      return false;
     std::vector<extraction::Row> rows(n);
     for (fb::uoffset_t i = 0; i < n; ++i) {
       if (batch.page()->Get(i) != page)
@@ -451,6 +516,8 @@ private:
           r.parts[k] = parts[k]->Get(i);
     }
     pages_[page].rows = std::move(rows);
+    if (batch.layout() != nullptr)
+      pages_[page].layout.assign(batch.layout()->begin(), batch.layout()->end());
     return true;
   }
 
@@ -465,11 +532,11 @@ private:
         height > 1u << 20 || stride < width * bpp || have < stride * height ||
         evidence.row() >= pages_[page].rows.size())
       return false;
-    if (!write_png(dir_ / "evidence" / staged_name(page, evidence.row()), evidence.pixels()->data(),
-                   static_cast<std::uint32_t>(width), static_cast<std::uint32_t>(height),
-                   static_cast<std::uint32_t>(stride),
+    const fs::path path = dir_ / "evidence" / staged_name(page, evidence.row());
+    if (!write_png(path, evidence.pixels()->data(), static_cast<std::uint32_t>(width),
+                   static_cast<std::uint32_t>(height), static_cast<std::uint32_t>(stride),
                    bpp == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY))
-      fail("cannot write a PNG under " + (dir_ / "evidence").string());
+      fail("cannot write " + path.string() + ": " + std::strerror(errno));
     ++images_;
     return true;
   }
@@ -486,6 +553,8 @@ private:
   std::deque<std::uint32_t> retry_;           // pages to send again
   std::map<std::uint32_t, unsigned> crashes_; // page -> deaths while the worker was on it
   unsigned last_death_ = ~0u;                 // the worker (its number) whose loss came last
+  unsigned sent_to_ = ~0u;                    // the worker (its number) the last request went to
+  std::uint32_t sent_page_ = 0;               // and its page
   std::uint64_t bytes_ = 0;
   std::size_t images_ = 0;
   std::size_t not_adding_up_ = 0;
@@ -529,6 +598,63 @@ void refuse_overwriting_the_input(const Args &args) {
   }
 }
 
+/// What a run puts in DIR, in the order OutputDir::commit() moves them there.
+constexpr std::array<const char *, 3> kResults{"pages", "evidence", "ledger.csv"};
+
+/// Refuses (a usage error) an --out that is not a directory, and one that holds an earlier
+/// run's results unless --force says to replace them: a run replaces each of them as a whole,
+/// and a DIR given by mistake (or one with a pages/ of its own) would lose its files. Other
+/// files in DIR are never touched, so they are no reason to refuse. Runs before anything is
+/// written.
+void refuse_a_used_out(const Args &args) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(args.out, ec);
+  if (fs::exists(status) && !fs::is_directory(status))
+    usage("--out " + args.out.string() + " is not a directory");
+  if (args.force)
+    return;
+  std::string held;
+  for (const char *name : kResults)
+    if (fs::exists(fs::symlink_status(args.out / name, ec)))
+      held += (held.empty() ? "" : ", ") + std::string(name);
+  if (!held.empty())
+    usage("--out " + args.out.string() + " holds the results of an earlier run (" + held +
+          "): --force replaces them, or choose another directory");
+}
+
+/// An exclusive flock(2) on a directory, held for the renames of one commit: runs into one DIR
+/// commit one after the other, so that DIR never ends with one run's pages/ and another's
+/// ledger.csv.
+class DirectoryLock {
+public:
+  explicit DirectoryLock(const fs::path &dir)
+      : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (fd_ < 0)
+      fail("cannot open " + dir.string() + ": " + std::strerror(errno));
+    // Another run holds it for a few renames; 30 s means something else is wrong.
+    const auto until = Clock::now() + 30s;
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int error = errno;
+      if ((error != EWOULDBLOCK && error != EINTR) || Clock::now() > until) {
+        ::close(fd_);
+        fail("cannot lock " + dir.string() + ": " +
+             (error == EWOULDBLOCK ? std::string("another run holds it") : std::strerror(error)));
+      }
+      if (const int signal = examples::stop_signal(); signal != 0) {
+        ::close(fd_); // nothing is moved yet: the run can still stop
+        throw examples::Interrupted(signal);
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  DirectoryLock(const DirectoryLock &) = delete;
+  DirectoryLock &operator=(const DirectoryLock &) = delete;
+  ~DirectoryLock() { ::close(fd_); } // releases the lock
+
+private:
+  int fd_;
+};
+
 /// Where a run writes: a new directory DIR/.extract_core-XXXXXX (mkdtemp: concurrent runs
 /// into one DIR never share it) whose pages/, evidence/ and ledger.csv commit() moves into
 /// DIR. Removed with whatever is in it when the run ends otherwise, and so are the
@@ -558,24 +684,49 @@ public:
 
   [[nodiscard]] const fs::path &path() const noexcept { return staging_; }
 
-  /// Moves the results into DIR. Each one replaces its predecessor in one step (the old one
-  /// is exchanged into the staging directory and removed with it).
+  /// Moves the results into DIR, all three or none: each replaces its predecessor in one step
+  /// (the old one is exchanged into the staging directory and removed with it), and when one
+  /// cannot be moved, those already moved are put back before the run fails.
   void commit() {
-    for (const char *name : {"pages", "evidence", "ledger.csv"}) {
+    const DirectoryLock lock(out_);
+    struct Rename {
+      fs::path from, to;
+      bool exchange;
+    };
+    std::vector<Rename> done; // to undo, in reverse
+    const auto rename = [&](const fs::path &from, const fs::path &to, unsigned flags) {
+      const bool ok = flags != 0
+                          ? ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags) == 0
+                          : ::rename(from.c_str(), to.c_str()) == 0;
+      if (ok)
+        done.push_back({from, to, flags == RENAME_EXCHANGE});
+      return ok;
+    };
+    for (const char *name : kResults) {
       const fs::path from = staging_ / name, to = out_ / name;
-      if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0)
-        continue;
-      if (errno == EEXIST &&
-          ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_EXCHANGE) == 0)
+      if (rename(from, to, RENAME_NOREPLACE) ||
+          (errno == EEXIST && rename(from, to, RENAME_EXCHANGE)))
         continue;
       if (errno == EINVAL) { // a file system without renameat2's flags: two steps
+        const fs::path old = staging_ / (std::string("old-") + name);
         std::error_code ec;
-        if (fs::exists(to, ec))
-          fs::rename(to, staging_ / (std::string("old-") + name));
-        fs::rename(from, to);
-        continue;
+        if ((!fs::exists(fs::symlink_status(to, ec)) || rename(to, old, 0)) && rename(from, to, 0))
+          continue;
       }
-      fail("cannot move " + from.string() + " to " + to.string() + ": " + std::strerror(errno));
+      const std::string why =
+          "cannot move " + from.string() + " to " + to.string() + ": " + std::strerror(errno);
+      for (auto undo = done.rbegin(); undo != done.rend(); ++undo) {
+        const bool back = undo->exchange ? ::renameat2(AT_FDCWD, undo->from.c_str(), AT_FDCWD,
+                                                       undo->to.c_str(), RENAME_EXCHANGE) == 0
+                                         : ::rename(undo->to.c_str(), undo->from.c_str()) == 0;
+        if (!back) { // the staging directory is then kept: it holds what DIR lost
+          keep_staging_ = true;
+          std::fprintf(stderr, "extract_core: cannot put %s back: %s\n", undo->to.c_str(),
+                       std::strerror(errno));
+        }
+      }
+      fail(why + (keep_staging_ ? " (DIR is incomplete; the rest is in " + staging_.string() + ")"
+                                : " (" + out_.string() + " is as it was)"));
     }
     created_.clear(); // DIR holds the results now
   }
@@ -583,7 +734,7 @@ public:
 private:
   void remove() noexcept {
     std::error_code ec;
-    if (!staging_.empty())
+    if (!staging_.empty() && !keep_staging_)
       fs::remove_all(staging_, ec);
     for (const fs::path &dir : created_)
       fs::remove(dir, ec); // only when empty: another run may be writing there too
@@ -592,6 +743,7 @@ private:
   fs::path out_;
   fs::path staging_;
   std::vector<fs::path> created_; // directories made for DIR, innermost first
+  bool keep_staging_ = false;     // a failed commit could not put everything back
 };
 
 int run(int argc, char **argv) {
@@ -602,6 +754,7 @@ int run(int argc, char **argv) {
       fail("cannot read '" + args.pdf + "': " + std::strerror(errno));
   }
   refuse_overwriting_the_input(args);
+  refuse_a_used_out(args);
   // A worker that cannot start fails the run anyway, but later and less clearly.
   if (::access(args.worker_args[0].c_str(), X_OK) != 0)
     fail("cannot run the worker " + args.worker_args[0] + ": " + std::strerror(errno) +
@@ -618,7 +771,10 @@ int run(int argc, char **argv) {
   options.health_interval = 1s;
   options.health_timeout = 60s; // a page being rendered does not answer health checks
   options.on_event = [](const shmpipe::SupervisorEvent &e) {
-    if (e.kind != shmpipe::SupervisorEvent::Kind::started)
+    // A start, and a worker that ended cleanly when asked, are how every run goes: no news.
+    using Kind = shmpipe::SupervisorEvent::Kind;
+    if (e.kind != Kind::started &&
+        !(e.kind == Kind::stopped && e.detail.ends_with("exited with status 0 after Shutdown")))
       std::fprintf(stderr, "extract_core: worker %d %s: %s\n", static_cast<int>(e.pid),
                    std::string(shmpipe::to_string(e.kind)).c_str(), e.detail.c_str());
   };
@@ -642,12 +798,25 @@ int run(int argc, char **argv) {
   static_cast<void>(sup->shutdown("done", 5s));
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   const std::size_t done = last - first + 1;
-  std::printf("pages %zu (failed %zu), rows %zu (not adding up %zu), images %zu, bytes moved "
-              "%llu, %.3f s, %.1f pages/s\n",
-              done, failed, rows, extraction.not_adding_up(), extraction.images(),
+  // No row at all is said, not left to a header-only ledger.csv: a table the reader does not
+  // recognise looks exactly like that. The status tells it from success, for scripts; the
+  // pages' text is in DIR all the same (a PDF without a table is not an error to read).
+  std::string rows_note = "not adding up " + std::to_string(extraction.not_adding_up());
+  if (rows == 0) {
+    const std::string why = extraction.why_no_rows(failed > 0);
+    rows_note = "no ledger row found: " + why;
+    std::fprintf(stderr,
+                 "extract_core: no ledger row found in '%s': %s (ledger.csv holds only its "
+                 "header line)\n",
+                 args.pdf.c_str(), why.c_str());
+  }
+  std::printf("pages %zu (failed %zu), rows %zu (%s), images %zu, bytes moved %llu, %.3f s, "
+              "%.1f pages/s\n",
+              done, failed, rows, rows_note.c_str(), extraction.images(),
               static_cast<unsigned long long>(extraction.bytes()), seconds,
               static_cast<double>(done) / seconds);
-  return failed == 0 ? 0 : 3;
+  std::fflush(stdout);
+  return failed != 0 ? 3 : rows == 0 ? 4 : 0;
 }
 
 } // namespace

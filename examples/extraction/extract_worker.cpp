@@ -10,8 +10,9 @@
 // Per ExtractRequest for page p the worker replies, in this order: PageText, LedgerBatch (the
 // rows found on p; final when there are none), then one Evidence per row (the last one final).
 // Ledger tables continue across pages without repeating their header, so the worker keeps the
-// column layout of the document it reads; a worker that was restarted in the middle of a
-// document first re-reads the pages back to the last header it can find.
+// column layout of the document it reads from page to page, and reports it with each page's
+// rows (LedgerBatch.layout). A restarted worker is handed the layout of the page before in the
+// request (ExtractRequest.layout) and adopts it: it reads no page but the one asked for.
 #include <shmpipe/schemas/envelope_shmpipe.h>
 #include <shmpipe/schemas/extraction_shmpipe.h>
 #include <shmpipe/supervisor.hpp>
@@ -49,7 +50,7 @@ using namespace std::chrono_literals;
 /// Error codes of this pipeline (Envelope Error.code).
 enum Code : std::int32_t {
   kUnreadable = 10, ///< missing, unreadable or damaged document
-  kEncrypted = 11,  ///< password-protected
+  kEncrypted = 11,  ///< needs a user password (one with an empty user password opens)
   kBadPage = 12,    ///< page number out of range
   kTooLarge = 13,   ///< an evidence crop larger than the ring holds
   kBadRequest = 14, ///< not a request this worker serves
@@ -58,12 +59,11 @@ enum Code : std::int32_t {
 constexpr auto kSendLimit = 30s; // a core that reads nothing for this long is stuck
 constexpr int kRulesDpi = 150;   // the resolution rules are found at (ledger rows from it)
 
-/// The document being read, and where the ledger reader stands in it.
+/// The document being read, and the ledger reader's state after the last page it read.
 struct Document {
   std::string path;
   std::unique_ptr<poppler::document> doc;
   extraction::LedgerReader ledger;
-  int next_page = 0; // the ledger reader has read pages [.., next_page)
 };
 
 std::vector<extraction::Word> words_of(poppler::page &page) {
@@ -75,6 +75,47 @@ std::vector<extraction::Word> words_of(poppler::page &page) {
                      r.bottom(), box.get_font_size(), box.has_space_after()});
   }
   return words;
+}
+
+/// Test hook for the fault tests: SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER] kills this worker
+/// (SIGKILL) when it opens 0-based page PAGE to read it, as a page that crashes poppler would;
+/// with MARKER, only while that file does not exist yet (it is created first), i.e. once.
+void crash_if_asked(int page) {
+  const char *spec = std::getenv("SHMPIPE_EXTRACT_CRASH");
+  if (spec == nullptr)
+    return;
+  char *end = nullptr;
+  const unsigned long target = std::strtoul(spec, &end, 10);
+  if (end == spec || target != static_cast<unsigned long>(page))
+    return;
+  if (*end == ':') {
+    const int fd = ::open(end + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return; // crashed here once already
+    ::close(fd);
+  }
+  std::raise(SIGKILL);
+}
+
+/// Test hook: SHMPIPE_EXTRACT_TRACE=FILE appends "read PAGE" (0-based) to FILE for every page
+/// this worker opens to read, so that a test sees which pages a run read, and how often.
+void trace_read(int page) {
+  const char *file = std::getenv("SHMPIPE_EXTRACT_TRACE");
+  if (file == nullptr)
+    return;
+  const int fd = ::open(file, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return;
+  const std::string line = "read " + std::to_string(page) + "\n";
+  static_cast<void>(::write(fd, line.data(), line.size())); // one append: whole lines
+  ::close(fd);
+}
+
+/// Page `n` opened to read its content (not only its size): where the test hooks act.
+std::unique_ptr<poppler::page> open_for_reading(poppler::document &doc, int n) {
+  crash_if_asked(n);
+  trace_read(n);
+  return std::unique_ptr<poppler::page>(doc.create_page(n));
 }
 
 /// The core is gone or stuck (a reply could not be sent): nothing is left to serve. Thrown to
@@ -103,7 +144,7 @@ public:
         serve_open(id, open->path() != nullptr ? open->path()->str() : std::string());
       else if (const sc::ExtractRequest *page = request->body_as_ExtractRequest())
         serve_page(id, page->path() != nullptr ? page->path()->str() : std::string(), page->page(),
-                   page->dpi());
+                   page->dpi(), page->layout());
       else
         reply_error(id, kBadRequest, "expected OpenDocument or ExtractRequest");
     }
@@ -130,11 +171,14 @@ private:
       reply_error(id, kUnreadable, "cannot open '" + path + "': missing, unreadable or not a PDF");
       return nullptr;
     }
+    // A PDF encrypted with an empty user password (only an owner password, restricting
+    // printing or copying) opens unlocked: poppler tries the empty password itself.
     if (doc->is_locked()) {
-      reply_error(id, kEncrypted, "'" + path + "' is encrypted (password protected)");
+      reply_error(id, kEncrypted,
+                  "'" + path + "' is encrypted and needs a password to open (none can be given)");
       return nullptr;
     }
-    doc_ = std::make_unique<Document>(Document{path, std::move(doc), {}, 0});
+    doc_ = std::make_unique<Document>(Document{path, std::move(doc), {}});
     return doc_.get();
   }
 
@@ -176,35 +220,10 @@ private:
     return {w, h};
   }
 
-  /// Brings the ledger reader to page `page`: continues when it stands there, else re-reads
-  /// from the last page before it that has a table header.
-  void catch_up(Document &d, int page) {
-    if (d.next_page == page)
-      return;
-    int start = 0;
-    for (int q = page - 1; q >= 0; --q) {
-      extraction::LedgerReader probe;
-      const std::unique_ptr<poppler::page> p(d.doc->create_page(q));
-      if (!p)
-        continue;
-      const std::vector<extraction::Word> words = words_of(*p);
-      static_cast<void>(probe.read_page(static_cast<std::uint32_t>(q), words));
-      if (probe.has_layout()) {
-        start = q;
-        break;
-      }
-    }
-    d.ledger = extraction::LedgerReader();
-    for (int q = start; q < page; ++q) {
-      const std::unique_ptr<poppler::page> p(d.doc->create_page(q));
-      if (p)
-        static_cast<void>(d.ledger.read_page(static_cast<std::uint32_t>(q), words_of(*p)));
-    }
-    d.next_page = page;
-  }
-
+  /// `layout`: the reading state before this page (untrusted), or nullptr: the state the
+  /// last page this worker read left.
   void serve_page(std::uint64_t id, const std::string &path, std::uint32_t page_no,
-                  std::uint16_t dpi) {
+                  std::uint16_t dpi, const fb::Vector<std::uint8_t> *layout) {
     Document *d = open_document(id, path);
     if (d == nullptr)
       return;
@@ -214,9 +233,13 @@ private:
                              std::to_string(d->doc->pages()) + ")");
     if (dpi < 18 || dpi > 1200)
       return reply_error(id, kBadRequest, "dpi " + std::to_string(dpi) + " outside 18..1200");
+    if (layout != nullptr && !d->ledger.restore_layout({layout->data(), layout->size()}))
+      return reply_error(id, kBadRequest,
+                         "the layout sent with page " + std::to_string(page_no + 1) + " (" +
+                             std::to_string(layout->size()) +
+                             " bytes) is not a reading state this worker writes");
     const int page = static_cast<int>(page_no);
-    crash_if_asked(page_no);
-    const std::unique_ptr<poppler::page> p(d->doc->create_page(page));
+    const std::unique_ptr<poppler::page> p = open_for_reading(*d->doc, page);
     if (!p)
       return reply_error(id, kUnreadable, "page " + std::to_string(page + 1) + " is damaged");
     const auto [width_pt, height_pt] = displayed_size(*p);
@@ -231,7 +254,6 @@ private:
         },
         kSendLimit, false, {.size_hint = text.size() + 256}));
 
-    catch_up(*d, page);
     const std::vector<extraction::Word> words = words_of(*p);
     // A page that may hold a table is rendered for its rules (at a fixed resolution, so that
     // the rows do not depend on the crops' dpi); the same render serves the crops when the
@@ -250,8 +272,7 @@ private:
                                  static_cast<std::size_t>(image->bytes_per_row()), 3, kRulesDpi);
     }
     const std::vector<extraction::Row> rows = d->ledger.read_page(page_no, words, rules);
-    d->next_page = page + 1;
-    send_rows(id, page_no, rows);
+    send_rows(id, page_no, rows, d->ledger);
     if (rows.empty())
       return;
     if (dpi != kRulesDpi)
@@ -278,30 +299,14 @@ private:
     return image;
   }
 
-  /// Test hook for the fault tests: SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER] kills this worker
-  /// (SIGKILL) when it is asked for 0-based page PAGE; with MARKER, only while that file does
-  /// not exist yet (it is created first), i.e. once.
-  static void crash_if_asked(std::uint32_t page) {
-    const char *spec = std::getenv("SHMPIPE_EXTRACT_CRASH");
-    if (spec == nullptr)
-      return;
-    char *end = nullptr;
-    const unsigned long target = std::strtoul(spec, &end, 10);
-    if (end == spec || target != page)
-      return;
-    if (*end == ':') {
-      const int fd = ::open(end + 1, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-      if (fd < 0)
-        return; // crashed here once already
-      ::close(fd);
-    }
-    std::raise(SIGKILL);
-  }
-
   /// The page's rows as one columnar LedgerBatch, built in place: every column is created
   /// first (uninitialized), then all are filled in one pass over the rows. Creating a vector
   /// may move the buffer (when it outgrows its memory), so none is addressed before all exist.
-  void send_rows(std::uint64_t id, std::uint32_t page, const std::vector<extraction::Row> &rows) {
+  /// With them the reader's state after the page, once it has seen a table.
+  void send_rows(std::uint64_t id, std::uint32_t page, const std::vector<extraction::Row> &rows,
+                 const extraction::LedgerReader &reader) {
+    const std::vector<std::uint8_t> layout =
+        reader.has_layout() ? reader.save_layout() : std::vector<std::uint8_t>();
     static constexpr std::array<std::string extraction::Row::*, 4> kText{
         &extraction::Row::stt, &extraction::Row::code, &extraction::Row::name,
         &extraction::Row::unit};
@@ -343,6 +348,8 @@ private:
           const auto amount_at = b.CreateUninitializedVector(n, &f64);
           const auto flags_at = b.CreateUninitializedVector(n, &u8);
           const auto box_at = b.CreateUninitializedVectorOfStructs(n, &box);
+          const auto layout_at =
+              layout.empty() ? fb::Offset<fb::Vector<std::uint8_t>>() : b.CreateVector(layout);
 
           const auto data = [&b](auto at) { return fb::GetMutableTemporaryPointer(b, at)->data(); };
           std::array<std::uint8_t *, 4> bytes{};
@@ -377,10 +384,10 @@ private:
           const auto batch = sc::CreateLedgerBatch(
               b, 0, page_at, columns[0], columns[1], columns[2], columns[3], quantity_at,
               unit_price_at, amount_at, flags_at, box_at, parts_at[0], parts_at[1], parts_at[2],
-              parts_at[3], parts_at[4], parts_at[5]);
+              parts_at[3], parts_at[4], parts_at[5], layout_at);
           return sc::CreateExtraction(b, id, sc::ExtractionBody::LedgerBatch, batch.Union());
         },
-        kSendLimit, rows.empty(), {.size_hint = 512 + n * 80 + text_bytes}));
+        kSendLimit, rows.empty(), {.size_hint = 512 + n * 80 + text_bytes + layout.size()}));
   }
 
   /// The row's area of the rendered page as an Evidence message. poppler renders into its

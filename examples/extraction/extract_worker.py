@@ -72,7 +72,7 @@ from shmpipe.schema import (BBox, DocumentInfo, Evidence, ExtractionBody, Extrac
 
 # Envelope Error codes of this pipeline (as extract_worker.cpp).
 UNREADABLE = 10  # missing, unreadable or damaged document
-ENCRYPTED = 11   # password-protected
+ENCRYPTED = 11   # needs a user password (one with an empty user password opens)
 BAD_PAGE = 12    # page number out of range
 TOO_LARGE = 13   # an evidence crop larger than the ring holds
 BAD_REQUEST = 14  # not a request this worker serves
@@ -168,6 +168,16 @@ class Ledger:
             rules = extraction_ledger.find_rules(pix.samples_mv, pix.width, pix.height,
                                                  pix.stride, pix.n, RULES_DPI)
         return [Row(page_no, r) for r in self.reader.read_page(page_no, tuples, rules)]
+
+    def save_layout(self):
+        """The reading state after the last page read (ledger.hpp's bytes): b"" before any
+        table."""
+        return self.reader.save_layout()
+
+    def restore_layout(self, data):
+        """Adopts save_layout()'s bytes, checked as untrusted; False, and nothing changed,
+        when they are not a state this reader writes."""
+        return self.reader.restore_layout(bytes(data))
 
 
 def render(page, dpi):
@@ -423,9 +433,11 @@ def build_page_text(request_id, page, text, width_pt, height_pt):
     return _extraction(b, request_id, ExtractionBody.ExtractionBody.PageText, PageText.End(b))
 
 
-def build_ledger_batch(request_id, page, rows):
+def build_ledger_batch(request_id, page, rows, layout=None):
+    """`layout`: the reader's state after the page (bytes), None before any table."""
     text_bytes = sum(len(s.encode()) for r in rows for s in (r.stt, r.code, r.name, r.unit))
-    b = flatbuffers.Builder(1024 + len(rows) * 80 + text_bytes)
+    b = flatbuffers.Builder(1024 + len(rows) * 80 + text_bytes + len(layout or b""))
+    layout_at = None if layout is None else b.CreateByteVector(layout)
     stt = _string_column(b, [r.stt for r in rows])
     code = _string_column(b, [r.code for r in rows])
     name = _string_column(b, [r.name for r in rows])
@@ -456,6 +468,8 @@ def build_ledger_batch(request_id, page, rows):
     LedgerBatch.AddRowBbox(b, boxes)
     for add, column in zip(_PART_ADDERS, parts):
         add(b, column)
+    if layout_at is not None:
+        LedgerBatch.AddLayout(b, layout_at)
     return _extraction(b, request_id, ExtractionBody.ExtractionBody.LedgerBatch,
                        LedgerBatch.End(b))
 
@@ -529,7 +543,8 @@ class Failure(Exception):
 
 
 def parse_request(data):
-    """(body type, path, page, dpi) of the Extraction request `data`, or Failure. Python's
+    """(body type, path, page, dpi, layout) of the Extraction request `data`, or Failure
+    (layout: the bytes of ExtractRequest.layout, None when absent). Python's
     FlatBuffers has no verifier, but it reads through bounds-checked slices: a damaged message
     raises (struct.error, IndexError, ...), which is a bad request here, never a wild read."""
     try:
@@ -541,15 +556,18 @@ def parse_request(data):
         if kind == ExtractionBody.ExtractionBody.OpenDocument:
             body = OpenDocument.OpenDocument()
             body.Init(table.Bytes, table.Pos)
-            page, dpi = 0, 0
+            page, dpi, layout = 0, 0, None
         elif kind == ExtractionBody.ExtractionBody.ExtractRequest:
             body = ExtractRequest.ExtractRequest()
             body.Init(table.Bytes, table.Pos)
             page, dpi = body.Page(), body.Dpi()
+            layout = None if body.LayoutIsNone() else body.LayoutAsNumpy()
+            layout = b"" if isinstance(layout, int) else layout  # 0 for an empty vector
+            layout = None if layout is None else bytes(layout)
         else:
             raise Failure(BAD_REQUEST, "expected OpenDocument or ExtractRequest")
         path = (body.Path() or b"").decode("utf-8", "surrogateescape")
-        return kind, path, page, dpi
+        return kind, path, page, dpi, layout
     except Failure:
         raise
     except Exception:
@@ -559,13 +577,13 @@ def parse_request(data):
 class _Document:
     def __init__(self, path, doc):
         self.path, self.doc = path, doc
-        self.ledger = Ledger()
-        self.next_page = 0  # the ledger has read pages [.., next_page)
+        self.ledger = Ledger()  # the state after the last page read
 
 
 def crash_if_asked(page):
-    """SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER]: SIGKILL on 0-based page PAGE (with MARKER, only
-    while that file does not exist yet; it is created first): extract_worker.cpp's test hook."""
+    """SHMPIPE_EXTRACT_CRASH=PAGE[:MARKER]: SIGKILL when opening 0-based page PAGE to read it
+    (with MARKER, only while that file does not exist yet; it is created first):
+    extract_worker.cpp's test hook."""
     spec = os.environ.get("SHMPIPE_EXTRACT_CRASH")
     if not spec:
         return
@@ -578,6 +596,19 @@ def crash_if_asked(page):
         except OSError:
             return  # crashed here once already
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def trace_read(page):
+    """SHMPIPE_EXTRACT_TRACE=FILE: appends "read PAGE" to FILE for every page opened to read
+    (extract_worker.cpp's test hook: which pages a run read, and how often)."""
+    path = os.environ.get("SHMPIPE_EXTRACT_TRACE")
+    if not path:
+        return
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, b"read %d\n" % page)  # one append: whole lines
+    finally:
+        os.close(fd)
 
 
 class Server:
@@ -594,10 +625,10 @@ class Server:
     def serve(self, request_id, data):
         """The answers to the Extraction message `data` (a buffer, read where it lies and not
         kept: the request may be released once this returns its generator)."""
-        kind, path, page, dpi = parse_request(data)
+        kind, path, page, dpi, layout = parse_request(data)
         if kind == ExtractionBody.ExtractionBody.OpenDocument:
             return self._serve_open(request_id, path)
-        return self._serve_page(request_id, path, page, dpi)
+        return self._serve_page(request_id, path, page, dpi, layout)
 
     def _open(self, path):
         if self.doc is not None and self.doc.path == path:
@@ -615,9 +646,10 @@ class Server:
             if doc is not None:
                 doc.close()
             raise Failure(UNREADABLE, "cannot open '%s': missing, unreadable or not a PDF" % path)
-        if doc.needs_pass:
+        if doc.needs_pass:  # MuPDF, like poppler, opens an empty user password itself
             doc.close()
-            raise Failure(ENCRYPTED, "'%s' is encrypted (password protected)" % path)
+            raise Failure(ENCRYPTED, "'%s' is encrypted and needs a password to open (none can "
+                          "be given)" % path)
         self.doc = _Document(path, doc)
         return self.doc
 
@@ -626,6 +658,12 @@ class Server:
             return d.doc.load_page(number)
         except Exception:
             return None
+
+    def _open_for_reading(self, d, number):
+        """Page `number` opened to read its content (not only its size): the test hooks."""
+        crash_if_asked(number)
+        trace_read(number)
+        return self._page(d, number)
 
     def _serve_open(self, request_id, path):
         d = self._open(path)
@@ -638,35 +676,19 @@ class Server:
             max_w, max_h = max(max_w, w), max(max_h, h)
         yield Reply(build_document_info(request_id, d.doc.page_count, max_w, max_h), True)
 
-    def _catch_up(self, d, page):
-        if d.next_page == page:
-            return
-        start = 0
-        for q in range(page - 1, -1, -1):
-            p = self._page(d, q)
-            if p is None:
-                continue
-            probe = Ledger()
-            probe.read_page(q, words_of(d.doc, p))
-            if probe.has_layout:
-                start = q
-                break
-        d.ledger = Ledger()
-        for q in range(start, page):
-            p = self._page(d, q)
-            if p is not None:
-                d.ledger.read_page(q, words_of(d.doc, p))
-        d.next_page = page
-
-    def _serve_page(self, request_id, path, page_no, dpi):
+    def _serve_page(self, request_id, path, page_no, dpi, layout):
+        """`layout`: the reading state before this page (untrusted), or None: the state the
+        last page this worker read left (extract_worker.cpp's serve_page)."""
         d = self._open(path)
         pages = d.doc.page_count
         if page_no >= pages:
             raise Failure(BAD_PAGE, "page %d of '%s' (it has %d)" % (page_no + 1, path, pages))
         if dpi < 18 or dpi > 1200:
             raise Failure(BAD_REQUEST, "dpi %d outside 18..1200" % dpi)
-        crash_if_asked(page_no)
-        p = self._page(d, page_no)
+        if layout is not None and not d.ledger.restore_layout(layout):
+            raise Failure(BAD_REQUEST, "the layout sent with page %d (%d bytes) is not a reading "
+                          "state this worker writes" % (page_no + 1, len(layout)))
+        p = self._open_for_reading(d, page_no)
         if p is None:
             raise Failure(UNREADABLE, "page %d is damaged" % (page_no + 1))
         width_pt, height_pt = displayed_size(p)
@@ -674,10 +696,9 @@ class Server:
         yield Reply(build_page_text(request_id, page_no, page_text(words), width_pt, height_pt),
                     False)
 
-        self._catch_up(d, page_no)
         rows = d.ledger.read_page(page_no, words, p)
-        d.next_page = page_no + 1
-        yield Reply(build_ledger_batch(request_id, page_no, rows), not rows)
+        layout = d.ledger.save_layout() if d.ledger.has_layout else None
+        yield Reply(build_ledger_batch(request_id, page_no, rows, layout), not rows)
         if not rows:
             return
         # One render of the page for all its crops, as extract_worker.cpp does. poppler renders

@@ -28,6 +28,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
@@ -704,7 +705,12 @@ public:
           c.left > c.centre || c.right < c.centre)
         return false;
     }
-    if (at != bytes.size() ||
+    const auto has = [&columns](int slot) {
+      return std::any_of(columns.begin(), columns.end(),
+                         [slot](const detail::Column &c) { return c.slot == slot; });
+    };
+    // A header this reader takes names the row numbers and the quantity at least.
+    if (at != bytes.size() || !has(detail::kStt) || !has(detail::kQuantity) ||
         !std::is_sorted(columns.begin(), columns.end(),
                         [](const auto &a, const auto &b) { return a.centre < b.centre; }))
       return false;
@@ -757,11 +763,6 @@ private:
     const detail::Column *stt = column(detail::kStt);
     if (stt == nullptr)
       return;
-    name_edge_ = -std::numeric_limits<double>::infinity();
-    for (const detail::Line &line : lines)
-      for (const Word *w : line.words)
-        if (slot_of(*w) == detail::kName)
-          name_edge_ = std::max(name_edge_, w->x1);
 
     // Row rules: the horizontal rules across the STT column, in this stretch.
     std::vector<const Segment *> row_rules;
@@ -803,6 +804,23 @@ private:
     }
     for (Unit &u : units)
       classify(u, lines);
+    // The name column's right edge as rows fill it (a footer or a heading under it may reach
+    // further): what may_continue() measures wrapping against.
+    name_edge_ = -std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < units.size(); ++i) {
+      const Unit &u = units[i];
+      const auto joins = [&](std::size_t j) {
+        return units[j].kind != Unit::other &&
+               (j < i ? close(units[j], u, lines) : close(u, units[j], lines));
+      };
+      if (u.kind == Unit::other || (u.kind == Unit::continuation && !(i > 0 && joins(i - 1)) &&
+                                    !(i + 1 < units.size() && joins(i + 1))))
+        continue; // not part of any row: a footer, a note under the table
+      for (std::size_t k = u.first; k <= u.last; ++k)
+        for (const Word *w : lines[k].words)
+          if (slot_of(*w) == detail::kName)
+            name_edge_ = std::max(name_edge_, w->x1);
+    }
 
     // Rows: each anchor with the continuation units assigned to it.
     std::vector<Span> spans;
@@ -1032,8 +1050,8 @@ private:
   }
 
   /// An anchor holds a row number and a unit or a quantity (a section heading numbered A or
-  /// II holds neither); a continuation holds only more of a name (and perhaps of its code or
-  /// unit); anything else (headings, subtotals, titles, page furniture) is neither.
+  /// II holds neither); a continuation holds only more of a name (and perhaps of its code);
+  /// anything else (headings, subtotals, titles, page furniture) is neither.
   void classify(Unit &u, std::span<const detail::Line> lines) const {
     const std::string &stt = u.text[detail::kStt];
     if (detail::is_row_number(stt) &&
@@ -1045,7 +1063,8 @@ private:
           u.anchor = k;
           break;
         }
-    } else if (stt.empty() && !u.text[detail::kName].empty() && !numbers_in(u)) {
+    } else if (stt.empty() && !u.text[detail::kName].empty() && u.text[detail::kUnit].empty() &&
+               !numbers_in(u)) {
       u.kind = Unit::continuation;
     } else {
       u.kind = Unit::other;
@@ -1123,12 +1142,16 @@ private:
       to_prev = n;
     } else if (!has_prev) {
       to_prev = 0;
-    } else if (lines_above_ > 0 && lines_below_ > 0) { // centred: as many below as above
-      to_prev = prev_row ? std::min(n, lines_above(units, spans[row_of[first - 1]])) : 0;
-    } else if (lines_above_ > 0) { // bottom-aligned
-      to_prev = 0;
-    } else { // top-aligned
-      to_prev = n;
+    } else {
+      // The alignment the evidence shows, by a clear majority (a few lines placed the other
+      // way, by a gap or a wrap that misled, do not turn a top-aligned table around).
+      const std::uint64_t above = lines_above_, below = lines_below_;
+      if (above * 4 <= above + below) // top-aligned (also with no evidence at all)
+        to_prev = n;
+      else if (below * 4 <= above + below) // bottom-aligned
+        to_prev = 0;
+      else // centred: as many lines below the number as above it
+        to_prev = prev_row ? std::min(n, lines_above(units, spans[row_of[first - 1]])) : 0;
     }
     if (to_prev > 0 && has_prev)
       give(first, first + to_prev - 1, first - 1, row_of, spans);

@@ -24,10 +24,14 @@
 #include <iterator>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -75,6 +79,13 @@ std::string without_space(const std::string &text) {
   for (const std::string &w : words_of(text))
     out += w;
   return out;
+}
+
+/// The names of the files in `dir`, sorted.
+std::vector<std::string> names_in(const fs::path &dir) {
+  std::vector<std::string> names = shmpipe::test::entries_starting_with(dir, "");
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 /// The workers every test runs with (the test's parameter).
@@ -204,6 +215,8 @@ TEST_P(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
   const Result r = extract(pdf);
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("rows 240 (not adding up 3)"), std::string::npos) << r.out;
+  // The summary line and nothing else (a worker stopped as asked is no news).
+  EXPECT_EQ(lines_of(r.out).size(), 1u) << r.out;
   expect_complete_output(pdf);
 }
 
@@ -244,6 +257,122 @@ TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAndTheRestCompletes) {
   EXPECT_TRUE(fs::exists(dir_ / "out" / "pages" / "page-0003.txt"));
 }
 
+/// How many times the workers of a run opened each page (1-based) to read it: the lines
+/// "read PAGE" (0-based) that SHMPIPE_EXTRACT_TRACE=FILE makes them append.
+std::map<int, int> reads_in(const fs::path &trace) {
+  std::map<int, int> reads;
+  for (const std::string &line : lines_of(read_file(trace)))
+    if (line.starts_with("read "))
+      ++reads[std::stoi(line.substr(5)) + 1];
+  return reads;
+}
+
+/// The lines of a ledger.csv without its evidence column (numbered from 1 in every output),
+/// and without the rows of 1-based `page` when it is not 0.
+std::vector<std::string> rows_without_evidence(const std::string &csv, int page = 0) {
+  std::vector<std::string> rows;
+  for (const std::string &line : lines_of(csv))
+    if (page == 0 || !line.starts_with(std::to_string(page) + ","))
+      rows.push_back(line.substr(0, line.rfind(',')));
+  return rows;
+}
+
+// A worker killed on page 4 of a table whose header is only on page 1: the restarted worker
+// gets the layout that page 3 ended with (LedgerBatch.layout, handed back in the request) and
+// reads page 4 alone. Every page is read once (the read that crashed aside), where the worker
+// used to re-read pages 1 to 3 to find the header; every row comes out right.
+TEST_P(ExtractPipelineTest, ARestartedWorkerIsHandedTheLayoutAndRereadsNothing) {
+  const fs::path pdf = make_pdf("--lang en --rows 200 --seed 18 --no-repeat-header");
+  const fs::path trace = dir_ / "trace";
+  const std::string marker = (dir_ / "crashed-once").string();
+  const Result r = run("SHMPIPE_EXTRACT_TRACE=" + trace.string() +
+                       " SHMPIPE_EXTRACT_CRASH=3:" + marker + " " + EXTRACT_CORE + worker_flag() +
+                       " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_TRUE(fs::exists(marker)) << "the worker was killed";
+  EXPECT_NE(r.out.find("exited"), std::string::npos) << r.out;
+  expect_complete_output(pdf);
+  const std::size_t pages = names_in(dir_ / "out" / "pages").size();
+  ASSERT_GE(pages, 5u);
+  std::map<int, int> once;
+  for (int p = 1; p <= static_cast<int>(pages); ++p)
+    once[p] = 1;
+  EXPECT_EQ(reads_in(trace), once);
+}
+
+// A page that kills every worker that reads it (as a page that crashes poppler does), in a
+// table whose header is only on page 1: that page fails alone, and every later page, read by
+// restarted workers from the layout the pages before them reported, comes out right. It used
+// to fail them all: each restarted worker re-read pages back to the header, the killing one
+// among them.
+TEST_P(ExtractPipelineTest, APageThatKillsEveryWorkerFailsAloneWithoutRepeatedHeaders) {
+  const fs::path pdf = make_pdf("--lang vi --rows 250 --seed 19 --no-repeat-header");
+  const fs::path trace = dir_ / "trace";
+  const Result r =
+      run("SHMPIPE_EXTRACT_TRACE=" + trace.string() + " SHMPIPE_EXTRACT_CRASH=2 " + EXTRACT_CORE +
+          worker_flag() + " --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("page 3 failed: the worker died on this page twice"), std::string::npos)
+      << r.out;
+  std::size_t failures = 0;
+  for (const std::string &line : lines_of(r.out))
+    failures += line.find("failed:") != std::string::npos ? 1u : 0u;
+  EXPECT_EQ(failures, 1u) << r.out;
+  EXPECT_EQ(rows_without_evidence(read_file(dir_ / "out" / "ledger.csv")),
+            rows_without_evidence(read_file(dir_ / "expected.csv"), 3));
+  const std::size_t pages = names_in(dir_ / "out" / "pages").size() + 1; // page 3 failed
+  ASSERT_GE(pages, 5u);
+  std::map<int, int> once;
+  for (int p = 1; p <= static_cast<int>(pages); ++p)
+    if (p != 3)
+      once[p] = 1;
+  EXPECT_EQ(reads_in(trace), once);
+}
+
+// A document in which no ledger row is found says so, on stderr and in the summary line, with
+// why when it can tell, and exits 4 (3 when pages failed too) instead of 0; its page text and
+// the header-only ledger.csv are in DIR all the same.
+TEST_P(ExtractPipelineTest, NoLedgerRowFoundIsSaidAndExits4) {
+  fs::path pdf = make_pdf("--lang en --rows 0 --seed 21"); // a table header, no row under it
+  Result r = extract(pdf);
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("extract_core: no ledger row found in '" + pdf.string() +
+                       "': a table header was recognised on page 1, but no ledger row under it"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("rows 0 (no ledger row found: a table header was recognised on page 1"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(read_file(dir_ / "out" / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(lines_of(read_file(dir_ / "out" / "ledger.csv")).size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "pages" / "page-0001.txt"));
+
+  // A table whose only header is on page 1, read from page 2 on.
+  pdf = make_pdf("--lang vi --rows 150 --seed 22 --no-repeat-header");
+  r = extract(pdf, "--force --pages 2-3");
+  EXPECT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("rows 0 (no ledger row found: no table header recognised on any page; "
+                       "pages before 2 were not read)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(names_in(dir_ / "out" / "pages"),
+            (std::vector<std::string>{"page-0002.txt", "page-0003.txt"}));
+
+  // The page with the header kills every worker: no row, and a failed page: status 3.
+  r = run(std::string("SHMPIPE_EXTRACT_CRASH=0 ") + EXTRACT_CORE + worker_flag() +
+          " --force --pdf " + pdf.string() + " --out " + (dir_ / "out").string());
+  EXPECT_EQ(r.status, 3) << r.out;
+  EXPECT_NE(r.out.find("page 1 failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("no ledger row found in '" + pdf.string() +
+                       "': no table header recognised on any page that could be read"),
+            std::string::npos)
+      << r.out;
+
+  r = extract(pdf, "--force"); // rows: no such line
+  EXPECT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(r.out.find("no ledger row"), std::string::npos) << r.out;
+}
+
 TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   Result r = extract(dir_ / "nope.pdf");
   EXPECT_EQ(r.status, 1);
@@ -272,11 +401,33 @@ TEST_P(ExtractPipelineTest, MissingDamagedAndEncryptedPdfsFailClearly) {
   ASSERT_EQ(enc.status, 0) << enc.out;
   r = extract(dir_ / "locked.pdf");
   EXPECT_EQ(r.status, 1) << r.out;
-  EXPECT_NE(r.out.find("encrypted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("'" + (dir_ / "locked.pdf").string() +
+                       "' is encrypted and needs a password to open"),
+            std::string::npos)
+      << r.out;
 
   r = extract(pdf, "--pages 5-9");
   EXPECT_EQ(r.status, 2) << r.out;
   EXPECT_NE(r.out.find("pages"), std::string::npos) << r.out;
+}
+
+// Encrypted with an empty user password (only an owner password, which restricts what a reader
+// may do): it opens without asking, and is extracted like the plain PDF; the restriction on
+// copying text (--extract=n) is not enforced. AES-256 and RC4-128 alike.
+TEST_P(ExtractPipelineTest, APdfEncryptedWithAnEmptyUserPasswordIsExtracted) {
+  const fs::path pdf = make_pdf("--lang vi --rows 60 --seed 17");
+  for (const char *how : {"256 --", "256 --extract=n --", "128 --use-aes=n --"}) {
+    SCOPED_TRACE(how);
+    const fs::path locked = dir_ / "owner-only.pdf";
+    const Result enc = run("qpdf --allow-weak-crypto --encrypt '' owner " + std::string(how) + " " +
+                           pdf.string() + " " + locked.string());
+    ASSERT_EQ(enc.status, 0) << enc.out;
+    ASSERT_NE(read_file(locked).find("/Encrypt"), std::string::npos);
+    fs::remove_all(dir_ / "out");
+    const Result r = extract(locked);
+    ASSERT_EQ(r.status, 0) << r.out;
+    expect_complete_output(locked);
+  }
 }
 
 // The worker answers a damaged document with an Error and goes on serving: the same process
@@ -320,6 +471,141 @@ TEST_P(ExtractPipelineTest, TheWorkerKeepsServingAfterADamagedPdf) {
   EXPECT_EQ(sup.restarts(), 0u);
 }
 
+/// What a worker answered one ExtractRequest with: the layout of its LedgerBatch (absent:
+/// nullopt), how many rows, and the Error's code and message if it sent one (nothing else then).
+struct PageAnswer {
+  std::optional<std::vector<std::uint8_t>> layout;
+  std::size_t rows = 0;
+  std::size_t messages = 0;
+  int error_code = 0;
+  std::string error;
+};
+
+/// Sends page `page` of `pdf` (with `layout` when given) and collects the answer.
+PageAnswer ask_page(shmpipe::Supervisor &sup, const fs::path &pdf, std::uint32_t page,
+                    const std::vector<std::uint8_t> *layout) {
+  const shmpipe::Sent sent = sup.request<sc::Extraction>(
+      [&](flatbuffers::FlatBufferBuilder &b) {
+        const auto r = sc::CreateExtractRequest(b, b.CreateString(pdf.string()), page, nullptr, 72,
+                                                layout != nullptr ? b.CreateVector(*layout) : 0);
+        return sc::CreateExtraction(b, 0, sc::ExtractionBody::ExtractRequest, r.Union());
+      },
+      10s);
+  EXPECT_EQ(sent.status, shmpipe::Status::ok);
+  PageAnswer answer;
+  for (;;) {
+    shmpipe::Incoming in = sup.receive(60s);
+    if (!in) {
+      ADD_FAILURE() << "no answer: " << shmpipe::to_string(in.status());
+      return answer;
+    }
+    if (in.request_id() != sent.request_id)
+      continue;
+    ++answer.messages;
+    const bool final = in.final();
+    if (in.is<sc::Envelope>()) {
+      const auto envelope = std::move(in).as<sc::Envelope>();
+      const sc::Error *error = envelope ? envelope->body_as_Error() : nullptr;
+      EXPECT_NE(error, nullptr);
+      if (error != nullptr) {
+        answer.error_code = error->code();
+        answer.error = error->message() != nullptr ? error->message()->str() : "";
+      }
+      return answer;
+    }
+    const auto message = std::move(in).as<sc::Extraction>();
+    EXPECT_TRUE(message);
+    if (const sc::LedgerBatch *batch = message ? message->body_as_LedgerBatch() : nullptr) {
+      answer.rows = batch->page() != nullptr ? batch->page()->size() : 0;
+      if (batch->layout() != nullptr)
+        answer.layout.emplace(batch->layout()->begin(), batch->layout()->end());
+    }
+    if (final)
+      return answer;
+  }
+}
+
+// The worker's side of a restart, one request at a time: it reports its reading state after
+// each page once it has seen a table; a fresh worker asked for page 2 of a table whose header
+// is on page 1 finds no row (it re-reads nothing), and finds them all when the request carries
+// the state page 1 left, from either worker (one format). A state that is not one it writes
+// (size, version, flags, edges that do not chain) is answered with an Error naming the page,
+// before anything else, and leaves the worker's own state as it was.
+TEST_P(ExtractPipelineTest, TheWorkerAdoptsAGivenLayoutAndRefusesADamagedOne) {
+  const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 20 --no-repeat-header");
+  std::size_t page2_rows = 0;
+  for (const std::string &line : lines_of(read_file(dir_ / "expected.csv")))
+    page2_rows += line.starts_with("2,") ? 1u : 0u;
+  ASSERT_GT(page2_rows, 0u);
+  const auto supervise = [&](const std::vector<std::string> &command, const char *name) {
+    shmpipe::SupervisorOptions options;
+    options.command = command;
+    options.session.capacity = std::uint64_t{1} << 24;
+    return std::make_unique<shmpipe::Supervisor>(
+        "shmpipe-extract-test-" + std::to_string(::getpid()) + "-" + name, options);
+  };
+  // The state after page 1, from each worker there is.
+  std::vector<std::vector<std::uint8_t>> layouts;
+  std::vector<std::vector<std::string>> commands = {{EXTRACT_WORKER}};
+#ifdef EXTRACT_WORKER_PY
+  commands.push_back({PYTHON, EXTRACT_WORKER_PY});
+#endif
+  for (const std::vector<std::string> &command : commands) {
+    auto sup = supervise(command, "first");
+    const PageAnswer first = ask_page(*sup, pdf, 0, nullptr);
+    ASSERT_TRUE(first.layout.has_value()) << command.back();
+    // ledger.hpp's format: version, style, lines above and below (u32), the number of columns,
+    // then per column its slot and five doubles.
+    ASSERT_GT(first.layout->size(), 11u);
+    ASSERT_EQ(first.layout->size(), 11u + 41u * (*first.layout)[10]);
+    EXPECT_EQ((*first.layout)[0], 1) << "version";
+    EXPECT_EQ((*first.layout)[1], 0) << "Vietnamese numbers";
+    layouts.push_back(*first.layout);
+  }
+  auto sup = supervise(worker_command(), "second");
+  EXPECT_EQ(ask_page(*sup, pdf, 1, nullptr).rows, 0u) << "a fresh worker re-read page 1";
+  std::vector<std::vector<std::uint8_t>> bad;
+  const std::vector<std::uint8_t> &good = layouts[0];
+  bad.push_back({});
+  bad.emplace_back(good.begin(), good.end() - 1);
+  bad.push_back(good);
+  bad.back().push_back(0);
+  for (const std::size_t at : {0u, 1u}) { // version 2, style 2
+    bad.push_back(good);
+    bad.back()[at] = 2;
+  }
+  bad.push_back(good); // no columns, with their bytes
+  bad.back()[10] = 0;
+  const std::size_t columns = good[10];
+  for (std::size_t col = 0; col < columns; ++col) {
+    const std::size_t at = 11 + 41 * col;
+    bad.push_back(good); // a column of no kind
+    bad.back()[at] = 0xEE;
+    bad.push_back(good); // its centre NaN
+    for (std::size_t i = 0; i < 8; ++i)
+      bad.back()[at + 1 + i] = i == 6 ? 0xF8 : i == 7 ? 0x7F : 0x00;
+    bad.push_back(good); // its header cell's extent reversed: from = +1e300
+    for (std::size_t i = 0; i < 8; ++i)
+      bad.back()[at + 9 + i] = i == 7 ? 0x7E : 0xFF;
+  }
+  for (const std::vector<std::uint8_t> &layout : bad) {
+    const PageAnswer answer = ask_page(*sup, pdf, 1, &layout);
+    EXPECT_EQ(answer.messages, 1u);
+    EXPECT_EQ(answer.error_code, 14);
+    EXPECT_EQ(answer.error, "the layout sent with page 2 (" + std::to_string(layout.size()) +
+                                " bytes) is not a reading state this worker writes");
+  }
+  EXPECT_EQ(ask_page(*sup, pdf, 1, nullptr).rows, 0u) << "a refused layout was adopted";
+  for (const std::vector<std::uint8_t> &layout : layouts) {
+    const PageAnswer answer = ask_page(*sup, pdf, 1, &layout);
+    EXPECT_EQ(answer.rows, page2_rows);
+    EXPECT_EQ(answer.error, "");
+    ASSERT_TRUE(answer.layout.has_value());
+    EXPECT_EQ(answer.layout->size(), layout.size());
+  }
+  EXPECT_EQ(sup->restarts(), 0u);
+}
+
 TEST_P(ExtractPipelineTest, ARealPdfFromADebianPackage) {
   const fs::path gz = "/usr/share/doc/fontconfig/fontconfig-user.pdf.gz";
   if (!fs::exists(gz))
@@ -327,7 +613,13 @@ TEST_P(ExtractPipelineTest, ARealPdfFromADebianPackage) {
   const fs::path pdf = dir_ / "fontconfig-user.pdf";
   ASSERT_EQ(run("gzip -dc " + gz.string() + " > " + pdf.string()).status, 0);
   const Result r = extract(pdf, "--pages 1-4");
-  ASSERT_EQ(r.status, 0) << r.out;
+  // A manual, not a ledger: its text is extracted, and the run says it found no row.
+  ASSERT_EQ(r.status, 4) << r.out;
+  EXPECT_NE(r.out.find("no ledger row found in '" + pdf.string() +
+                       "': no table header recognised on any page (ledger.csv holds only its "
+                       "header line)"),
+            std::string::npos)
+      << r.out;
   for (int p = 1; p <= 4; ++p) {
     char name[32];
     std::snprintf(name, sizeof name, "page-%04d.txt", p);
@@ -350,13 +642,6 @@ std::pair<std::uint32_t, std::uint32_t> png_size(const fs::path &path) {
     return v;
   };
   return {be32(16), be32(20)};
-}
-
-/// The names of the files in `dir`, sorted.
-std::vector<std::string> names_in(const fs::path &dir) {
-  std::vector<std::string> names = shmpipe::test::entries_starting_with(dir, "");
-  std::sort(names.begin(), names.end());
-  return names;
 }
 
 // The two workers side by side on one document: the same ledger.csv byte for byte, the same
@@ -500,13 +785,18 @@ TEST_P(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
     fs::remove_all(dir_ / "out");
     const std::map<std::string, std::string> before =
         earlier ? previous_output() : std::map<std::string, std::string>{};
+    // Over an earlier output, --force: else the run is refused before it reads the PDF.
+    const std::vector<std::string> force =
+        earlier ? std::vector<std::string>{"--force"} : std::vector<std::string>{};
     for (const char *bad : {"junk.pdf", "empty.pdf", "locked.pdf"}) {
       SCOPED_TRACE(std::string(bad) + (earlier ? " over an earlier output" : ""));
-      auto program = start(dir_ / bad);
+      auto program = start(dir_ / bad, force);
       expect_nothing_left(*program, 1, before);
     }
     SCOPED_TRACE("--pages past the end");
-    auto program = start(pdf, {"--pages", "2-3"});
+    std::vector<std::string> pages = {"--pages", "2-3"};
+    pages.insert(pages.end(), force.begin(), force.end());
+    auto program = start(pdf, pages);
     expect_nothing_left(*program, 2, before);
     EXPECT_NE(read_file(dir_ / "log").find("the document has 1 pages"), std::string::npos)
         << read_file(dir_ / "log");
@@ -516,11 +806,18 @@ TEST_P(ExtractCleanupTest, HandledFailuresLeaveNoSegmentNoWorkerAndNoOutput) {
 TEST_P(ExtractCleanupTest, BadArgumentsLeaveNothing) {
   const fs::path pdf = make_pdf("--lang en --rows 5 --seed 8");
   const std::map<std::string, std::string> before = previous_output();
-  for (const std::vector<std::string> &extra :
-       {std::vector<std::string>{"--dpi", "5"}, {"--pages", "x"}, {"--frobnicate", "1"}}) {
+  for (const std::vector<std::string> &extra : {std::vector<std::string>{"--dpi", "5"},
+                                                {"--pages", "x"},
+                                                {"--frobnicate", "1"},
+                                                {"--force", "--worker", ""}}) {
     auto program = start(pdf, extra);
     expect_nothing_left(*program, 2, before);
   }
+  // A repeated option used to win silently over the first: another PDF, another DIR.
+  auto program = start(pdf, {"--force", "--pdf", (dir_ / "other.pdf").string()});
+  expect_nothing_left(*program, 2, before);
+  EXPECT_NE(read_file(dir_ / "log").find("--pdf given twice"), std::string::npos)
+      << read_file(dir_ / "log");
 }
 
 // SIGINT and SIGTERM in the middle of a run (the session exists and PNGs are being staged):
@@ -532,7 +829,7 @@ TEST_P(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
     SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGTERM");
     fs::remove_all(dir_ / "out");
     const std::map<std::string, std::string> before = previous_output();
-    auto program = start(pdf);
+    auto program = start(pdf, {"--force"});
     // Started: its session exists, and files are being written under DIR/out.
     ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
     const std::vector<std::string> segments = segments_of(program->pid());
@@ -553,7 +850,7 @@ TEST_P(ExtractCleanupTest, StopSignalsMidRunLeaveNothingAndKeepTheEarlierOutput)
 TEST_P(ExtractCleanupTest, CtrlCToTheWholeGroupLeavesNothing) {
   const fs::path pdf = make_pdf("--lang en --rows 1500 --seed 12");
   const std::map<std::string, std::string> before = previous_output();
-  auto program = start(pdf);
+  auto program = start(pdf, {"--force"});
   ASSERT_TRUE(wait_until_mid_run(*program, before)) << read_file(dir_ / "log");
   ASSERT_EQ(::kill(-program->pid(), SIGINT), 0);
   expect_nothing_left(*program, 128 + SIGINT, before);
@@ -589,18 +886,22 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
   const std::string bytes = read_file(pdf);
   const fs::path out = dir_ / "out";
   const auto refused = [&](const fs::path &input, const fs::path &out_dir) {
-    SCOPED_TRACE(input.string() + " into " + out_dir.string());
-    const std::map<std::string, std::string> before = files_under(out);
-    std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", input.string(), "--out",
-                                     out_dir.string()};
-    for (const std::string &a : worker_args())
-      argv.push_back(a);
-    shmpipe::test::Background program(argv, dir_ / "log");
-    EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
-    EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
-    EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
-    EXPECT_EQ(files_under(out), before);
-    EXPECT_EQ(read_file(input), bytes);
+    for (const bool force : {false, true}) { // --force replaces results, never the PDF
+      SCOPED_TRACE(input.string() + " into " + out_dir.string() + (force ? " --force" : ""));
+      const std::map<std::string, std::string> before = files_under(out);
+      std::vector<std::string> argv = {EXTRACT_CORE, "--pdf", input.string(), "--out",
+                                       out_dir.string()};
+      for (const std::string &a : worker_args())
+        argv.push_back(a);
+      if (force)
+        argv.push_back("--force");
+      shmpipe::test::Background program(argv, dir_ / "log");
+      EXPECT_EQ(program.wait(), 2) << read_file(dir_ / "log");
+      EXPECT_NE(read_file(dir_ / "log").find("PDF"), std::string::npos) << read_file(dir_ / "log");
+      EXPECT_EQ(segments_of(program.pid()), std::vector<std::string>{});
+      EXPECT_EQ(files_under(out), before);
+      EXPECT_EQ(read_file(input), bytes);
+    }
   };
   fs::create_directories(out / "pages");
   fs::copy_file(pdf, out / "ledger.csv");
@@ -619,7 +920,7 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
   refused(out / "evidence" / "sub" / "doc.pdf", out);
 
   fs::copy_file(pdf, out / "doc.pdf"); // in DIR but not replaced: extracted as usual
-  const Result r = extract(out / "doc.pdf");
+  const Result r = extract(out / "doc.pdf", "--force"); // over the pages/ and evidence/ there
   EXPECT_EQ(r.status, 0) << r.out;
   EXPECT_EQ(read_file(out / "doc.pdf"), bytes);
   EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
@@ -630,13 +931,185 @@ TEST_P(ExtractCleanupTest, AnOutputThatWouldReplaceThePdfIsRefused) {
 // with a complete output.
 TEST_P(ExtractCleanupTest, ConcurrentRunsIntoOneDirectoryDoNotShareStagedFiles) {
   const fs::path pdf = make_pdf("--lang vi --rows 120 --seed 11");
-  auto first = start(pdf);
-  auto second = start(pdf);
+  // --force: a run that starts after the other committed would be refused without it.
+  auto first = start(pdf, {"--force"});
+  auto second = start(pdf, {"--force"});
   EXPECT_EQ(first->wait(), 0);
   EXPECT_EQ(second->wait(), 0);
   EXPECT_EQ(shmpipe::test::entries_starting_with(dir_ / "out", ".extract_core-"),
             std::vector<std::string>{});
   expect_complete_output(pdf);
+}
+
+// A DIR that holds an earlier run's results is refused (status 2, nothing changed) unless
+// --force says to replace them; then pages/, evidence/ and ledger.csv are the new run's alone
+// (another document, or fewer pages, leaves nothing of the earlier run behind) and the user's
+// own files stay. An --out that is a file is refused too.
+TEST_P(ExtractCleanupTest, AUsedOutputIsRefusedWithoutForceAndReplacedWholeWithIt) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15"); // seven pages
+  fs::rename(many, dir_ / "many.pdf");
+  fs::rename(dir_ / "expected.csv", dir_ / "many.csv");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16"); // two pages
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  std::ofstream(out / "notes.txt") << "the user's own file\n";
+  ASSERT_GT(names_in(out / "pages").size(), 3u);
+  const auto refused = [&](const std::vector<std::string> &extra, const std::string &why) {
+    const std::map<std::string, std::string> before = files_under(out);
+    auto program = start(two, extra);
+    expect_nothing_left(*program, 2, before);
+    EXPECT_NE(read_file(dir_ / "log").find(why), std::string::npos) << read_file(dir_ / "log");
+  };
+  refused({}, "holds the results of an earlier run (pages, evidence, ledger.csv): --force");
+  refused({"--pages", "1-1"}, "--force replaces them");
+  fs::remove_all(out / "pages"); // any one of the three is enough
+  fs::remove_all(out / "evidence");
+  refused({}, "(ledger.csv)");
+  ASSERT_EQ(extract(dir_ / "many.pdf", "--force").status, 0);
+
+  Result r = extract(two, "--force");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(names_in(out / "pages"), (std::vector<std::string>{"page-0001.txt", "page-0002.txt"}));
+  EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(names_in(out / "evidence").size(), 40u);
+  EXPECT_EQ(read_file(out / "notes.txt"), "the user's own file\n");
+
+  r = extract(dir_ / "many.pdf", "--force --pages 3-3");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(names_in(out / "pages"), std::vector<std::string>{"page-0003.txt"});
+  std::string page3;
+  std::size_t rows3 = 0;
+  for (const std::string &line : lines_of(read_file(dir_ / "many.csv")))
+    if (line.starts_with("page,") || line.starts_with("3,")) {
+      page3 += line + "\n";
+      rows3 += line.starts_with("3,") ? 1u : 0u;
+    }
+  ASSERT_GT(rows3, 0u);
+  // The evidence numbers restart at 1: compare without that column.
+  const auto without_evidence = [](const std::string &csv) {
+    std::string cut;
+    for (const std::string &line : lines_of(csv))
+      cut += line.substr(0, line.rfind(',')) + "\n";
+    return cut;
+  };
+  EXPECT_EQ(without_evidence(read_file(out / "ledger.csv")), without_evidence(page3));
+  EXPECT_EQ(names_in(out / "evidence").size(), rows3);
+
+  std::ofstream(dir_ / "a-file") << "not a directory\n";
+  std::vector<std::string> argv = {
+      EXTRACT_CORE, "--pdf", two.string(), "--out", (dir_ / "a-file").string(), "--force"};
+  shmpipe::test::Background program(argv, dir_ / "log");
+  EXPECT_EQ(program.wait(), 2);
+  EXPECT_NE(read_file(dir_ / "log").find("is not a directory"), std::string::npos)
+      << read_file(dir_ / "log");
+  EXPECT_EQ(read_file(dir_ / "a-file"), "not a directory\n");
+}
+
+// A commit holds an flock on DIR while it moves the results in, so that runs into one DIR at
+// once commit one after the other and DIR never ends with one run's pages/ beside another's
+// ledger.csv. Here the test holds the lock: the run has staged everything and waits, DIR keeps
+// the earlier output; a stop signal still ends it with nothing changed; once the lock is
+// released a run commits and ends.
+TEST_P(ExtractCleanupTest, ACommitWaitsForTheLockOnTheDirectory) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
+  fs::rename(many, dir_ / "many.pdf");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  const std::map<std::string, std::string> before = files_under(out);
+  const int fd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  const auto staged_and_waiting = [&](shmpipe::test::Background &program) {
+    // Staged to the end (ledger.csv is written last, just before the commit).
+    const bool staged = shmpipe::test::wait_until([&] {
+      for (const std::string &name : shmpipe::test::entries_starting_with(out, ".extract_core-"))
+        if (fs::exists(out / name / "ledger.csv"))
+          return true;
+      return !program.running();
+    });
+    EXPECT_TRUE(staged && program.running()) << read_file(dir_ / "log");
+    std::this_thread::sleep_for(300ms);
+    EXPECT_TRUE(program.running());
+    std::map<std::string, std::string> now = files_under(out);
+    std::erase_if(now, [](const auto &file) { return file.first.starts_with(".extract_core-"); });
+    EXPECT_EQ(now, before) << "committed while another held the lock";
+  };
+  auto stopped = start(two, {"--force"});
+  staged_and_waiting(*stopped);
+  stopped->signal(SIGTERM);
+  // Within a few seconds, not after the 30 s a commit waits for the lock at most.
+  EXPECT_TRUE(shmpipe::test::wait_until([&] { return !stopped->running(); }, 10s));
+  expect_nothing_left(*stopped, 128 + SIGTERM, before);
+
+  auto program = start(two, {"--force"});
+  staged_and_waiting(*program);
+  ::close(fd); // releases it
+  EXPECT_EQ(program->wait(), 0) << read_file(dir_ / "log");
+  EXPECT_EQ(read_file(out / "ledger.csv"), read_file(dir_ / "expected.csv"));
+  EXPECT_EQ(names_in(out / "pages"), (std::vector<std::string>{"page-0001.txt", "page-0002.txt"}));
+}
+
+// A commit that cannot move one of the results puts back those it had moved: the run fails
+// (status 1) and DIR holds the earlier run's output, not the new pages/ beside the old
+// evidence/ and ledger.csv (as it did). The old evidence/ is made immovable (immutable as root,
+// read-only otherwise: moving a directory to another parent writes its "..").
+TEST_P(ExtractCleanupTest, AFailedCommitPutsBackWhatItHadMoved) {
+  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
+  fs::rename(many, dir_ / "many.pdf");
+  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
+  const fs::path out = dir_ / "out";
+  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
+  const std::map<std::string, std::string> before = files_under(out);
+  const fs::path evidence = out / "evidence";
+  const bool root = ::geteuid() == 0;
+  if (root ? run("chattr +i " + evidence.string()).status != 0
+           : (fs::permissions(evidence, fs::perms::owner_write, fs::perm_options::remove), false))
+    GTEST_SKIP() << "cannot make " << evidence << " immutable";
+  struct Restore {
+    fs::path dir;
+    bool root;
+    ~Restore() {
+      if (root)
+        static_cast<void>(run("chattr -i " + dir.string()));
+      else
+        fs::permissions(dir, fs::perms::owner_write, fs::perm_options::add);
+    }
+  } restore{evidence, root};
+  auto program = start(two, {"--force"});
+  expect_nothing_left(*program, 1, before);
+  const std::string log = read_file(dir_ / "log");
+  EXPECT_NE(log.find("cannot move"), std::string::npos) << log;
+  EXPECT_NE(log.find("is as it was"), std::string::npos) << log;
+  EXPECT_EQ(shmpipe::test::entries_starting_with(out, ".extract_core-"),
+            std::vector<std::string>{});
+}
+
+// A disk that fills up while page text (or a crop) is written fails the run (status 1) with the
+// file that could not be written and why, and leaves nothing behind. A page text that could not
+// be written used to be blamed on the worker: every page "failed: an inconsistent message from
+// the worker". DIR is a 4 KiB tmpfs in a mount namespace of the test's own (root only).
+TEST_P(ExtractCleanupTest, AFullDiskFailsTheRunAndSaysWhatCouldNotBeWritten) {
+  if (::geteuid() != 0)
+    GTEST_SKIP() << "needs a mount namespace of its own (root)";
+  const fs::path pdf = make_pdf("--lang vi --rows 200 --seed 23"); // 4.5 KiB of text on page 1
+  const fs::path small = dir_ / "small";
+  fs::create_directories(small);
+  const Result r =
+      run("unshare -m sh -c 'mount -t tmpfs -o size=4k tmpfs " + small.string() + " || exit 99; " +
+          EXTRACT_CORE + worker_flag() + " --pdf " + pdf.string() + " --out " +
+          (small / "out").string() + "; echo status $?; ls -A " + small.string() + "'");
+  if (r.status == 99 || r.out.find("status ") == std::string::npos)
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << r.out;
+  EXPECT_NE(r.out.find("status 1"), std::string::npos) << r.out;
+  EXPECT_NE(
+      r.out.find("extract_core: cannot write " + (small / "out").string() + "/.extract_core-"),
+      std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(": No space left on device\n"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("inconsistent"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("libpng"), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.ends_with("status 1\n")) << "something left in DIR: " << r.out;
 }
 
 std::string worker_name(const ::testing::TestParamInfo<std::string> &info) { return info.param; }

@@ -9,7 +9,10 @@ Server in this process, and the answers are compared field by field:
   PageText      page, width_pt, height_pt: equal; text: the same characters in the same
                 order (whitespace aside: poppler's physical layout glues close cells)
   LedgerBatch   every column equal (strings, numbers, flags, pages, first_row); row_bbox
-                within 0.01 pt (MuPDF keeps glyph positions to 1/1000 pt, poppler computes them)
+                within 0.01 pt (MuPDF keeps glyph positions to 1/1000 pt, poppler computes them);
+                layout (the reading state): in both or neither, the same version, flags and
+                columns, edges within 0.01 pt, and each worker's bytes read by the other's
+                Ledger and written back unchanged (one format)
   Evidence      page, row, format and dpi equal; bbox within 0.01 pt; width and height equal,
                 or one pixel apart where the crop's size in pixels is within 1e-3 of a whole
                 number; tight rows (stride = 3 x width). The
@@ -26,6 +29,7 @@ directory, EXTRACT_DUMP and EXTRACT_WORKER (programs), LEDGER_PDF_SCRIPT.
 
 import math
 import os
+import struct
 import subprocess
 import sys
 
@@ -126,7 +130,29 @@ def same_box(a, b, tol=0.01):
     return all(abs(x - y) <= tol for x, y in zip(a, b))
 
 
+def compare_layout(cpp, py):
+    assert cpp.LayoutIsNone() == py.LayoutIsNone()
+    if cpp.LayoutIsNone():
+        return
+    # ledger.hpp's format: version, style, lines above and below (u32), columns, then per
+    # column its slot and five doubles (centre, header from/to, left, right).
+    a, b = bytes(cpp.LayoutAsNumpy()), bytes(py.LayoutAsNumpy())
+    assert len(a) == len(b) and a[:2] == b[:2] and a[0] == 1 and a[10] == b[10], (a[:11], b[:11])
+    assert len(a) == 11 + 41 * a[10]
+    for k in range(a[10]):
+        at = 11 + 41 * k
+        assert a[at] == b[at], "the same column"
+        # The header's positions: the two engines' word boxes differ by hundredths of a point.
+        for x, y in zip(struct.unpack_from("<3d", a, at + 1), struct.unpack_from("<3d", b, at + 1)):
+            assert x == y or abs(x - y) <= 0.01, (x, y)
+    for data in (a, b):
+        ledger = pyworker.Ledger()
+        assert ledger.restore_layout(data) and ledger.has_layout
+        assert ledger.save_layout() == data
+
+
 def compare_ledger(cpp, py):
+    compare_layout(cpp, py)
     n = cpp.PageLength()
     assert py.PageLength() == n
     assert py.FirstRow() == cpp.FirstRow()
