@@ -690,6 +690,21 @@ TEST_F(WorkerComparisonTest, BothWorkersGiveTheSameLedgerAndEvidence) {
 /// extract_core in the background, and what it left behind once it ended.
 class ExtractCleanupTest : public ExtractPipelineTest {
 protected:
+  /// DIR/out filled by a run over a seven-page ledger (`before`: its files), and `two`, a
+  /// two-page ledger whose run would replace them (DIR/expected.csv is its CSV).
+  struct UsedOutput {
+    int status;
+    fs::path two, out;
+    std::map<std::string, std::string> before;
+  };
+  UsedOutput use_output() {
+    fs::rename(make_pdf("--lang vi --rows 200 --seed 15"), dir_ / "many.pdf");
+    UsedOutput used{0, make_pdf("--lang en --rows 40 --seed 16"), dir_ / "out", {}};
+    used.status = extract(dir_ / "many.pdf").status;
+    used.before = files_under(used.out);
+    return used;
+  }
+
   /// Starts extract_core --pdf `pdf` --out DIR/out `extra...`.
   std::unique_ptr<shmpipe::test::Background> start(const fs::path &pdf,
                                                    const std::vector<std::string> &extra = {}) {
@@ -1011,12 +1026,10 @@ TEST_P(ExtractCleanupTest, AUsedOutputIsRefusedWithoutForceAndReplacedWholeWithI
 // the earlier output; a stop signal still ends it with nothing changed; once the lock is
 // released a run commits and ends.
 TEST_P(ExtractCleanupTest, ACommitWaitsForTheLockOnTheDirectory) {
-  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
-  fs::rename(many, dir_ / "many.pdf");
-  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
-  const fs::path out = dir_ / "out";
-  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
-  const std::map<std::string, std::string> before = files_under(out);
+  const UsedOutput used = use_output();
+  ASSERT_EQ(used.status, 0);
+  const fs::path &two = used.two, &out = used.out;
+  const std::map<std::string, std::string> &before = used.before;
   const int fd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);
@@ -1055,12 +1068,10 @@ TEST_P(ExtractCleanupTest, ACommitWaitsForTheLockOnTheDirectory) {
 // evidence/ and ledger.csv (as it did). The old evidence/ is made immovable (immutable as root,
 // read-only otherwise: moving a directory to another parent writes its "..").
 TEST_P(ExtractCleanupTest, AFailedCommitPutsBackWhatItHadMoved) {
-  const fs::path many = make_pdf("--lang vi --rows 200 --seed 15");
-  fs::rename(many, dir_ / "many.pdf");
-  const fs::path two = make_pdf("--lang en --rows 40 --seed 16");
-  const fs::path out = dir_ / "out";
-  ASSERT_EQ(extract(dir_ / "many.pdf").status, 0);
-  const std::map<std::string, std::string> before = files_under(out);
+  const UsedOutput used = use_output();
+  ASSERT_EQ(used.status, 0);
+  const fs::path &two = used.two, &out = used.out;
+  const std::map<std::string, std::string> &before = used.before;
   const fs::path evidence = out / "evidence";
   const bool root = ::geteuid() == 0;
   if (root ? run("chattr +i " + evidence.string()).status != 0
