@@ -220,6 +220,53 @@ TEST_P(ExtractPipelineTest, VietnameseLedgerOverSeveralPages) {
   expect_complete_output(pdf);
 }
 
+// Every layout the generator makes (the extraction README's "Layouts"), ruled and unruled where
+// both exist: ledger.csv byte for byte, a PNG per row, page text as pdftotext's; and where names
+// wrap onto three lines, a crop as tall as three lines (crops once cut wrapped rows to one).
+TEST_P(ExtractPipelineTest, EveryLayoutIsReadExactlyWithACropPerRow) {
+  const std::vector<std::string> layouts = {
+      "--lang vi",
+      "--rules none --valign top --max-lines 3 --lang en",
+      "--rules none --valign middle --max-lines 3",
+      "--rules none --valign bottom --max-lines 3 --lang en",
+      "--rules grid --valign top --max-lines 3",
+      "--rules grid --valign middle --max-lines 3 --lang en",
+      "--rules grid --valign bottom --max-lines 3",
+      "--split-prices --rules grid --valign middle --page a3-landscape",
+      "--split-prices --rules none --page a3-landscape --lang en",
+      "--numbering hierarchical --rules grid",
+      "--numbering hierarchical --rules none --lang en",
+      "--sections --rules grid --valign middle",
+      "--sections --rules none --valign bottom --lang en",
+      "--page a3-landscape --wide-name --center-headers --rules grid",
+      "--page a4-landscape --wide-name --center-headers --rules none --lang en",
+      "--narrow-stt --first-stt 990 --rules grid",
+      "--narrow-stt --first-stt 990 --rules none --lang en",
+      "--merged unit --rules grid --valign middle",
+      "--merged code --rules grid --valign bottom --lang en",
+  };
+  int seed = 40;
+  for (const std::string &layout : layouts) {
+    SCOPED_TRACE(layout);
+    const fs::path pdf = make_pdf(layout + " --rows 45 --seed " + std::to_string(++seed));
+    const Result r = extract(pdf, "--force");
+    ASSERT_EQ(r.status, 0) << r.out;
+    expect_complete_output(pdf);
+    if (layout.find("--max-lines 3") == std::string::npos)
+      continue;
+    std::uint32_t tallest = 0; // pixels, from each PNG's IHDR (big-endian height at 20)
+    for (const fs::directory_entry &e : fs::directory_iterator(dir_ / "out" / "evidence")) {
+      const std::string png = read_file(e.path());
+      ASSERT_GE(png.size(), 24u);
+      tallest = std::max(tallest, std::uint32_t{static_cast<unsigned char>(png[20])} << 24 |
+                                      std::uint32_t{static_cast<unsigned char>(png[21])} << 16 |
+                                      std::uint32_t{static_cast<unsigned char>(png[22])} << 8 |
+                                      std::uint32_t{static_cast<unsigned char>(png[23])});
+    }
+    EXPECT_GE(tallest, 3u * 12u * 150u / 72u) << "no crop holds a three-line row";
+  }
+}
+
 TEST_P(ExtractPipelineTest, EnglishLedgerWithoutRepeatedHeaders) {
   const fs::path pdf = make_pdf("--lang en --rows 150 --seed 2 --no-repeat-header");
   const Result r = extract(pdf, "--dpi 100 --in-flight 2");
