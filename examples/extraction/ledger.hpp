@@ -543,7 +543,17 @@ struct Header {
   for (std::size_t i = 1; i < cover.size(); ++i)
     cover[i] += cover[i - 1];
   const std::int64_t least = *std::min_element(cover.begin(), cover.end());
+  // Of the stretches the fewest cells cover, the widest with body text on both sides of it
+  // (between the two centres): a short last page of a wide column leaves an empty stretch
+  // between its names and its centred header that is wider than the gutter, but nothing of
+  // the column's own lies beyond it. Without one such, the widest.
+  const auto text_beyond = [&](double x, bool left) {
+    return std::any_of(cells.begin(), cells.end(), [&](const Cell &c) {
+      return left ? c.x1 <= x && c.x1 > from : c.x0 >= x && c.x0 < to;
+    });
+  };
   std::size_t best_from = 0, best_length = 0;
+  bool best_between = false;
   for (std::size_t i = 0; i <= steps;) {
     if (cover[i] != least) {
       ++i;
@@ -552,9 +562,13 @@ struct Header {
     std::size_t j = i;
     while (j <= steps && cover[j] == least)
       ++j;
-    if (j - i > best_length) {
+    const double start = from + static_cast<double>(i) * kStep;
+    const double end = from + static_cast<double>(j - 1) * kStep;
+    const bool between = text_beyond(start, true) && text_beyond(end, false);
+    if ((between && !best_between) || (between == best_between && j - i > best_length)) {
       best_from = i;
       best_length = j - i;
+      best_between = between;
     }
     i = j;
   }
